@@ -1,0 +1,52 @@
+/* Entry point of the glf binary: dispatches to a subcommand. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "glf/status.h"
+
+struct command_ {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+};
+
+static const struct command_ commands_[] = {
+    {"devices", glf_cmd_devices, "list OpenCL platforms and devices (--json, --device SPEC)"},
+    {"check", glf_cmd_check, "GEMM self-check against a host reference, with GFLOP/s"},
+};
+
+static void usage_(FILE *f)
+{
+    fprintf(f,
+            "usage: glf <command> [options]   (glf <command> --help for its options)\n\n"
+            "Generative Latent Flow on OpenCL.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands_ / sizeof commands_[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands_[i].name, commands_[i].help);
+    fprintf(f,
+            "\nenvironment:\n"
+            "  GLF_DEVICE      default device spec: N, P:N, cpu, gpu or a name substring\n"
+            "  GLF_CACHE_DIR   kernel cache folder (default $XDG_CACHE_HOME/glf or ~/.cache/glf)\n"
+            "  GLF_CACHE=off   disable the on-disk kernel cache\n"
+            "  GLF_KERNEL_DIR  load cl/*.cl from this folder instead of the embedded copies\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage_(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("glf 0.1.0\n");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands_ / sizeof commands_[0]; i++)
+        if (!strcmp(argv[1], commands_[i].name))
+            return commands_[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "glf: unknown command '%s'\n\n", argv[1]);
+    usage_(stderr);
+    return 2;
+}

@@ -1,0 +1,162 @@
+/* The context: one device, one in-order queue, plus buffers and launches.
+ * Launches never wait: the queue runs asynchronously until glf_finish or a
+ * blocking read. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+glf_status glf_ctx_create(const char *spec, glf_ctx **out)
+{
+    *out = NULL;
+    glf_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return glf_fail(GLF_ERR_NOMEM, "out of memory creating a context");
+    glf_status s = glf_device_select(spec, &c->dev);
+    if (s != GLF_OK) {
+        free(c);
+        return s;
+    }
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
+                                     (cl_context_properties)c->dev.platform_id, 0};
+    c->context = clCreateContext(props, 1, &c->dev.id, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        s = glf_fail(GLF_ERR_OPENCL, "clCreateContext on '%s' failed: %s", c->dev.name,
+                     glf_cl_error_name(err));
+        free(c);
+        return s;
+    }
+    c->queue = clCreateCommandQueue(c->context, c->dev.id, 0, &err);
+    if (err != CL_SUCCESS) {
+        clReleaseContext(c->context);
+        free(c);
+        return glf_fail(GLF_ERR_OPENCL, "clCreateCommandQueue failed: %s",
+                        glf_cl_error_name(err));
+    }
+    c->cache_dir = glf_cache_dir_from_env_();
+    *out = c;
+    return GLF_OK;
+}
+
+void glf_ctx_destroy(glf_ctx *c)
+{
+    if (!c)
+        return;
+    if (c->queue) {
+        clFinish(c->queue);
+        clReleaseCommandQueue(c->queue);
+    }
+    glf_programs_release_(c);
+    if (c->context)
+        clReleaseContext(c->context);
+    free(c->cache_dir);
+    free(c);
+}
+
+const glf_device_info *glf_ctx_device(const glf_ctx *c) { return &c->dev; }
+cl_context glf_ctx_context(const glf_ctx *c) { return c->context; }
+cl_command_queue glf_ctx_queue(const glf_ctx *c) { return c->queue; }
+glf_cache_stats glf_ctx_cache_stats(const glf_ctx *c) { return c->stats; }
+const char *glf_ctx_cache_dir(const glf_ctx *c) { return c->cache_dir; }
+
+void glf_ctx_describe(const glf_ctx *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "device %d (%d:%d): %s [%s, %s, %s, %u CUs]", c->dev.index,
+             c->dev.platform_index, c->dev.device_index, c->dev.name,
+             glf_device_type_str(c->dev.type), c->dev.platform, c->dev.driver,
+             c->dev.compute_units);
+}
+
+glf_status glf_buf_create(glf_ctx *c, size_t bytes, cl_mem *out)
+{
+    cl_int err;
+    if (bytes == 0)
+        bytes = 4; /* OpenCL rejects empty buffers; callers may have empty tensors */
+    *out = clCreateBuffer(c->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS)
+        return glf_fail(GLF_ERR_OPENCL, "clCreateBuffer(%zu bytes) failed: %s", bytes,
+                        glf_cl_error_name(err));
+    return GLF_OK;
+}
+
+void glf_buf_release(cl_mem b)
+{
+    if (b)
+        clReleaseMemObject(b);
+}
+
+glf_status glf_buf_write(glf_ctx *c, cl_mem b, size_t off, size_t bytes, const void *src)
+{
+    if (bytes == 0)
+        return GLF_OK;
+    GLF_CL_CHECK(clEnqueueWriteBuffer(c->queue, b, CL_TRUE, off, bytes, src, 0, NULL, NULL));
+    return GLF_OK;
+}
+
+glf_status glf_buf_read(glf_ctx *c, cl_mem b, size_t off, size_t bytes, void *dst)
+{
+    if (bytes == 0)
+        return GLF_OK;
+    GLF_CL_CHECK(clEnqueueReadBuffer(c->queue, b, CL_TRUE, off, bytes, dst, 0, NULL, NULL));
+    return GLF_OK;
+}
+
+glf_status glf_buf_fill_f32(glf_ctx *c, cl_mem b, size_t off, size_t count, float v)
+{
+    if (count == 0)
+        return GLF_OK;
+    GLF_CL_CHECK(clEnqueueFillBuffer(c->queue, b, &v, sizeof v, off * sizeof(float),
+                                     count * sizeof(float), 0, NULL, NULL));
+    return GLF_OK;
+}
+
+glf_status glf_finish(glf_ctx *c)
+{
+    GLF_CL_CHECK(clFinish(c->queue));
+    return GLF_OK;
+}
+
+static void kernel_name_(cl_kernel k, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, n, buf, NULL) != CL_SUCCESS)
+        snprintf(buf, n, "?");
+    buf[n - 1] = '\0';
+}
+
+glf_status glf_launch(glf_ctx *c, cl_kernel k, cl_uint dims, const size_t *global,
+                      const size_t *local, size_t nargs, const glf_karg *args)
+{
+    char name[128];
+    size_t g[3];
+    if (dims < 1 || dims > 3)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_launch: dims = %u, expected 1..3", dims);
+    for (size_t i = 0; i < nargs; i++) {
+        cl_int err = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
+        if (err != CL_SUCCESS) {
+            kernel_name_(k, name, sizeof name);
+            return glf_fail(GLF_ERR_OPENCL,
+                            "clSetKernelArg(%s, arg %zu, %zu bytes) failed: %s",
+                            name, i, args[i].size, glf_cl_error_name(err));
+        }
+    }
+    for (cl_uint d = 0; d < dims; d++) {
+        g[d] = global[d];
+        if (local && local[d] > 0)
+            g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
+        if (g[d] == 0)
+            return GLF_OK; /* nothing to do */
+    }
+    cl_int err = clEnqueueNDRangeKernel(c->queue, k, dims, NULL, g, local, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        kernel_name_(k, name, sizeof name);
+        return glf_fail(GLF_ERR_OPENCL,
+                        "clEnqueueNDRangeKernel(%s, global %zu x %zu x %zu, local %zu) "
+                        "failed: %s", name, g[0], dims > 1 ? g[1] : 1, dims > 2 ? g[2] : 1,
+                        local ? local[0] : 0, glf_cl_error_name(err));
+    }
+    return GLF_OK;
+}

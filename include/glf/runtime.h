@@ -1,0 +1,152 @@
+/* OpenCL runtime: device discovery and choice, a context with one in-order
+ * queue, kernels built from the embedded cl/ sources through a two-level
+ * (memory + disk) program cache, buffers, and argument-counting launches. */
+#ifndef GLF_RUNTIME_H
+#define GLF_RUNTIME_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stddef.h>
+
+#include "glf/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- devices ---------------------------------------------------------- */
+
+typedef struct glf_device_info {
+    int index;          /* flat index over all platforms, as `glf devices` shows */
+    int platform_index; /* P in a "P:N" spec */
+    int device_index;   /* N in a "P:N" spec */
+    char platform[256];
+    char platform_version[256];
+    char vendor[256];
+    char name[256];
+    char driver[256];    /* CL_DRIVER_VERSION */
+    char version[256];   /* CL_DEVICE_VERSION */
+    char c_version[256]; /* CL_DEVICE_OPENCL_C_VERSION */
+    cl_device_type type;
+    unsigned compute_units;
+    unsigned long long global_mem; /* bytes */
+    unsigned long long local_mem;  /* bytes */
+    size_t max_work_group;
+    cl_platform_id platform_id;
+    cl_device_id id;
+} glf_device_info;
+
+/* All devices of all platforms. *out is malloc'd (free() it); *n may be 0
+ * only if GLF_ERR_NO_DEVICE is returned. */
+glf_status glf_devices_list(glf_device_info **out, int *n);
+
+/* Choose a device by spec: "N" (flat index), "P:N", "cpu", "gpu", or a
+ * case-insensitive substring of the device name. NULL or "" uses the
+ * GLF_DEVICE environment variable, else the first GPU, else the first CPU
+ * device. An unknown spec fails with a message listing every device. */
+glf_status glf_device_select(const char *spec, glf_device_info *out);
+
+/* "cpu", "gpu", "accelerator", "custom" or "other". */
+const char *glf_device_type_str(cl_device_type t);
+
+/* Name of an OpenCL error code, e.g. "CL_OUT_OF_RESOURCES". */
+const char *glf_cl_error_name(cl_int err);
+
+/* ---- context ---------------------------------------------------------- */
+
+typedef struct glf_ctx glf_ctx;
+
+/* Create a context and in-order queue on the device chosen by spec (see
+ * glf_device_select). The disk program cache follows GLF_CACHE_DIR /
+ * GLF_CACHE as read at this moment. */
+glf_status glf_ctx_create(const char *spec, glf_ctx **out);
+void glf_ctx_destroy(glf_ctx *ctx);
+
+const glf_device_info *glf_ctx_device(const glf_ctx *ctx);
+cl_context glf_ctx_context(const glf_ctx *ctx);
+cl_command_queue glf_ctx_queue(const glf_ctx *ctx);
+
+/* One line naming the device, e.g. for start-up messages. */
+void glf_ctx_describe(const glf_ctx *ctx, char *buf, size_t n);
+
+/* ---- programs and kernels ---------------------------------------------- */
+
+/* Source of an embedded kernel file by base name ("gemm" for cl/gemm.cl).
+ * With GLF_KERNEL_DIR set, the file is read from that folder instead (the
+ * returned pointer then stays valid until the context is destroyed or
+ * the process ends). */
+glf_status glf_kernel_source(const char *file, const char **src, size_t *len);
+
+/* Build (or fetch from the caches) the program of cl/<file>.cl with the
+ * given build options (may be NULL). The program is owned by ctx. */
+glf_status glf_program(glf_ctx *ctx, const char *file, const char *options,
+                       cl_program *out);
+
+/* Same, for arbitrary source; label names it in error messages. */
+glf_status glf_program_source(glf_ctx *ctx, const char *label, const char *src,
+                              size_t len, const char *options, cl_program *out);
+
+/* A kernel of cl/<file>.cl built with options. Kernel objects are cached
+ * in the context and owned by it: do not release them. */
+glf_status glf_kernel(glf_ctx *ctx, const char *file, const char *name,
+                      const char *options, cl_kernel *out);
+
+typedef struct glf_cache_stats {
+    unsigned mem_hits;     /* served from the in-memory table */
+    unsigned disk_hits;    /* binary loaded from the disk cache */
+    unsigned builds;       /* compiled from source */
+    unsigned disk_writes;  /* entries written to disk */
+    unsigned disk_rejects; /* disk entries found corrupt/stale and rebuilt */
+} glf_cache_stats;
+
+glf_cache_stats glf_ctx_cache_stats(const glf_ctx *ctx);
+
+/* Folder of the disk cache, or NULL when it is off. */
+const char *glf_ctx_cache_dir(const glf_ctx *ctx);
+
+/* ---- buffers ------------------------------------------------------------ */
+
+glf_status glf_buf_create(glf_ctx *ctx, size_t bytes, cl_mem *out);
+void glf_buf_release(cl_mem buf); /* NULL is fine */
+/* Blocking copies; offsets and sizes in bytes. */
+glf_status glf_buf_write(glf_ctx *ctx, cl_mem buf, size_t offset, size_t bytes,
+                         const void *src);
+glf_status glf_buf_read(glf_ctx *ctx, cl_mem buf, size_t offset, size_t bytes,
+                        void *dst);
+/* Fill `count` floats starting at float offset `off` with value. */
+glf_status glf_buf_fill_f32(glf_ctx *ctx, cl_mem buf, size_t off, size_t count,
+                            float value);
+glf_status glf_finish(glf_ctx *ctx);
+
+/* ---- launches ----------------------------------------------------------- */
+
+/* One kernel argument: size and pointer to the value (ptr NULL = __local). */
+typedef struct glf_karg {
+    size_t size;
+    const void *ptr;
+} glf_karg;
+
+#define GLF_MEM(b) ((glf_karg){sizeof(cl_mem), &(cl_mem){(b)}})
+#define GLF_I32(v) ((glf_karg){sizeof(cl_int), &(cl_int){(cl_int)(v)}})
+#define GLF_U32(v) ((glf_karg){sizeof(cl_uint), &(cl_uint){(cl_uint)(v)}})
+#define GLF_F32(v) ((glf_karg){sizeof(cl_float), &(cl_float){(cl_float)(v)}})
+#define GLF_LOCAL(bytes) ((glf_karg){(size_t)(bytes), NULL})
+
+/* Set arguments 0..nargs-1 in order and enqueue (no clFinish). global is
+ * rounded up to a multiple of local (kernels check their bounds); local
+ * may be NULL. */
+glf_status glf_launch(glf_ctx *ctx, cl_kernel k, cl_uint dims,
+                      const size_t *global, const size_t *local, size_t nargs,
+                      const glf_karg *args);
+
+#define GLF_LAUNCH(ctx, k, dims, global, local, ...)                         \
+    glf_launch((ctx), (k), (dims), (global), (local),                         \
+               sizeof((glf_karg[]){__VA_ARGS__}) / sizeof(glf_karg),          \
+               (glf_karg[]){__VA_ARGS__})
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,171 @@
+/* Runtime: device listing and the spec language, launches with counted
+ * arguments at odd sizes, error messages for bad specs and bad kernels. */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_devices_listed(void **state)
+{
+    (void)state;
+    glf_device_info *l;
+    int n;
+    TU_OK(glf_devices_list(&l, &n));
+    assert_true(n >= 1);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(l[i].index, i);
+        assert_true(strlen(l[i].name) > 0);
+        assert_true(l[i].compute_units >= 1);
+        assert_true(l[i].max_work_group >= 1);
+        assert_true(l[i].global_mem > 0);
+    }
+    free(l);
+}
+
+static void test_spec_forms(void **state)
+{
+    (void)state;
+    glf_device_info a, b;
+    TU_OK(glf_device_select("0", &a));
+    TU_OK(glf_device_select("0:0", &b));
+    assert_string_equal(a.name, b.name);
+    /* A name substring, in another case, finds the same device. */
+    char sub[8] = {0};
+    for (int i = 0; i < 4 && a.name[i]; i++)
+        sub[i] = (char)((a.name[i] >= 'a' && a.name[i] <= 'z') ? a.name[i] - 32 : a.name[i]);
+    TU_OK(glf_device_select(sub, &b));
+    TU_OK(glf_device_select(glf_device_type_str(a.type), &b));
+    assert_true(b.type & a.type);
+}
+
+static void test_unknown_spec_lists_devices(void **state)
+{
+    (void)state;
+    glf_device_info d, first;
+    TU_OK(glf_device_select("0", &first));
+    assert_int_equal(glf_device_select("nonsense-device-xyz", &d), GLF_ERR_NO_DEVICE);
+    const char *msg = glf_last_error();
+    assert_non_null(strstr(msg, "nonsense-device-xyz"));
+    assert_non_null(strstr(msg, first.name));
+    assert_int_equal(glf_device_select("99", &d), GLF_ERR_NO_DEVICE);
+    assert_int_equal(glf_device_select("7:3", &d), GLF_ERR_NO_DEVICE);
+}
+
+static void test_env_spec(void **state)
+{
+    (void)state;
+    glf_device_info d;
+    setenv("GLF_DEVICE", "no-such-device-from-env", 1);
+    assert_int_equal(glf_device_select(NULL, &d), GLF_ERR_NO_DEVICE);
+    assert_non_null(strstr(glf_last_error(), "GLF_DEVICE"));
+    unsetenv("GLF_DEVICE");
+    TU_OK(glf_device_select(NULL, &d));
+}
+
+static void test_launch_odd_sizes(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    const int sizes[] = {1, 3, 17, 255, 1001};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        int n = sizes[t];
+        float *x = tu_rand((size_t)n, 1 + t, -1, 1);
+        float *y0 = tu_rand((size_t)n, 100 + t, -1, 1);
+        cl_mem X = tu_buf_from(ctx, x, (size_t)n), Y = tu_buf_from(ctx, y0, (size_t)n);
+        cl_kernel k;
+        TU_OK(glf_kernel(ctx, "util", "axpy_f32", NULL, &k));
+        size_t g = (size_t)n, l = 16;
+        TU_OK(GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_MEM(Y), GLF_I32(0), GLF_MEM(X), GLF_I32(0),
+                         GLF_I32(n), GLF_F32(0.5f)));
+        float *y = tu_read(ctx, Y, (size_t)n);
+        double *want = malloc((size_t)n * sizeof *want);
+        for (int i = 0; i < n; i++)
+            want[i] = (double)y0[i] + 0.5 * (double)x[i];
+        assert_int_equal(tu_compare("axpy", y, want, (size_t)n, 1e-6, 1e-6), 0);
+        tu_check_guard(ctx, Y, (size_t)n, "axpy y");
+        free(x), free(y0), free(y), free(want);
+        glf_buf_release(X), glf_buf_release(Y);
+    }
+    glf_ctx_destroy(ctx);
+}
+
+static void test_kernel_objects_cached(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    cl_kernel a, b, c;
+    TU_OK(glf_kernel(ctx, "util", "fill_f32", NULL, &a));
+    TU_OK(glf_kernel(ctx, "util", "fill_f32", "", &b));
+    assert_ptr_equal(a, b);
+    TU_OK(glf_kernel(ctx, "util", "fill_f32", "-DUNUSED_OPTION=1", &c));
+    assert_ptr_not_equal(a, c);
+    glf_ctx_destroy(ctx);
+}
+
+static void test_errors_named(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    cl_kernel k;
+    assert_int_equal(glf_kernel(ctx, "no_such_file", "k", NULL, &k), GLF_ERR_INVALID_ARG);
+    assert_non_null(strstr(glf_last_error(), "cl/no_such_file.cl"));
+    assert_int_equal(glf_kernel(ctx, "util", "no_such_kernel", NULL, &k), GLF_ERR_OPENCL);
+    assert_non_null(strstr(glf_last_error(), "CL_INVALID_KERNEL_NAME"));
+    /* A broken program reports the label, the options and the build log. */
+    const char *bad = "__kernel void broken(__global float *x) { x[0] = undefined_name; }";
+    cl_program p;
+    assert_int_equal(glf_program_source(ctx, "broken.cl", bad, strlen(bad), "-DFOO=1", &p),
+                     GLF_ERR_BUILD);
+    const char *msg = glf_last_error();
+    assert_non_null(strstr(msg, "broken.cl"));
+    assert_non_null(strstr(msg, "-DFOO=1"));
+    assert_non_null(strstr(msg, "undefined_name"));
+    assert_string_equal(glf_cl_error_name(CL_OUT_OF_RESOURCES), "CL_OUT_OF_RESOURCES");
+    assert_string_equal(glf_status_str(GLF_ERR_IO), "GLF_ERR_IO");
+    glf_ctx_destroy(ctx);
+}
+
+static void test_kernel_dir_override(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("kdir");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/util.cl", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("__kernel void only_on_disk(__global float *x) { x[get_global_id(0)] = 42.0f; }\n", f);
+    fclose(f);
+    setenv("GLF_KERNEL_DIR", dir, 1);
+    glf_ctx *ctx = tu_ctx();
+    cl_kernel k;
+    TU_OK(glf_kernel(ctx, "util", "only_on_disk", NULL, &k));
+    cl_mem b = tu_buf_nan(ctx, 5);
+    size_t g = 5;
+    TU_OK(GLF_LAUNCH(ctx, k, 1, &g, NULL, GLF_MEM(b)));
+    float *h = tu_read(ctx, b, 5);
+    for (int i = 0; i < 5; i++)
+        assert_true(h[i] == 42.0f);
+    free(h);
+    glf_buf_release(b);
+    glf_ctx_destroy(ctx);
+    unsetenv("GLF_KERNEL_DIR");
+    remove(path);
+    rmdir(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_devices_listed),
+        cmocka_unit_test(test_spec_forms),
+        cmocka_unit_test(test_unknown_spec_lists_devices),
+        cmocka_unit_test(test_env_spec),
+        cmocka_unit_test(test_launch_odd_sizes),
+        cmocka_unit_test(test_kernel_objects_cached),
+        cmocka_unit_test(test_errors_named),
+        cmocka_unit_test(test_kernel_dir_override),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,137 @@
+/* Implementation of the shared test helpers (see testutil.h). */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+glf_ctx *tu_ctx(void)
+{
+    glf_ctx *ctx = NULL;
+    glf_status s = glf_ctx_create(NULL, &ctx);
+    if (s != GLF_OK)
+        fail_msg("no usable OpenCL device (this test needs one and fails without it): "
+                 "%s: %s", glf_status_str(s), glf_last_error());
+    return ctx;
+}
+
+float tu_sentinel(void)
+{
+    uint32_t bits = TU_SENTINEL_BITS;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+cl_mem tu_buf_from(glf_ctx *ctx, const float *host, size_t n)
+{
+    cl_mem b;
+    TU_OK(glf_buf_create(ctx, (n + TU_GUARD) * sizeof(float), &b));
+    float *tmp = malloc((n + TU_GUARD) * sizeof(float));
+    assert_non_null(tmp);
+    for (size_t i = 0; i < n + TU_GUARD; i++)
+        tmp[i] = tu_sentinel();
+    if (host)
+        memcpy(tmp, host, n * sizeof(float));
+    TU_OK(glf_buf_write(ctx, b, 0, (n + TU_GUARD) * sizeof(float), tmp));
+    free(tmp);
+    return b;
+}
+
+cl_mem tu_buf_nan(glf_ctx *ctx, size_t n) { return tu_buf_from(ctx, NULL, n); }
+
+float *tu_read(glf_ctx *ctx, cl_mem buf, size_t n)
+{
+    float *h = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(h);
+    TU_OK(glf_buf_read(ctx, buf, 0, n * sizeof(float), h));
+    return h;
+}
+
+void tu_check_guard(glf_ctx *ctx, cl_mem buf, size_t n, const char *what)
+{
+    uint32_t g[TU_GUARD];
+    TU_OK(glf_buf_read(ctx, buf, n * sizeof(float), sizeof g, g));
+    for (int i = 0; i < TU_GUARD; i++)
+        if (g[i] != TU_SENTINEL_BITS)
+            fail_msg("%s: guard word %d after %zu floats was overwritten (0x%08x)", what, i, n,
+                     g[i]);
+}
+
+float *tu_rand(size_t n, uint64_t seed, float lo, float hi)
+{
+    glf_rng r;
+    glf_rng_init(&r, seed, 0x7e57);
+    float *x = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * glf_rng_uniform(&r);
+    return x;
+}
+
+double *tu_rand_f64(size_t n, uint64_t seed, double lo, double hi)
+{
+    glf_rng r;
+    glf_rng_init(&r, seed, 0x7e58);
+    double *x = malloc((n ? n : 1) * sizeof(double));
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * glf_rng_uniform_f64(&r);
+    return x;
+}
+
+size_t tu_compare(const char *what, const float *got, const double *want, size_t n,
+                  double atol, double rtol)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        int ok;
+        if (isnan(w) || isnan(g))
+            ok = isnan(w) && isnan(g);
+        else if (isinf(w) || isinf(g))
+            ok = g == w;
+        else
+            ok = fabs(g - w) <= atol + rtol * fabs(w);
+        if (!ok) {
+            if (bad < 10)
+                print_message("  %s[%zu]: got %.9g, want %.9g (|diff| %.3g)\n", what, i, g, w,
+                              fabs(g - w));
+            bad++;
+        }
+    }
+    if (bad)
+        print_message("  %s: %zu of %zu elements outside atol %.3g + rtol %.3g\n", what, bad, n,
+                      atol, rtol);
+    return bad;
+}
+
+double tu_norm_err(const float *got, const double *want, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - want[i];
+        num += d * d;
+        den += want[i] * want[i];
+    }
+    return sqrt(num) / (den > 1e-300 ? sqrt(den) : 1.0);
+}
+
+const char *tu_src_path(const char *rel)
+{
+    static char buf[4096];
+    const char *root = getenv("GLF_SOURCE_DIR");
+    snprintf(buf, sizeof buf, "%s/%s", root ? root : ".", rel);
+    return buf;
+}
+
+char *tu_tmpdir(const char *tag)
+{
+    char tmpl[512];
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpl, sizeof tmpl, "%s/glf-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return strdup(d);
+}

@@ -1,0 +1,62 @@
+/* Shared test helpers: a device context that FAILS when no device exists,
+ * device buffers with a guard region after the data, NaN pre-fill, and a
+ * mixed absolute/relative comparison that prints at most 10 mismatches. */
+#ifndef GLF_TESTUTIL_H
+#define GLF_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "glf/gemm.h"
+#include "glf/rng.h"
+#include "glf/runtime.h"
+#include "glf/status.h"
+
+/* Floats of guard after every test buffer; must stay bit-identical. */
+#define TU_GUARD 67
+/* The guard/pre-fill pattern: a quiet NaN with a recognisable payload. */
+#define TU_SENTINEL_BITS 0x7fc0dead
+
+/* Context on GLF_DEVICE (or the default device); fails the test if none. */
+glf_ctx *tu_ctx(void);
+
+/* Fail the running test with the library's last error if s != GLF_OK. */
+#define TU_OK(expr)                                                           \
+    do {                                                                      \
+        glf_status tu_s_ = (expr);                                            \
+        if (tu_s_ != GLF_OK)                                                  \
+            fail_msg("%s -> %s: %s", #expr, glf_status_str(tu_s_),            \
+                     glf_last_error());                                       \
+    } while (0)
+
+float tu_sentinel(void);
+/* n floats + TU_GUARD guard, all set to the sentinel NaN. */
+cl_mem tu_buf_nan(glf_ctx *ctx, size_t n);
+/* n floats copied from host (NULL: sentinel), followed by the guard. */
+cl_mem tu_buf_from(glf_ctx *ctx, const float *host, size_t n);
+/* Read n floats back into a malloc'd array (caller frees). */
+float *tu_read(glf_ctx *ctx, cl_mem buf, size_t n);
+/* Assert the guard after n floats is untouched. */
+void tu_check_guard(glf_ctx *ctx, cl_mem buf, size_t n, const char *what);
+
+/* malloc'd n floats, uniform in [lo, hi), deterministic in seed. */
+float *tu_rand(size_t n, uint64_t seed, float lo, float hi);
+double *tu_rand_f64(size_t n, uint64_t seed, double lo, double hi);
+
+/* Count elements with |got - want| > atol + rtol*|want| (NaN must match
+ * NaN); prints the first 10 with `what`. Returns the mismatch count. */
+size_t tu_compare(const char *what, const float *got, const double *want, size_t n,
+                  double atol, double rtol);
+/* Normalised error ||got - want|| / max(||want||, tiny). */
+double tu_norm_err(const float *got, const double *want, size_t n);
+
+/* Path under the source tree (GLF_SOURCE_DIR), in a static buffer. */
+const char *tu_src_path(const char *rel);
+/* A fresh empty temporary folder (malloc'd path). */
+char *tu_tmpdir(const char *tag);
+
+#endif
