@@ -120,6 +120,20 @@ glf_status glf_buf_fill_f32(glf_ctx *ctx, cl_mem buf, size_t off, size_t count,
                             float value);
 glf_status glf_finish(glf_ctx *ctx);
 
+/* A float tensor on the device: a buffer and an offset in floats. Ops take
+ * these (never sub-buffers), so parameters, gradients and activations can
+ * live in one buffer each, addressed by named offsets. */
+typedef struct glf_dptr {
+    cl_mem buf;
+    size_t off; /* in floats */
+} glf_dptr;
+
+static inline glf_dptr glf_dp(cl_mem buf, size_t off)
+{
+    glf_dptr p = {buf, off};
+    return p;
+}
+
 /* ---- launches ----------------------------------------------------------- */
 
 /* One kernel argument: size and pointer to the value (ptr NULL = __local). */
@@ -132,6 +146,8 @@ typedef struct glf_karg {
 #define GLF_I32(v) ((glf_karg){sizeof(cl_int), &(cl_int){(cl_int)(v)}})
 #define GLF_U32(v) ((glf_karg){sizeof(cl_uint), &(cl_uint){(cl_uint)(v)}})
 #define GLF_F32(v) ((glf_karg){sizeof(cl_float), &(cl_float){(cl_float)(v)}})
+/* Both halves of a glf_dptr as two kernel arguments (buffer, int offset). */
+#define GLF_DP(p) GLF_MEM((p).buf), GLF_I32((p).off)
 #define GLF_LOCAL(bytes) ((glf_karg){(size_t)(bytes), NULL})
 
 /* Set arguments 0..nargs-1 in order and enqueue (no clFinish). global is
