@@ -3,6 +3,8 @@
  * blocking read. */
 #include "internal.h"
 
+#include <clblast_c.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,9 @@ void glf_ctx_destroy(glf_ctx *c)
         clReleaseCommandQueue(c->queue);
     }
     glf_programs_release_(c);
+    /* CLBlast caches programs (and so this context) globally; drop them so
+     * the context and its device state are really released. */
+    CLBlastClearCache();
     if (c->context)
         clReleaseContext(c->context);
     free(c->cache_dir);
