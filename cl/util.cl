@@ -24,3 +24,13 @@ __kernel void axpy_f32(__global float *y, int offy, __global const float *x, int
     if (i < n)
         y[offy + i] += a * x[offx + i];
 }
+
+// Strided 2-D copy: dst[r*ldd + c] = src[r*lds + c] for r < rows, c < cols.
+// Splits and joins column blocks of row-major matrices (the flow's halves).
+__kernel void copy2d_f32(__global float *dst, int doff, int ldd, __global const float *src,
+                         int soff, int lds, int rows, int cols)
+{
+    int c = get_global_id(0), r = get_global_id(1);
+    if (c < cols && r < rows)
+        dst[doff + r * ldd + c] = src[soff + r * lds + c];
+}

@@ -1,0 +1,71 @@
+/* The GLF network on the device: encoder, decoder and flow composed from
+ * the ops, with parameters, gradients, Adam moments and BatchNorm running
+ * statistics in one buffer each (named offsets from glf_layout), and all
+ * activations in one arena planned once for a maximum batch. */
+#ifndef GLF_NET_H
+#define GLF_NET_H
+
+#include "glf/model.h"
+#include "glf/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How BatchNorm layers normalise: TRAIN = batch statistics and update the
+ * running ones; BATCH = batch statistics, running ones untouched (the
+ * authors' sampling); RUNNING = running statistics (eval mode). */
+typedef enum glf_bn_mode { GLF_BN_TRAIN, GLF_BN_BATCH, GLF_BN_RUNNING } glf_bn_mode;
+
+typedef struct glf_losses {
+    float recon;       /* (1/B) sum of squared errors (or BCE) over batch and pixels */
+    float nll;         /* flow NLL per sample (0 in ae-gauss mode) */
+    float entropy;     /* vae-flow: -(1/B) sum log sigma^2 / 2; else 0 */
+    float total;       /* the objective of the mode (scaled terms summed) */
+    float mean_logdet; /* mean over the batch of the flow's log-determinant */
+    float mean_abs_z;  /* mean |z| of the latent codes: shows latent shrinkage */
+} glf_losses;
+
+typedef struct glf_net glf_net;
+
+glf_status glf_net_create(glf_ctx *ctx, const glf_config *cfg, int max_batch, glf_net **out);
+void glf_net_destroy(glf_net *net);
+
+const glf_config *glf_net_config(const glf_net *net);
+const glf_layout *glf_net_param_layout(const glf_net *net);
+const glf_layout *glf_net_state_layout(const glf_net *net);
+cl_mem glf_net_params(const glf_net *net);
+cl_mem glf_net_grads(const glf_net *net);
+cl_mem glf_net_adam_m(const glf_net *net);
+cl_mem glf_net_adam_v(const glf_net *net);
+cl_mem glf_net_state(const glf_net *net);
+/* The flow's permutations, (blocks, d) ints, as used on the device. */
+const int *glf_net_perms(const glf_net *net);
+/* Replace the permutations (e.g. from a checkpoint). */
+glf_status glf_net_set_perms(glf_net *net, const int *perm);
+
+/* Seeded initialisation (glf-method.md) of parameters and running stats;
+ * zeroes Adam's moments. */
+glf_status glf_net_init(glf_net *net, unsigned long long seed);
+
+/* One step's forward and backward on a batch x (B, C, H, W) in [0, 1]:
+ * every gradient of the mode's trained parameters is overwritten. eps
+ * (B, d) is the reparameterisation noise (vae-flow only; else NULL).
+ * Blocks until the losses are read back. */
+glf_status glf_net_forward_backward(glf_net *net, glf_dptr x, int B, const float *eps,
+                                    glf_losses *out);
+/* Adam on the trained groups with StepLR learning rates; t >= 1. */
+glf_status glf_net_adam(glf_net *net, int epoch, long t);
+
+/* Inference pieces (BatchNorm as chosen). z is (B, d); in vae-flow mode
+ * encode returns the mean. */
+glf_status glf_net_encode(glf_net *net, glf_dptr z, glf_dptr x, int B, glf_bn_mode bn);
+glf_status glf_net_decode(glf_net *net, glf_dptr xhat, glf_dptr z, int B, glf_bn_mode bn);
+glf_status glf_net_flow(glf_net *net, glf_dptr zhat, glf_dptr ldj, glf_dptr z, int B,
+                        glf_bn_mode bn);
+glf_status glf_net_flow_inverse(glf_net *net, glf_dptr z, glf_dptr zhat, int B, glf_bn_mode bn);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
