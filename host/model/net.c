@@ -214,10 +214,44 @@ void glf_net_destroy(glf_net *n)
     glf_layout_free(&n->pl);
     glf_layout_free(&n->sl);
     free(n->perms);
+    free(n->gmean);
+    free(n->gchol);
     free(n);
 }
 
+glf_status glf_net_set_gaussian(glf_net *n, const double *mean, const double *chol)
+{
+    size_t d = (size_t)n->d;
+    free(n->gmean);
+    free(n->gchol);
+    n->gmean = n->gchol = NULL;
+    if (!mean || !chol)
+        return GLF_OK;
+    n->gmean = malloc(d * sizeof *n->gmean);
+    n->gchol = malloc(d * d * sizeof *n->gchol);
+    if (!n->gmean || !n->gchol) {
+        free(n->gmean);
+        free(n->gchol);
+        n->gmean = n->gchol = NULL;
+        return glf_fail(GLF_ERR_NOMEM, "out of memory storing the latent Gaussian");
+    }
+    memcpy(n->gmean, mean, d * sizeof *mean);
+    memcpy(n->gchol, chol, d * d * sizeof *chol);
+    return GLF_OK;
+}
+
+int glf_net_gaussian(const glf_net *n, const double **mean, const double **chol)
+{
+    if (!n->gmean)
+        return 0;
+    *mean = n->gmean;
+    *chol = n->gchol;
+    return 1;
+}
+
 const glf_config *glf_net_config(const glf_net *n) { return &n->cfg; }
+glf_ctx *glf_net_ctx(const glf_net *n) { return n->ctx; }
+int glf_net_max_batch(const glf_net *n) { return n->max_batch; }
 const glf_layout *glf_net_param_layout(const glf_net *n) { return &n->pl; }
 const glf_layout *glf_net_state_layout(const glf_net *n) { return &n->sl; }
 cl_mem glf_net_params(const glf_net *n) { return n->params; }

@@ -52,6 +52,7 @@ struct glf_net {
     cl_mem params, grads, m, v, state, acts;
     size_t acts_used;
     int *perms; /* (blocks, d) host copy */
+    double *gmean, *gchol; /* ae-gauss Gaussian, or NULL */
 
     /* encoder */
     struct conv_ conv1, conv2;

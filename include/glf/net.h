@@ -32,6 +32,8 @@ glf_status glf_net_create(glf_ctx *ctx, const glf_config *cfg, int max_batch, gl
 void glf_net_destroy(glf_net *net);
 
 const glf_config *glf_net_config(const glf_net *net);
+glf_ctx *glf_net_ctx(const glf_net *net);
+int glf_net_max_batch(const glf_net *net);
 const glf_layout *glf_net_param_layout(const glf_net *net);
 const glf_layout *glf_net_state_layout(const glf_net *net);
 cl_mem glf_net_params(const glf_net *net);
@@ -43,6 +45,12 @@ cl_mem glf_net_state(const glf_net *net);
 const int *glf_net_perms(const glf_net *net);
 /* Replace the permutations (e.g. from a checkpoint). */
 glf_status glf_net_set_perms(glf_net *net, const int *perm);
+
+/* The ae-gauss baseline's Gaussian over latents: mean (d) and the lower
+ * Cholesky factor of the covariance (d x d, row-major). NULL clears it. */
+glf_status glf_net_set_gaussian(glf_net *net, const double *mean, const double *chol);
+/* 1 and the arrays if a Gaussian is set, else 0. */
+int glf_net_gaussian(const glf_net *net, const double **mean, const double **chol);
 
 /* Seeded initialisation (glf-method.md) of parameters and running stats;
  * zeroes Adam's moments. */
