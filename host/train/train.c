@@ -87,6 +87,23 @@ static glf_status epoch_images_(glf_net *n, const glf_train_opts *o, const glf_d
     return s;
 }
 
+/* The preset of the data's shape, then every field the caller set
+ * (non-zero) on top. */
+static glf_status merge_config_(glf_config *c, const glf_config *o, const glf_dataset *d)
+{
+    GLF_TRY(glf_config_preset(c, d->channels, d->height, d->width));
+#define TAKE_(f) if (o->f) c->f = o->f
+    TAKE_(latent); TAKE_(flow_width); TAKE_(flow_blocks); TAKE_(conv1); TAKE_(conv2); TAKE_(fc);
+    TAKE_(mode); TAKE_(recon); TAKE_(batch); TAKE_(epochs); TAKE_(seed); TAKE_(lr_ae);
+    TAKE_(lr_flow); TAKE_(lr_step_epochs);
+#undef TAKE_
+    if (o->lr_gamma > 0)
+        c->lr_gamma = o->lr_gamma;
+    /* beta: as given, else the paper's value for the mode */
+    c->beta = o->beta > 0 ? o->beta : c->mode == GLF_MODE_VAE_FLOW ? 400.0f : 1.0f;
+    return glf_config_validate(c);
+}
+
 glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
 {
     glf_dataset train, test;
@@ -114,6 +131,8 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
         s = GLF_OK;
     }
     int own_test = test.images != train.images;
+    if (cfg.channels == 0 && (s = merge_config_(&cfg, &o->cfg, &train)))
+        goto done;
     if ((s = mkdir_p_(o->out_dir)))
         goto done;
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.glf", o->out_dir);
