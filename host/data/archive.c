@@ -305,13 +305,8 @@ glf_status glf_areader_open_(const char *label, const char *path, const void *me
                              glf_areader_ **out)
 {
     *out = NULL;
-    if (path) {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            return glf_fail(GLF_ERR_IO, "%s: cannot open (%s); expected a glf data archive "
-                            "(.tar.zst)", path, strerror(errno));
-        fclose(f);
-    }
+    if (path)
+        GLF_TRY(glf_check_file_(path));
     glf_areader_ *r = calloc(1, sizeof *r);
     if (!r)
         return glf_fail(GLF_ERR_NOMEM, "%s: out of memory", label);
@@ -324,8 +319,9 @@ glf_status glf_areader_open_(const char *label, const char *path, const void *me
         int rc = path ? archive_read_open_filename(r->a, path, 1 << 16)
                       : archive_read_open_memory(r->a, mem, len);
         if (rc != ARCHIVE_OK)
-            s = glf_fail(GLF_ERR_FORMAT, "%s: not a readable archive (libarchive: %s); expected "
-                         "a tar compressed with zstd", label, archive_error_string(r->a));
+            s = glf_fail(GLF_ERR_FORMAT, "%s: not a readable archive: corrupt, truncated or "
+                         "another format (libarchive: %s); expected a tar compressed with zstd",
+                         label, archive_error_string(r->a));
     }
     struct archive_entry *e;
     int eof = 0;

@@ -16,6 +16,9 @@ void glf_sha256_hex_(const void *data, size_t n, char out[65]);
 glf_status glf_archive_load_(const char *path, const char *split, size_t max_memory,
                              glf_dataset *out);
 
+/* A regular, readable file; otherwise a message naming it (GLF_ERR_IO). */
+glf_status glf_check_file_(const char *path);
+
 /* Bytes of one image, with an overflow check; 0 on overflow or zero size. */
 size_t glf_image_bytes_(int c, int h, int w);
 

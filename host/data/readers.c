@@ -37,7 +37,7 @@ size_t glf_image_bytes_(int c, int h, int w)
 }
 
 /* A regular, readable file: clear messages for a missing path or a folder. */
-static glf_status check_file_(const char *path)
+glf_status glf_check_file_(const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0)
@@ -59,7 +59,7 @@ glf_status glf_read_decompressed(const char *label, const char *path, const void
     *out = NULL;
     *n = 0;
     if (path)
-        GLF_TRY(check_file_(path));
+        GLF_TRY(glf_check_file_(path));
     struct archive *a = archive_read_new();
     if (!a)
         return glf_fail(GLF_ERR_NOMEM, "%s: cannot create a libarchive reader", label);
@@ -270,7 +270,7 @@ static glf_status load_cifar_(const char *dir0, const char *split, glf_dataset *
     glf_status s = GLF_OK;
     for (size_t k = 0; k < g.gl_pathc && s == GLF_OK; k++) {
         struct stat st;
-        s = check_file_(g.gl_pathv[k]);
+        s = glf_check_file_(g.gl_pathv[k]);
         if (s == GLF_OK && stat(g.gl_pathv[k], &st) == 0 &&
             (st.st_size == 0 || st.st_size % CIFAR_REC_))
             s = glf_fail(GLF_ERR_FORMAT, "%s: %lld bytes; expected a non-zero multiple of %d "
