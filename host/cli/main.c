@@ -15,6 +15,8 @@ struct command_ {
 static const struct command_ commands_[] = {
     {"devices", glf_cmd_devices, "list OpenCL platforms and devices (--json, --device SPEC)"},
     {"check", glf_cmd_check, "GEMM self-check against a host reference, with GFLOP/s"},
+    {"pack", glf_cmd_pack, "pack a data set into a .tar.zst archive with a hashed manifest"},
+    {"data", glf_cmd_data, "data set tools: info FILE (manifest, counts, hash check)"},
 };
 
 static void usage_(FILE *f)
@@ -29,7 +31,8 @@ static void usage_(FILE *f)
             "  GLF_DEVICE      default device spec: N, P:N, cpu, gpu or a name substring\n"
             "  GLF_CACHE_DIR   kernel cache folder (default $XDG_CACHE_HOME/glf or ~/.cache/glf)\n"
             "  GLF_CACHE=off   disable the on-disk kernel cache\n"
-            "  GLF_KERNEL_DIR  load cl/*.cl from this folder instead of the embedded copies\n");
+            "  GLF_KERNEL_DIR  load cl/*.cl from this folder instead of the embedded copies\n"
+            "  GLF_DATA_DIR    folder of data sets (GLF_DATA_DIR/<name> or the folder itself)\n");
 }
 
 int main(int argc, char **argv)
