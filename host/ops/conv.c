@@ -1,0 +1,283 @@
+/* Conv2d and ConvTranspose2d on im2col/col2im + one CLBlast GEMM over the
+ * whole batch (channel-major (C, B*L) intermediates, then a permute back to
+ * (B, C, L)); bias gradients by a two-stage fixed-order sum. See cl/conv.cl. */
+#include "glf/ops_conv.h"
+
+#include <limits.h>
+
+#include "glf/gemm.h"
+
+/* Work-group size of the 1-D kernels (and dim 0 of im2col): small, so PoCL
+ * vectorises along it without barriers; fixed, so each kernel compiles once. */
+#define CONV_WG_ 64
+
+int glf_conv2d_out(int in, int K, int S, int P)
+{
+    if (S < 1)
+        return 0;
+    int span = in + 2 * P - K;
+    return span < 0 ? 0 : span / S + 1;
+}
+
+int glf_conv_transpose2d_out(int in, int K, int S, int P) { return (in - 1) * S - 2 * P + K; }
+
+/* The GEMM problem either op reduces to: a conv over an "image" of C channels
+ * (side H x W) whose column grid is Ho x Wo, with R = C*K*K column rows.
+ * Conv2d: image = x, grid = y. ConvTranspose2d: image = y, grid = x. */
+typedef struct geom_ {
+    int B, C, H, W, K, S, P, Ho, Wo;
+    size_t L, N, R; /* Ho*Wo, B*L, C*K*K */
+} geom_;
+
+static glf_status check_shape_(const char *op, const glf_conv_shape *s, int transpose,
+                               geom_ *g, int *Ho, int *Wo)
+{
+    if (!s)
+        return glf_fail(GLF_ERR_INVALID_ARG, "%s: shape is NULL", op);
+    if (s->B < 1 || s->Cin < 1 || s->H < 1 || s->W < 1 || s->Cout < 1 || s->K < 1 ||
+        s->S < 1 || s->P < 0)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "%s: shape B=%d Cin=%d H=%d W=%d Cout=%d K=%d S=%d P=%d, expected "
+                        "B, Cin, H, W, Cout, K, S >= 1 and P >= 0",
+                        op, s->B, s->Cin, s->H, s->W, s->Cout, s->K, s->S, s->P);
+    if (!transpose) {
+        if (s->H + 2 * s->P < s->K || s->W + 2 * s->P < s->K)
+            return glf_fail(GLF_ERR_INVALID_ARG,
+                            "%s: kernel K=%d larger than the padded input %dx%d (P=%d)", op,
+                            s->K, s->H, s->W, s->P);
+        *Ho = glf_conv2d_out(s->H, s->K, s->S, s->P);
+        *Wo = glf_conv2d_out(s->W, s->K, s->S, s->P);
+        *g = (geom_){s->B, s->Cin, s->H, s->W, s->K, s->S, s->P, *Ho, *Wo, 0, 0, 0};
+    } else {
+        *Ho = glf_conv_transpose2d_out(s->H, s->K, s->S, s->P);
+        *Wo = glf_conv_transpose2d_out(s->W, s->K, s->S, s->P);
+        if (*Ho < 1 || *Wo < 1)
+            return glf_fail(GLF_ERR_INVALID_ARG,
+                            "%s: output %dx%d from input %dx%d (K=%d S=%d P=%d), expected >= 1",
+                            op, *Ho, *Wo, s->H, s->W, s->K, s->S, s->P);
+        *g = (geom_){s->B, s->Cout, *Ho, *Wo, s->K, s->S, s->P, s->H, s->W, 0, 0, 0};
+    }
+    g->L = (size_t)g->Ho * (size_t)g->Wo;
+    g->N = (size_t)g->B * g->L;
+    g->R = (size_t)g->C * (size_t)g->K * (size_t)g->K;
+    /* Kernels index with int: every tensor and the column matrix must fit. */
+    size_t cmax = (size_t)(s->Cin > s->Cout ? s->Cin : s->Cout);
+    size_t biggest = g->R * g->N;
+    size_t img = (size_t)s->B * cmax * (size_t)(*Ho > s->H ? *Ho : s->H) *
+                 (size_t)(*Wo > s->W ? *Wo : s->W);
+    if (cmax * g->N > biggest)
+        biggest = cmax * g->N;
+    if (img > biggest)
+        biggest = img;
+    if (biggest > (size_t)INT_MAX)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "%s: %zu floats in one tensor (B=%d), expected <= %d; use a smaller "
+                        "batch", op, biggest, s->B, INT_MAX);
+    return GLF_OK;
+}
+
+static glf_status need_(const char *op, const char *what, glf_dptr p)
+{
+    if (!p.buf)
+        return glf_fail(GLF_ERR_INVALID_ARG, "%s: %s.buf is NULL, expected a buffer", op, what);
+    return GLF_OK;
+}
+
+static glf_status kern_(glf_ctx *ctx, const char *name, cl_kernel *k)
+{
+    return glf_kernel(ctx, "conv", name, NULL, k);
+}
+
+static glf_status im2col_(glf_ctx *ctx, glf_dptr col, glf_dptr img, const geom_ *g)
+{
+    cl_kernel k;
+    GLF_TRY(kern_(ctx, "im2col", &k));
+    size_t gl[2] = {g->N, g->R}, lo[2] = {CONV_WG_, 1};
+    return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
+                      GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
+                      GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
+}
+
+static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bias,
+                          const geom_ *g)
+{
+    cl_kernel k;
+    GLF_TRY(kern_(ctx, "col2im", &k));
+    size_t gl = (size_t)g->B * g->C * g->H * g->W, lo = CONV_WG_;
+    return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
+                      GLF_I32(bias.buf != NULL), GLF_I32(g->B), GLF_I32(g->C), GLF_I32(g->H),
+                      GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
+                      GLF_I32(g->Ho), GLF_I32(g->Wo));
+}
+
+/* out (C, B*L) <- in (B, C, L). */
+static glf_status to_cbl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C, size_t L)
+{
+    cl_kernel k;
+    GLF_TRY(kern_(ctx, "bcl_to_cbl", &k));
+    size_t gl = (size_t)B * C * L, lo = CONV_WG_;
+    return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_I32(B), GLF_I32(C),
+                      GLF_I32(L));
+}
+
+/* out (B, C, L) <- in (C, B*L) + bias. */
+static glf_status to_bcl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, glf_dptr bias, int B, int C,
+                          size_t L)
+{
+    cl_kernel k;
+    GLF_TRY(kern_(ctx, "cbl_to_bcl", &k));
+    size_t gl = (size_t)B * C * L, lo = CONV_WG_;
+    return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_DP(bias),
+                      GLF_I32(bias.buf != NULL), GLF_I32(B), GLF_I32(C), GLF_I32(L));
+}
+
+/* db (C) (+)= sum over b and l of dy (B, C, L); part: B*C floats of scratch. */
+static glf_status bias_grad_(glf_ctx *ctx, glf_dptr db, glf_dptr dy, glf_dptr part, int B,
+                             int C, size_t L, int accumulate)
+{
+    cl_kernel k1, k2;
+    GLF_TRY(kern_(ctx, "bias_grad_partial", &k1));
+    GLF_TRY(kern_(ctx, "bias_grad_final", &k2));
+    size_t g1 = (size_t)B * C, g2 = (size_t)C, lo = CONV_WG_;
+    GLF_TRY(GLF_LAUNCH(ctx, k1, 1, &g1, &lo, GLF_DP(part), GLF_DP(dy), GLF_I32(B), GLF_I32(C),
+                       GLF_I32(L)));
+    return GLF_LAUNCH(ctx, k2, 1, &g2, &lo, GLF_DP(db), GLF_DP(part), GLF_I32(B), GLF_I32(C),
+                      GLF_I32(accumulate != 0));
+}
+
+static glf_dptr at_(glf_dptr p, size_t floats) { return glf_dp(p.buf, p.off + floats); }
+
+/* ---- Conv2d ---------------------------------------------------------------- */
+
+/* Layout of `work`: col (R, N) | yT (Cout, N) | bias partials (Cout, B).
+ * Backward reuses col for dcol once dw has consumed it. */
+size_t glf_conv2d_workspace(const glf_conv_shape *s)
+{
+    geom_ g;
+    int Ho, Wo;
+    if (check_shape_("glf_conv2d_workspace", s, 0, &g, &Ho, &Wo) != GLF_OK)
+        return 0;
+    return g.R * g.N + (size_t)s->Cout * g.N + (size_t)s->Cout * s->B;
+}
+
+glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b,
+                              const glf_conv_shape *s, glf_dptr work)
+{
+    static const char *op = "glf_conv2d_forward";
+    geom_ g;
+    int Ho, Wo;
+    GLF_TRY(check_shape_(op, s, 0, &g, &Ho, &Wo));
+    GLF_TRY(need_(op, "y", y));
+    GLF_TRY(need_(op, "x", x));
+    GLF_TRY(need_(op, "w", w));
+    GLF_TRY(need_(op, "work", work));
+    glf_dptr col = work, yT = at_(work, g.R * g.N);
+    GLF_TRY(im2col_(ctx, col, x, &g));
+    /* yT (Cout, N) = w (Cout, R) * col (R, N) */
+    GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, s->Cout, g.N, g.R, 1.0f, w.buf, w.off,
+                     g.R, col.buf, col.off, g.N, 0.0f, yT.buf, yT.off, g.N));
+    return to_bcl_(ctx, y, yT, b, s->B, s->Cout, g.L);
+}
+
+glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db,
+                               glf_dptr dy, glf_dptr x, glf_dptr w,
+                               const glf_conv_shape *s, glf_dptr work, int accumulate)
+{
+    static const char *op = "glf_conv2d_backward";
+    geom_ g;
+    int Ho, Wo;
+    GLF_TRY(check_shape_(op, s, 0, &g, &Ho, &Wo));
+    GLF_TRY(need_(op, "dy", dy));
+    GLF_TRY(need_(op, "work", work));
+    glf_dptr col = work, dyT = at_(work, g.R * g.N);
+    glf_dptr part = at_(work, g.R * g.N + (size_t)s->Cout * g.N);
+    if (db.buf)
+        GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, g.L, accumulate));
+    if (!dw.buf && !dx.buf)
+        return GLF_OK;
+    GLF_TRY(to_cbl_(ctx, dyT, dy, s->B, s->Cout, g.L));
+    if (dw.buf) {
+        GLF_TRY(need_(op, "x", x));
+        GLF_TRY(im2col_(ctx, col, x, &g));
+        /* dw (Cout, R) (+)= dyT (Cout, N) * col^T */
+        GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.R, g.N, 1.0f, dyT.buf,
+                         dyT.off, g.N, col.buf, col.off, g.N, accumulate ? 1.0f : 0.0f,
+                         dw.buf, dw.off, g.R));
+    }
+    if (dx.buf) {
+        GLF_TRY(need_(op, "w", w));
+        /* dcol (R, N) = w^T (R, Cout) * dyT (Cout, N), into col's space */
+        GLF_TRY(glf_gemm(ctx, GLF_TRANS, GLF_NO_TRANS, g.R, g.N, s->Cout, 1.0f, w.buf, w.off,
+                         g.R, dyT.buf, dyT.off, g.N, 0.0f, col.buf, col.off, g.N));
+        GLF_TRY(col2im_(ctx, dx, col, glf_dp(NULL, 0), &g));
+    }
+    return GLF_OK;
+}
+
+/* ---- ConvTranspose2d --------------------------------------------------------- */
+
+/* Layout of `work`: col (R, N) with R = Cout*K*K over the N = B*H*W input
+ * pixels | xT (Cin, N), reused for dxT | bias partials (Cout, B). */
+size_t glf_conv_transpose2d_workspace(const glf_conv_shape *s)
+{
+    geom_ g;
+    int Ho, Wo;
+    if (check_shape_("glf_conv_transpose2d_workspace", s, 1, &g, &Ho, &Wo) != GLF_OK)
+        return 0;
+    return g.R * g.N + (size_t)s->Cin * g.N + (size_t)s->Cout * s->B;
+}
+
+glf_status glf_conv_transpose2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w,
+                                        glf_dptr b, const glf_conv_shape *s, glf_dptr work)
+{
+    static const char *op = "glf_conv_transpose2d_forward";
+    geom_ g;
+    int Ho, Wo;
+    GLF_TRY(check_shape_(op, s, 1, &g, &Ho, &Wo));
+    GLF_TRY(need_(op, "y", y));
+    GLF_TRY(need_(op, "x", x));
+    GLF_TRY(need_(op, "w", w));
+    GLF_TRY(need_(op, "work", work));
+    glf_dptr col = work, xT = at_(work, g.R * g.N);
+    GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
+    /* col (R, N) = w^T (R, Cin) * xT (Cin, N) */
+    GLF_TRY(glf_gemm(ctx, GLF_TRANS, GLF_NO_TRANS, g.R, g.N, s->Cin, 1.0f, w.buf, w.off, g.R,
+                     xT.buf, xT.off, g.N, 0.0f, col.buf, col.off, g.N));
+    return col2im_(ctx, y, col, b, &g);
+}
+
+glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db,
+                                         glf_dptr dy, glf_dptr x, glf_dptr w,
+                                         const glf_conv_shape *s, glf_dptr work,
+                                         int accumulate)
+{
+    static const char *op = "glf_conv_transpose2d_backward";
+    geom_ g;
+    int Ho, Wo;
+    GLF_TRY(check_shape_(op, s, 1, &g, &Ho, &Wo));
+    GLF_TRY(need_(op, "dy", dy));
+    GLF_TRY(need_(op, "work", work));
+    glf_dptr col = work, xT = at_(work, g.R * g.N);
+    glf_dptr part = at_(work, g.R * g.N + (size_t)s->Cin * g.N);
+    if (db.buf)
+        GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, (size_t)Ho * Wo, accumulate));
+    if (!dw.buf && !dx.buf)
+        return GLF_OK;
+    GLF_TRY(im2col_(ctx, col, dy, &g));
+    if (dw.buf) {
+        GLF_TRY(need_(op, "x", x));
+        GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
+        /* dw (Cin, R) (+)= xT (Cin, N) * col^T */
+        GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cin, g.R, g.N, 1.0f, xT.buf, xT.off,
+                         g.N, col.buf, col.off, g.N, accumulate ? 1.0f : 0.0f, dw.buf, dw.off,
+                         g.R));
+    }
+    if (dx.buf) {
+        GLF_TRY(need_(op, "w", w));
+        /* dxT (Cin, N) = w (Cin, R) * col (R, N), into xT's space */
+        GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, s->Cin, g.N, g.R, 1.0f, w.buf, w.off,
+                         g.R, col.buf, col.off, g.N, 0.0f, xT.buf, xT.off, g.N));
+        GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
+    }
+    return GLF_OK;
+}

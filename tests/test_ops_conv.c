@@ -1,0 +1,327 @@
+/* Conv2d and ConvTranspose2d kernels vs the double reference (tests/ref_conv.c)
+ * at odd shapes and GLF's shapes: NaN-filled outputs and workspace, guards
+ * after and sentinels before every output (non-zero offsets), accumulate 0/1,
+ * skipped dx/bias, bitwise repeatability, and finite differences on the reference. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "glf/ops_conv.h"
+#include "ref_conv.h"
+
+typedef struct dev_ {
+    cl_mem buf;
+    size_t off, n;
+} dev_;
+
+/* n floats at float offset off, the prefix and the guard set to the sentinel. */
+static dev_ dev_new_(glf_ctx *ctx, const float *host, size_t n, size_t off)
+{
+    float *tmp = malloc((off + n) * sizeof *tmp);
+    assert_non_null(tmp);
+    for (size_t i = 0; i < off + n; i++)
+        tmp[i] = tu_sentinel();
+    if (host)
+        memcpy(tmp + off, host, n * sizeof *tmp);
+    dev_ d = {tu_buf_from(ctx, tmp, off + n), off, n};
+    free(tmp);
+    return d;
+}
+
+static glf_dptr dp_(dev_ d) { return glf_dp(d.buf, d.off); }
+
+/* Read the data back; the prefix before off and the guard must be untouched. */
+static float *dev_read_(glf_ctx *ctx, dev_ d, const char *what)
+{
+    float *all = tu_read(ctx, d.buf, d.off + d.n);
+    for (size_t i = 0; i < d.off; i++) {
+        uint32_t bits;
+        memcpy(&bits, &all[i], sizeof bits);
+        if (bits != TU_SENTINEL_BITS)
+            fail_msg("%s: float %zu before the offset %zu was overwritten", what, i, d.off);
+    }
+    tu_check_guard(ctx, d.buf, d.off + d.n, what);
+    float *out = malloc((d.n ? d.n : 1) * sizeof *out);
+    assert_non_null(out);
+    memcpy(out, all + d.off, d.n * sizeof *out);
+    free(all);
+    return out;
+}
+
+static double *to_f64_(const float *x, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
+static void expect_close_(const char *tag, const char *what, const float *got,
+                          const double *want, size_t n, double red, double scale)
+{
+    char name[192];
+    snprintf(name, sizeof name, "%s %s", tag, what);
+    double *w = malloc(n * sizeof *w);
+    for (size_t i = 0; i < n; i++)
+        w[i] = scale * want[i];
+    /* fp32 sums of `red` terms of magnitude <= 1: error grows like sqrt(red). */
+    size_t bad = tu_compare(name, got, w, n, 1e-5 * scale * sqrt(red), 1e-4);
+    free(w);
+    if (bad)
+        fail_msg("%s: %zu mismatches", name, bad);
+}
+
+static void expect_same_bits_(const char *tag, const char *what, const float *a, const float *b,
+                              size_t n)
+{
+    if (memcmp(a, b, n * sizeof *a) != 0)
+        fail_msg("%s %s: two runs differ in their bits", tag, what);
+}
+
+typedef glf_status (*fwd_fn_)(glf_ctx *, glf_dptr, glf_dptr, glf_dptr, glf_dptr,
+                              const glf_conv_shape *, glf_dptr);
+typedef glf_status (*bwd_fn_)(glf_ctx *, glf_dptr, glf_dptr, glf_dptr, glf_dptr, glf_dptr,
+                              glf_dptr, const glf_conv_shape *, glf_dptr, int);
+
+/* One shape of Conv2d (tr = 0) or ConvTranspose2d (tr = 1) end to end. */
+static void check_case_(glf_ctx *ctx, int tr, glf_conv_shape s, int bias, int want_dx,
+                        size_t off)
+{
+    int Ho = tr ? glf_conv_transpose2d_out(s.H, s.K, s.S, s.P) : glf_conv2d_out(s.H, s.K, s.S, s.P);
+    int Wo = tr ? glf_conv_transpose2d_out(s.W, s.K, s.S, s.P) : glf_conv2d_out(s.W, s.K, s.S, s.P);
+    char tag[192];
+    snprintf(tag, sizeof tag, "%s B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d bias=%d dx=%d off=%zu",
+             tr ? "convT" : "conv", s.B, s.Cin, s.H, s.W, s.Cout, s.K, s.S, s.P, bias, want_dx,
+             off);
+    size_t nx = (size_t)s.B * s.Cin * s.H * s.W, ny = (size_t)s.B * s.Cout * Ho * Wo;
+    size_t nw = (size_t)s.Cout * s.Cin * s.K * s.K, nb = (size_t)s.Cout;
+    size_t ws = tr ? glf_conv_transpose2d_workspace(&s) : glf_conv2d_workspace(&s);
+    assert_true(ws > 0);
+    fwd_fn_ fwd = tr ? glf_conv_transpose2d_forward : glf_conv2d_forward;
+    bwd_fn_ bwd = tr ? glf_conv_transpose2d_backward : glf_conv2d_backward;
+
+    uint64_t seed = (uint64_t)(s.B * 1000003 + s.Cin * 10007 + s.H * 101 + s.K * 7 + tr);
+    float *x = tu_rand(nx, seed, -1, 1), *w = tu_rand(nw, seed + 1, -0.5f, 0.5f);
+    float *b = tu_rand(nb, seed + 2, -1, 1), *dy = tu_rand(ny, seed + 3, -1, 1);
+    double *xd = to_f64_(x, nx), *wd = to_f64_(w, nw), *bd = to_f64_(b, nb);
+    double *dyd = to_f64_(dy, ny);
+    double *ry = malloc(ny * sizeof *ry), *rdx = malloc(nx * sizeof *rdx);
+    double *rdw = malloc(nw * sizeof *rdw), *rdb = malloc(nb * sizeof *rdb);
+    if (tr) {
+        ref_conv_transpose2d_forward(ry, xd, wd, bias ? bd : NULL, &s);
+        ref_conv_transpose2d_backward(rdx, rdw, rdb, dyd, xd, wd, &s);
+    } else {
+        ref_conv2d_forward(ry, xd, wd, bias ? bd : NULL, &s);
+        ref_conv2d_backward(rdx, rdw, rdb, dyd, xd, wd, &s);
+    }
+    /* Reduction lengths, for the tolerances. */
+    double red_y = tr ? (double)s.Cin * s.K * s.K : (double)s.Cin * s.K * s.K;
+    double red_dx = (double)s.Cout * s.K * s.K;
+    double red_dw = (double)s.B * (tr ? (double)s.H * s.W : (double)Ho * Wo);
+    double red_db = (double)s.B * Ho * Wo;
+
+    dev_ X = dev_new_(ctx, x, nx, off), Wt = dev_new_(ctx, w, nw, off);
+    dev_ Bi = dev_new_(ctx, b, nb, off), DY = dev_new_(ctx, dy, ny, off);
+    dev_ WK = dev_new_(ctx, NULL, ws, off);
+    glf_dptr none = glf_dp(NULL, 0);
+    float *got[2][4] = {{0}}; /* run, {y, dx, dw, db} */
+    for (int run = 0; run < 2; run++) {
+        dev_ Y = dev_new_(ctx, NULL, ny, off), DX = dev_new_(ctx, NULL, nx, off);
+        dev_ DW = dev_new_(ctx, NULL, nw, off), DB = dev_new_(ctx, NULL, nb, off);
+        TU_OK(fwd(ctx, dp_(Y), dp_(X), dp_(Wt), bias ? dp_(Bi) : none, &s, dp_(WK)));
+        TU_OK(bwd(ctx, want_dx ? dp_(DX) : none, dp_(DW), bias ? dp_(DB) : none, dp_(DY),
+                  dp_(X), dp_(Wt), &s, dp_(WK), 0));
+        got[run][0] = dev_read_(ctx, Y, "y");
+        got[run][1] = dev_read_(ctx, DX, "dx");
+        got[run][2] = dev_read_(ctx, DW, "dw");
+        got[run][3] = dev_read_(ctx, DB, "db");
+        if (run == 0) {
+            expect_close_(tag, "y", got[0][0], ry, ny, red_y, 1.0);
+            expect_close_(tag, "dw", got[0][2], rdw, nw, red_dw, 1.0);
+            if (want_dx)
+                expect_close_(tag, "dx", got[0][1], rdx, nx, red_dx, 1.0);
+            else /* skipped: must stay all sentinel */
+                for (size_t i = 0; i < nx; i++)
+                    assert_true(isnan(got[0][1][i]));
+            if (bias)
+                expect_close_(tag, "db", got[0][3], rdb, nb, red_db, 1.0);
+            else
+                for (size_t i = 0; i < nb; i++)
+                    assert_true(isnan(got[0][3][i]));
+            /* accumulate = 1 on top: dw, db double; dx is overwritten again. */
+            TU_OK(bwd(ctx, want_dx ? dp_(DX) : none, dp_(DW), bias ? dp_(DB) : none, dp_(DY),
+                      dp_(X), dp_(Wt), &s, dp_(WK), 1));
+            float *dx2 = dev_read_(ctx, DX, "dx acc"), *dw2 = dev_read_(ctx, DW, "dw acc");
+            float *db2 = dev_read_(ctx, DB, "db acc");
+            expect_close_(tag, "dw accumulate", dw2, rdw, nw, red_dw, 2.0);
+            if (bias)
+                expect_close_(tag, "db accumulate", db2, rdb, nb, red_db, 2.0);
+            expect_same_bits_(tag, "dx after accumulate", dx2, got[0][1], nx);
+            free(dx2), free(dw2), free(db2);
+        }
+        glf_buf_release(Y.buf), glf_buf_release(DX.buf);
+        glf_buf_release(DW.buf), glf_buf_release(DB.buf);
+    }
+    const char *names[4] = {"y", "dx", "dw", "db"};
+    const size_t ns[4] = {ny, nx, nw, nb};
+    for (int t = 0; t < 4; t++) {
+        expect_same_bits_(tag, names[t], got[0][t], got[1][t], ns[t]);
+        free(got[0][t]), free(got[1][t]);
+    }
+    glf_buf_release(X.buf), glf_buf_release(Wt.buf), glf_buf_release(Bi.buf);
+    glf_buf_release(DY.buf), glf_buf_release(WK.buf);
+    free(x), free(w), free(b), free(dy), free(xd), free(wd), free(bd), free(dyd);
+    free(ry), free(rdx), free(rdw), free(rdb);
+}
+
+/* Odd shapes: batch 1 and 3, non-square images, K 1/3/4, S 1/2/3, P 0/1/2,
+ * kernels smaller than the stride (pixels no window reaches), uneven fits. */
+static const glf_conv_shape odd_[] = {
+    {1, 3, 7, 7, 5, 3, 1, 0}, {3, 3, 9, 9, 5, 3, 2, 1}, {3, 3, 7, 9, 5, 4, 2, 1},
+    {1, 3, 9, 7, 5, 4, 1, 0}, {3, 2, 8, 8, 3, 3, 2, 1}, {3, 3, 7, 7, 5, 1, 2, 0},
+    {3, 3, 5, 6, 5, 3, 1, 2}, {1, 1, 1, 1, 1, 1, 1, 0}, {3, 5, 11, 10, 7, 4, 3, 2},
+};
+#define NODD_ (sizeof odd_ / sizeof odd_[0])
+
+static void test_conv2d_odd(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    for (size_t i = 0; i < NODD_; i++)
+        check_case_(ctx, 0, odd_[i], (int)(i % 3 != 2), (int)(i % 4 != 3), (i % 2) * 7);
+    glf_ctx_destroy(ctx);
+}
+
+static void test_conv_transpose2d_odd(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    for (size_t i = 0; i < NODD_; i++) {
+        glf_conv_shape s = odd_[i];
+        if (glf_conv_transpose2d_out(s.H, s.K, s.S, s.P) < 1 ||
+            glf_conv_transpose2d_out(s.W, s.K, s.S, s.P) < 1)
+            continue;
+        check_case_(ctx, 1, s, (int)(i % 3 != 1), (int)(i % 4 != 2), (i % 2) * 5);
+    }
+    glf_ctx_destroy(ctx);
+}
+
+/* GLF's 28x28x1 layers at batch 1 and 3 (enc.conv1/2, dec.deconv1/2). */
+static void test_glf_shapes(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    for (int B = 1; B <= 3; B += 2) {
+        check_case_(ctx, 0, (glf_conv_shape){B, 1, 28, 28, 64, 4, 2, 1}, 1, 0, 0);
+        check_case_(ctx, 0, (glf_conv_shape){B, 64, 14, 14, 128, 4, 2, 1}, 1, 1, 3);
+        check_case_(ctx, 1, (glf_conv_shape){B, 128, 7, 7, 64, 4, 2, 1}, 1, 1, 0);
+        check_case_(ctx, 1, (glf_conv_shape){B, 64, 14, 14, 1, 4, 2, 1}, 1, 1, 5);
+    }
+    glf_ctx_destroy(ctx);
+}
+
+/* Loss sum(dy * y): central differences of the reference forward against the
+ * reference backward, at a few random coordinates of x, w and b. */
+static double loss_(int tr, const double *x, const double *w, const double *b, const double *dy,
+                    const glf_conv_shape *s, double *y, size_t ny)
+{
+    if (tr)
+        ref_conv_transpose2d_forward(y, x, w, b, s);
+    else
+        ref_conv2d_forward(y, x, w, b, s);
+    double l = 0;
+    for (size_t i = 0; i < ny; i++)
+        l += dy[i] * y[i];
+    return l;
+}
+
+static void fd_case_(int tr, glf_conv_shape s)
+{
+    int Ho = tr ? glf_conv_transpose2d_out(s.H, s.K, s.S, s.P) : glf_conv2d_out(s.H, s.K, s.S, s.P);
+    int Wo = tr ? glf_conv_transpose2d_out(s.W, s.K, s.S, s.P) : glf_conv2d_out(s.W, s.K, s.S, s.P);
+    size_t n[3] = {(size_t)s.B * s.Cin * s.H * s.W, (size_t)s.Cout * s.Cin * s.K * s.K,
+                   (size_t)s.Cout};
+    size_t ny = (size_t)s.B * s.Cout * Ho * Wo;
+    double *p[3], *g[3];
+    for (int t = 0; t < 3; t++) {
+        p[t] = tu_rand_f64(n[t], 100 + t + 10 * tr, -1, 1);
+        g[t] = malloc(n[t] * sizeof(double));
+    }
+    double *dy = tu_rand_f64(ny, 99, -1, 1), *y = malloc(ny * sizeof *y);
+    if (tr)
+        ref_conv_transpose2d_backward(g[0], g[1], g[2], dy, p[0], p[1], &s);
+    else
+        ref_conv2d_backward(g[0], g[1], g[2], dy, p[0], p[1], &s);
+    glf_rng r;
+    glf_rng_init(&r, 5 + tr, 1);
+    const double h = 1e-3;
+    for (int t = 0; t < 3; t++)
+        for (int k = 0; k < 6; k++) {
+            size_t i = glf_rng_below(&r, n[t]);
+            double keep = p[t][i];
+            p[t][i] = keep + h;
+            double lp = loss_(tr, p[0], p[1], p[2], dy, &s, y, ny);
+            p[t][i] = keep - h;
+            double lm = loss_(tr, p[0], p[1], p[2], dy, &s, y, ny);
+            p[t][i] = keep;
+            double fd = (lp - lm) / (2 * h);
+            if (fabs(fd - g[t][i]) > 1e-7 * (1 + fabs(g[t][i])))
+                fail_msg("%s finite differences: tensor %d [%zu]: fd %.12g vs backward %.12g",
+                         tr ? "convT" : "conv", t, i, fd, g[t][i]);
+        }
+    for (int t = 0; t < 3; t++)
+        free(p[t]), free(g[t]);
+    free(dy), free(y);
+}
+
+static void test_reference_finite_differences(void **state)
+{
+    (void)state;
+    for (int tr = 0; tr < 2; tr++) {
+        fd_case_(tr, (glf_conv_shape){3, 3, 7, 9, 5, 4, 2, 1});
+        fd_case_(tr, (glf_conv_shape){1, 3, 7, 7, 5, 3, 1, 0});
+        fd_case_(tr, (glf_conv_shape){3, 2, 8, 8, 3, 3, 2, 1});
+        fd_case_(tr, (glf_conv_shape){3, 3, 5, 6, 5, 1, 2, 0});
+    }
+}
+
+static void test_invalid_arguments(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    cl_mem m = tu_buf_nan(ctx, 64);
+    glf_dptr d = glf_dp(m, 0), none = glf_dp(NULL, 0);
+    glf_conv_shape bad_k = {1, 1, 4, 4, 1, 0, 1, 0};
+    assert_int_equal(glf_conv2d_forward(ctx, d, d, d, none, &bad_k, d), GLF_ERR_INVALID_ARG);
+    assert_non_null(strstr(glf_last_error(), "K=0"));
+    assert_int_equal(glf_conv2d_workspace(&bad_k), 0);
+    glf_conv_shape too_big = {1, 1, 2, 2, 1, 5, 1, 1}; /* kernel 5 > padded 4 */
+    assert_int_equal(glf_conv2d_forward(ctx, d, d, d, none, &too_big, d), GLF_ERR_INVALID_ARG);
+    glf_conv_shape no_out = {1, 1, 1, 1, 1, 1, 1, 1}; /* (1-1)*1 - 2 + 1 = -1 */
+    assert_int_equal(glf_conv_transpose2d_forward(ctx, d, d, d, none, &no_out, d),
+                     GLF_ERR_INVALID_ARG);
+    glf_conv_shape ok = {1, 1, 4, 4, 1, 3, 1, 1};
+    assert_int_equal(glf_conv2d_forward(ctx, none, d, d, none, &ok, d), GLF_ERR_INVALID_ARG);
+    assert_non_null(strstr(glf_last_error(), "y.buf"));
+    assert_int_equal(glf_conv2d_backward(ctx, d, d, none, d, d, d, NULL, d, 0),
+                     GLF_ERR_INVALID_ARG);
+    assert_int_equal(glf_conv2d_out(28, 4, 2, 1), 14);
+    assert_int_equal(glf_conv_transpose2d_out(7, 4, 2, 1), 14);
+    glf_buf_release(m);
+    glf_ctx_destroy(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_finite_differences),
+        cmocka_unit_test(test_conv2d_odd),
+        cmocka_unit_test(test_conv_transpose2d_odd),
+        cmocka_unit_test(test_glf_shapes),
+        cmocka_unit_test(test_invalid_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

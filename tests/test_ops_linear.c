@@ -1,0 +1,242 @@
+/* Linear kernels vs the double reference (tests/ref_conv.c) at odd shapes and
+ * GLF's shapes: NaN-filled outputs, guards after and sentinels before every
+ * output, accumulate 0/1, skipped dx/bias, bitwise repeatability, and
+ * finite differences on the reference. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "glf/ops_conv.h"
+#include "ref_conv.h"
+
+typedef struct dev_ {
+    cl_mem buf;
+    size_t off, n;
+} dev_;
+
+static dev_ dev_new_(glf_ctx *ctx, const float *host, size_t n, size_t off)
+{
+    float *tmp = malloc((off + n) * sizeof *tmp);
+    assert_non_null(tmp);
+    for (size_t i = 0; i < off + n; i++)
+        tmp[i] = tu_sentinel();
+    if (host)
+        memcpy(tmp + off, host, n * sizeof *tmp);
+    dev_ d = {tu_buf_from(ctx, tmp, off + n), off, n};
+    free(tmp);
+    return d;
+}
+
+static glf_dptr dp_(dev_ d) { return glf_dp(d.buf, d.off); }
+
+static float *dev_read_(glf_ctx *ctx, dev_ d, const char *what)
+{
+    float *all = tu_read(ctx, d.buf, d.off + d.n);
+    for (size_t i = 0; i < d.off; i++) {
+        uint32_t bits;
+        memcpy(&bits, &all[i], sizeof bits);
+        if (bits != TU_SENTINEL_BITS)
+            fail_msg("%s: float %zu before the offset %zu was overwritten", what, i, d.off);
+    }
+    tu_check_guard(ctx, d.buf, d.off + d.n, what);
+    float *out = malloc(d.n * sizeof *out);
+    assert_non_null(out);
+    memcpy(out, all + d.off, d.n * sizeof *out);
+    free(all);
+    return out;
+}
+
+static double *to_f64_(const float *x, size_t n)
+{
+    double *d = malloc(n * sizeof *d);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
+static void expect_close_(const char *tag, const char *what, const float *got,
+                          const double *want, size_t n, double red, double scale)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s %s", tag, what);
+    double *w = malloc(n * sizeof *w);
+    for (size_t i = 0; i < n; i++)
+        w[i] = scale * want[i];
+    size_t bad = tu_compare(name, got, w, n, 1e-5 * scale * sqrt(red), 1e-4);
+    free(w);
+    if (bad)
+        fail_msg("%s: %zu mismatches", name, bad);
+}
+
+static void check_case_(glf_ctx *ctx, int B, int IN, int OUT, int bias, int want_dx, size_t off)
+{
+    char tag[128];
+    snprintf(tag, sizeof tag, "linear B=%d IN=%d OUT=%d bias=%d dx=%d off=%zu", B, IN, OUT,
+             bias, want_dx, off);
+    size_t nx = (size_t)B * IN, ny = (size_t)B * OUT, nw = (size_t)OUT * IN, nb = (size_t)OUT;
+    uint64_t seed = (uint64_t)B * 7919 + (uint64_t)IN * 31 + (uint64_t)OUT;
+    float *x = tu_rand(nx, seed, -1, 1), *w = tu_rand(nw, seed + 1, -0.5f, 0.5f);
+    float *b = tu_rand(nb, seed + 2, -1, 1), *dy = tu_rand(ny, seed + 3, -1, 1);
+    double *xd = to_f64_(x, nx), *wd = to_f64_(w, nw), *bd = to_f64_(b, nb);
+    double *dyd = to_f64_(dy, ny);
+    double *ry = malloc(ny * sizeof *ry), *rdx = malloc(nx * sizeof *rdx);
+    double *rdw = malloc(nw * sizeof *rdw), *rdb = malloc(nb * sizeof *rdb);
+    ref_linear_forward(ry, xd, wd, bias ? bd : NULL, B, IN, OUT);
+    ref_linear_backward(rdx, rdw, rdb, dyd, xd, wd, B, IN, OUT);
+
+    dev_ X = dev_new_(ctx, x, nx, off), Wt = dev_new_(ctx, w, nw, off);
+    dev_ Bi = dev_new_(ctx, b, nb, off), DY = dev_new_(ctx, dy, ny, off);
+    glf_dptr none = glf_dp(NULL, 0);
+    float *got[2][4];
+    for (int run = 0; run < 2; run++) {
+        dev_ Y = dev_new_(ctx, NULL, ny, off), DX = dev_new_(ctx, NULL, nx, off);
+        dev_ DW = dev_new_(ctx, NULL, nw, off), DB = dev_new_(ctx, NULL, nb, off);
+        TU_OK(glf_linear_forward(ctx, dp_(Y), dp_(X), dp_(Wt), bias ? dp_(Bi) : none, B, IN,
+                                 OUT));
+        TU_OK(glf_linear_backward(ctx, want_dx ? dp_(DX) : none, dp_(DW),
+                                  bias ? dp_(DB) : none, dp_(DY), dp_(X), dp_(Wt), B, IN, OUT,
+                                  0));
+        got[run][0] = dev_read_(ctx, Y, "y");
+        got[run][1] = dev_read_(ctx, DX, "dx");
+        got[run][2] = dev_read_(ctx, DW, "dw");
+        got[run][3] = dev_read_(ctx, DB, "db");
+        if (run == 0) {
+            expect_close_(tag, "y", got[0][0], ry, ny, IN, 1.0);
+            expect_close_(tag, "dw", got[0][2], rdw, nw, B, 1.0);
+            if (want_dx)
+                expect_close_(tag, "dx", got[0][1], rdx, nx, OUT, 1.0);
+            else
+                for (size_t i = 0; i < nx; i++)
+                    assert_true(isnan(got[0][1][i]));
+            if (bias)
+                expect_close_(tag, "db", got[0][3], rdb, nb, B, 1.0);
+            else
+                for (size_t i = 0; i < nb; i++)
+                    assert_true(isnan(got[0][3][i]));
+            TU_OK(glf_linear_backward(ctx, want_dx ? dp_(DX) : none, dp_(DW),
+                                      bias ? dp_(DB) : none, dp_(DY), dp_(X), dp_(Wt), B, IN,
+                                      OUT, 1));
+            float *dx2 = dev_read_(ctx, DX, "dx acc"), *dw2 = dev_read_(ctx, DW, "dw acc");
+            float *db2 = dev_read_(ctx, DB, "db acc");
+            expect_close_(tag, "dw accumulate", dw2, rdw, nw, B, 2.0);
+            if (bias)
+                expect_close_(tag, "db accumulate", db2, rdb, nb, B, 2.0);
+            if (memcmp(dx2, got[0][1], nx * sizeof *dx2) != 0)
+                fail_msg("%s: dx changed bits under accumulate = 1 (must be overwritten)", tag);
+            free(dx2), free(dw2), free(db2);
+        }
+        glf_buf_release(Y.buf), glf_buf_release(DX.buf);
+        glf_buf_release(DW.buf), glf_buf_release(DB.buf);
+    }
+    const size_t ns[4] = {ny, nx, nw, nb};
+    for (int t = 0; t < 4; t++) {
+        if (memcmp(got[0][t], got[1][t], ns[t] * sizeof(float)) != 0)
+            fail_msg("%s: tensor %d differs in its bits between two runs", tag, t);
+        free(got[0][t]), free(got[1][t]);
+    }
+    glf_buf_release(X.buf), glf_buf_release(Wt.buf), glf_buf_release(Bi.buf);
+    glf_buf_release(DY.buf);
+    free(x), free(w), free(b), free(dy), free(xd), free(wd), free(bd), free(dyd);
+    free(ry), free(rdx), free(rdw), free(rdb);
+}
+
+static void test_linear_odd(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    const int shapes[][3] = {{1, 1, 1}, {3, 7, 5}, {1, 13, 3}, {3, 1, 9},
+                             {257, 33, 17}, {5, 65, 129}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        check_case_(ctx, shapes[i][0], shapes[i][1], shapes[i][2], (int)(i % 3 != 2),
+                    (int)(i % 4 != 3), (i % 2) * 11);
+    glf_ctx_destroy(ctx);
+}
+
+/* GLF's linears (28x28x1 preset) at batch 1 and 3: encoder, decoder, flow. */
+static void test_glf_shapes(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    const int io[][2] = {{6272, 1024}, {1024, 20}, {20, 1024}, {1024, 6272},
+                         {10, 64},     {64, 64},   {64, 10}};
+    for (int B = 1; B <= 3; B += 2)
+        for (size_t i = 0; i < sizeof io / sizeof io[0]; i++)
+            check_case_(ctx, B, io[i][0], io[i][1], 1, 1, (size_t)B * i % 5);
+    glf_ctx_destroy(ctx);
+}
+
+static double loss_(const double *x, const double *w, const double *b, const double *dy, int B,
+                    int IN, int OUT, double *y)
+{
+    ref_linear_forward(y, x, w, b, B, IN, OUT);
+    double l = 0;
+    for (size_t i = 0; i < (size_t)B * OUT; i++)
+        l += dy[i] * y[i];
+    return l;
+}
+
+static void test_reference_finite_differences(void **state)
+{
+    (void)state;
+    const int B = 3, IN = 7, OUT = 5;
+    size_t n[3] = {(size_t)B * IN, (size_t)OUT * IN, (size_t)OUT};
+    double *p[3], *g[3];
+    for (int t = 0; t < 3; t++) {
+        p[t] = tu_rand_f64(n[t], 200 + t, -1, 1);
+        g[t] = malloc(n[t] * sizeof(double));
+    }
+    double *dy = tu_rand_f64((size_t)B * OUT, 77, -1, 1), *y = malloc(B * OUT * sizeof *y);
+    ref_linear_backward(g[0], g[1], g[2], dy, p[0], p[1], B, IN, OUT);
+    glf_rng r;
+    glf_rng_init(&r, 9, 1);
+    const double h = 1e-3;
+    for (int t = 0; t < 3; t++)
+        for (int k = 0; k < 6; k++) {
+            size_t i = glf_rng_below(&r, n[t]);
+            double keep = p[t][i];
+            p[t][i] = keep + h;
+            double lp = loss_(p[0], p[1], p[2], dy, B, IN, OUT, y);
+            p[t][i] = keep - h;
+            double lm = loss_(p[0], p[1], p[2], dy, B, IN, OUT, y);
+            p[t][i] = keep;
+            double fd = (lp - lm) / (2 * h);
+            if (fabs(fd - g[t][i]) > 1e-7 * (1 + fabs(g[t][i])))
+                fail_msg("linear finite differences: tensor %d [%zu]: fd %.12g vs %.12g", t, i,
+                         fd, g[t][i]);
+        }
+    for (int t = 0; t < 3; t++)
+        free(p[t]), free(g[t]);
+    free(dy), free(y);
+}
+
+static void test_invalid_arguments(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    cl_mem m = tu_buf_nan(ctx, 16);
+    glf_dptr d = glf_dp(m, 0), none = glf_dp(NULL, 0);
+    assert_int_equal(glf_linear_forward(ctx, d, d, d, none, 0, 2, 2), GLF_ERR_INVALID_ARG);
+    assert_non_null(strstr(glf_last_error(), "B=0"));
+    assert_int_equal(glf_linear_forward(ctx, d, none, d, none, 2, 2, 2), GLF_ERR_INVALID_ARG);
+    assert_non_null(strstr(glf_last_error(), "x.buf"));
+    assert_int_equal(glf_linear_backward(ctx, d, d, d, none, d, d, 2, 2, 2, 0),
+                     GLF_ERR_INVALID_ARG);
+    /* A buffer too small: CLBlast's complaint comes back as a status. */
+    assert_int_equal(glf_linear_forward(ctx, d, d, d, none, 64, 64, 64), GLF_ERR_CLBLAST);
+    glf_buf_release(m);
+    glf_ctx_destroy(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_finite_differences),
+        cmocka_unit_test(test_linear_odd),
+        cmocka_unit_test(test_glf_shapes),
+        cmocka_unit_test(test_invalid_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
