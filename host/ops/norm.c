@@ -7,8 +7,12 @@
 
 /* Work-items along positions j = c*L + l per work-group, and batch rows per
  * work-item in the elementwise kernels: measured with bench_ops_norm. */
+#ifndef GLF_BN_LOCAL
 #define GLF_BN_LOCAL 16
+#endif
+#ifndef GLF_BN_ROWS
 #define GLF_BN_ROWS 16
+#endif
 
 static int overlaps_(glf_dptr a, size_t na, glf_dptr b, size_t nb)
 {
