@@ -444,6 +444,13 @@ static void put_record_(writer_ *w, const rec_ *r)
 
 glf_status glf_ckpt_write(const glf_ckpt *ck, const char *path)
 {
+    return glf_ckpt_write_as(ck, path, GLF_CKPT_MAGIC);
+}
+
+glf_status glf_ckpt_write_as(const glf_ckpt *ck, const char *path, const char *magic)
+{
+    if (!magic || strlen(magic) != 8)
+        return glf_fail(GLF_ERR_INVALID_ARG, "checkpoint %s: magic must be 8 characters", path);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp)
@@ -474,7 +481,7 @@ glf_status glf_ckpt_write(const glf_ckpt *ck, const char *path)
     for (int i = 0; i < ck->n; i++)
         payload += head_bytes_(&ck->r[i]) + data_bytes_(&ck->r[i]);
     unsigned char head[HEADER_];
-    memcpy(head, GLF_CKPT_MAGIC, 8);
+    memcpy(head, magic, 8);
     le32_(head + 8, GLF_CKPT_VERSION);
     le32_(head + 12, (uint32_t)ck->n);
     le64_(head + 16, payload);
@@ -624,7 +631,14 @@ static glf_status parse_(glf_ckpt *ck, const unsigned char *p, size_t n, uint32_
 
 glf_status glf_ckpt_read(const char *path, glf_ckpt **out)
 {
+    return glf_ckpt_read_as(path, GLF_CKPT_MAGIC, out);
+}
+
+glf_status glf_ckpt_read_as(const char *path, const char *magic, glf_ckpt **out)
+{
     *out = NULL;
+    if (!magic || strlen(magic) != 8)
+        return glf_fail(GLF_ERR_INVALID_ARG, "checkpoint %s: magic must be 8 characters", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return glf_fail(GLF_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
@@ -653,12 +667,12 @@ glf_status glf_ckpt_read(const char *path, glf_ckpt **out)
         st = glf_fail(GLF_ERR_FORMAT,
                       "checkpoint %s: truncated: file has %zu bytes, a header needs %d", path,
                       size, HEADER_);
-    else if (memcmp(buf, GLF_CKPT_MAGIC, 8) != 0) {
+    else if (memcmp(buf, magic, 8) != 0) {
         char m[40];
         hex_(m, buf, 8);
         st = glf_fail(GLF_ERR_FORMAT,
-                      "checkpoint %s: bad magic: bytes %s, expected \"%s\" (not a glf checkpoint)",
-                      path, m, GLF_CKPT_MAGIC);
+                      "checkpoint %s: bad magic: bytes %s, expected \"%s\" (not a glf %s file)",
+                      path, m, magic, strcmp(magic, GLF_CKPT_MAGIC) ? magic : "checkpoint");
     } else if (rd32_(buf + 8) != GLF_CKPT_VERSION)
         st = glf_fail(GLF_ERR_FORMAT,
                       "checkpoint %s: unknown version %u, this build reads version %u", path,

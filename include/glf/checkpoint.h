@@ -99,6 +99,10 @@ glf_status glf_ckpt_write(const glf_ckpt *ck, const char *path);
 /* Read and validate magic, version, lengths and checksum; the message says
  * what is wrong (file, field, value found, value expected). */
 glf_status glf_ckpt_read(const char *path, glf_ckpt **out);
+/* The same container under another 8-byte magic (the golden test file
+ * uses "GLFGOLD1"). */
+glf_status glf_ckpt_write_as(const glf_ckpt *ck, const char *path, const char *magic);
+glf_status glf_ckpt_read_as(const char *path, const char *magic, glf_ckpt **out);
 
 #ifdef __cplusplus
 }
