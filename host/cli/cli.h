@@ -11,6 +11,10 @@ int glf_cmd_devices(int argc, char **argv);
 int glf_cmd_check(int argc, char **argv);
 int glf_cmd_pack(int argc, char **argv);
 int glf_cmd_data(int argc, char **argv);
+int glf_cmd_train(int argc, char **argv);
+int glf_cmd_sample(int argc, char **argv);
+int glf_cmd_reconstruct(int argc, char **argv);
+int glf_cmd_interpolate(int argc, char **argv);
 
 /* Print "glf <cmd>: <status>: <last error>" to stderr and return 1. */
 int cli_error(const char *cmd, glf_status s);

@@ -13,6 +13,10 @@ struct command_ {
 };
 
 static const struct command_ commands_[] = {
+    {"train", glf_cmd_train, "train a GLF model (progress, checkpoints, sample grids)"},
+    {"sample", glf_cmd_sample, "draw samples from a checkpoint (.npy, .idx, PNGs, grid)"},
+    {"reconstruct", glf_cmd_reconstruct, "test images beside their reconstructions (PNG grid)"},
+    {"interpolate", glf_cmd_interpolate, "interpolate between test images in noise or latent space"},
     {"devices", glf_cmd_devices, "list OpenCL platforms and devices (--json, --device SPEC)"},
     {"check", glf_cmd_check, "GEMM self-check against a host reference, with GFLOP/s"},
     {"pack", glf_cmd_pack, "pack a data set into a .tar.zst archive with a hashed manifest"},

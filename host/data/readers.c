@@ -454,7 +454,7 @@ static glf_status load_png_(const char *dir0, const char *split, int crop, int s
     return GLF_OK;
 }
 
-glf_status glf_png_write(const char *path, int channels, int height, int width,
+glf_status glf_png_write_u8(const char *path, int channels, int height, int width,
                          const uint8_t *chw)
 {
     size_t plane = (size_t)height * width;

@@ -43,10 +43,103 @@ glf_status glf_ctx_create(const char *spec, glf_ctx **out)
     return GLF_OK;
 }
 
+static glf_status new_queue_(glf_ctx *c, int profiling)
+{
+    cl_int err;
+    cl_command_queue q = clCreateCommandQueue(c->context, c->dev.id,
+                                              profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+    GLF_CL_CHECK_ERR(err, "clCreateCommandQueue");
+    if (c->queue) {
+        clFinish(c->queue);
+        clReleaseCommandQueue(c->queue);
+    }
+    c->queue = q;
+    c->profiling = profiling;
+    return GLF_OK;
+}
+
+int glf_profiling(const glf_ctx *c) { return c->profiling; }
+
+int glf_profile_record(glf_ctx *c, const char *name, cl_event ev)
+{
+    if (!c->profiling || !ev)
+        return 0;
+    if (c->nprof == c->cap_prof) {
+        size_t cap = c->cap_prof ? 2 * c->cap_prof : 1024;
+        struct glf_prof_rec_ *p = realloc(c->prof, cap * sizeof *p);
+        if (!p) {
+            clReleaseEvent(ev); /* a lost record only loses timing */
+            return 1;
+        }
+        c->prof = p;
+        c->cap_prof = cap;
+    }
+    snprintf(c->prof[c->nprof].name, sizeof c->prof[0].name, "%s", name);
+    c->prof[c->nprof].ev = ev;
+    c->nprof++;
+    return 1;
+}
+
+static void prof_clear_(glf_ctx *c)
+{
+    for (size_t i = 0; i < c->nprof; i++)
+        clReleaseEvent(c->prof[i].ev);
+    c->nprof = 0;
+}
+
+glf_status glf_profile_start(glf_ctx *c)
+{
+    prof_clear_(c);
+    return new_queue_(c, 1);
+}
+
+static int by_ms_(const void *a, const void *b)
+{
+    double x = ((const glf_profile_entry *)a)->ms, y = ((const glf_profile_entry *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+glf_status glf_profile_stop(glf_ctx *c, glf_profile_entry **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    GLF_CL_CHECK(clFinish(c->queue));
+    glf_profile_entry *e = calloc(c->nprof ? c->nprof : 1, sizeof *e);
+    if (!e) {
+        prof_clear_(c);
+        return glf_fail(GLF_ERR_NOMEM, "out of memory summing the profile");
+    }
+    int m = 0;
+    for (size_t i = 0; i < c->nprof; i++) {
+        cl_ulong t0 = 0, t1 = 0;
+        if (clGetEventProfilingInfo(c->prof[i].ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0,
+                                    NULL) != CL_SUCCESS ||
+            clGetEventProfilingInfo(c->prof[i].ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1,
+                                    NULL) != CL_SUCCESS)
+            continue;
+        int j = 0;
+        while (j < m && strcmp(e[j].name, c->prof[i].name))
+            j++;
+        if (j == m) {
+            snprintf(e[m].name, sizeof e[m].name, "%s", c->prof[i].name);
+            m++;
+        }
+        e[j].ms += (double)(t1 - t0) * 1e-6;
+        e[j].calls++;
+    }
+    prof_clear_(c);
+    qsort(e, (size_t)m, sizeof *e, by_ms_);
+    *out = e;
+    *n = m;
+    return new_queue_(c, 0);
+}
+
 void glf_ctx_destroy(glf_ctx *c)
 {
     if (!c)
         return;
+    prof_clear_(c);
+    free(c->prof);
     if (c->queue) {
         clFinish(c->queue);
         clReleaseCommandQueue(c->queue);
@@ -155,7 +248,13 @@ glf_status glf_launch(glf_ctx *c, cl_kernel k, cl_uint dims, const size_t *globa
         if (g[d] == 0)
             return GLF_OK; /* nothing to do */
     }
-    cl_int err = clEnqueueNDRangeKernel(c->queue, k, dims, NULL, g, local, 0, NULL, NULL);
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(c->queue, k, dims, NULL, g, local, 0, NULL,
+                                        c->profiling ? &ev : NULL);
+    if (err == CL_SUCCESS && ev) {
+        kernel_name_(k, name, sizeof name);
+        glf_profile_record(c, name, ev);
+    }
     if (err != CL_SUCCESS) {
         kernel_name_(k, name, sizeof name);
         return glf_fail(GLF_ERR_OPENCL,

@@ -51,10 +51,14 @@ glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: K = 0, expected K >= 1 (M=%zu N=%zu)",
                         M, N);
     cl_command_queue q = glf_ctx_queue(ctx);
+    cl_event ev = NULL;
     CLBlastStatusCode s = CLBlastSgemm(
         CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
         tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda, B, offB,
-        ldb, beta, C, offC, ldc, &q, NULL);
+        ldb, beta, C, offC, ldc, &q, glf_profiling(ctx) ? &ev : NULL);
+    if (s == CLBlastSuccess && ev)
+        glf_profile_record(ctx, ta ? (tb ? "gemm_clblast_TT" : "gemm_clblast_TN")
+                                   : (tb ? "gemm_clblast_NT" : "gemm_clblast_NN"), ev);
     if (s != CLBlastSuccess)
         return glf_fail(GLF_ERR_CLBLAST,
                         "CLBlastSgemm(%s%s, M=%zu N=%zu K=%zu, lda=%zu ldb=%zu ldc=%zu, "

@@ -72,7 +72,7 @@ glf_status glf_archive_load_memory(const char *label, const void *buf, size_t le
                                    const char *split, glf_dataset *out);
 
 /* 8-bit PNG writer (C = 1 or 3, CHW planes). */
-glf_status glf_png_write(const char *path, int channels, int height, int width,
+glf_status glf_png_write_u8(const char *path, int channels, int height, int width,
                          const uint8_t *chw);
 
 /* ---- archives ------------------------------------------------------------ */

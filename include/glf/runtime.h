@@ -162,6 +162,26 @@ glf_status glf_launch(glf_ctx *ctx, cl_kernel k, cl_uint dims,
                sizeof((glf_karg[]){__VA_ARGS__}) / sizeof(glf_karg),          \
                (glf_karg[]){__VA_ARGS__})
 
+/* ---- profiling ------------------------------------------------------------- */
+
+/* Time every kernel (and GEMM) enqueued between start and stop with OpenCL
+ * profiling events, summed per kernel name. start waits for the queue and
+ * re-creates it with profiling on; stop waits, sums, restores a plain
+ * queue, and returns entries sorted by time (caller frees *out). */
+typedef struct glf_profile_entry {
+    char name[64];
+    double ms;
+    unsigned calls;
+} glf_profile_entry;
+
+glf_status glf_profile_start(glf_ctx *ctx);
+glf_status glf_profile_stop(glf_ctx *ctx, glf_profile_entry **out, int *n);
+/* Record an event enqueued outside glf_launch (e.g. by CLBlast) under name;
+ * takes ownership of ev. Returns 1 if profiling is on (and ev was taken). */
+int glf_profile_record(glf_ctx *ctx, const char *name, cl_event ev);
+/* Non-zero while profiling: callers that can produce events pass one. */
+int glf_profiling(const glf_ctx *ctx);
+
 #ifdef __cplusplus
 }
 #endif
