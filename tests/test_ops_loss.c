@@ -228,12 +228,52 @@ static void test_losses(void **state)
 {
     (void)state;
     glf_ctx *ctx = tu_ctx();
-    /* 256 x 784: more elements than partial sums, so each work-item loops */
+    /* 256 x 784 and 67 x 20: more terms than partial sums (chunks > 1, the
+     * last one partial) */
     const int sizes[][2] = {{1, 1}, {1, 5}, {3, 7}, {3, 784}, {67, 20}, {256, 784}};
     for (int k = 0; k < 4; k++)
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
             loss_case_(ctx, k, sizes[i][0], sizes[i][1], i % 2 ? 7 : 0, i % 3 ? 0.5f : 1.0f,
                        100 * (uint64_t)k + i);
+    glf_ctx_destroy(ctx);
+}
+
+/* BCE's own logarithm, element by element: the element terms sit in the
+ * first B*N floats of work (ops_flow.h). Targets x = 1, so term = -max(log
+ * xhat, -100), over xhat from denormals to 1. */
+static void test_bce_log_accuracy(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    enum { N = 6002 };
+    float *a = malloc(N * sizeof *a), *x = malloc(N * sizeof *x);
+    float *u = tu_rand(N, 5, 0, 1);
+    for (int i = 0; i < N; i++) {
+        a[i] = i < 3000 ? (float)pow(10.0, -45.0 + 45.0 * i / 2999.0) : u[i];
+        x[i] = 1.0f;
+    }
+    a[N - 2] = 0.0f, a[N - 1] = 1.0f;
+    size_t W = glf_loss_workspace(1, N);
+    cl_mem ba = dev_in_(ctx, a, N, 0), bx = dev_in_(ctx, x, N, 0), bl = dev_at_(ctx, NULL, 1, 0);
+    cl_mem bw = dev_at_(ctx, NULL, W, 0);
+    glf_dptr none = {NULL, 0};
+    TU_OK(glf_bce_loss(ctx, glf_dp(bl, 0), none, glf_dp(ba, 0), glf_dp(bx, 0), 1, N, 1.0f,
+                       glf_dp(bw, 0)));
+    float *w = read_at_(ctx, bw, W, 0, "bce workspace");
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double want = -fmax(log((double)a[i]), -100.0);
+        double err = fabs(w[i] - want) / fmax(fabs(want), 1e-30);
+        if (want == 0.0)
+            err = fabs(w[i]);
+        if (!(err <= 2.4e-7)) /* two float ulps */
+            fail_msg("bce log(%.9g): term %.9g, want %.9g (relative error %.3g)", (double)a[i],
+                     (double)w[i], want, err);
+        worst = fmax(worst, err);
+    }
+    print_message("  bce log: worst relative error %.3g over %d values\n", worst, N);
+    free(a), free(x), free(u), free(w);
+    glf_buf_release(ba), glf_buf_release(bx), glf_buf_release(bl), glf_buf_release(bw);
     glf_ctx_destroy(ctx);
 }
 
@@ -307,8 +347,8 @@ static void test_invalid_arguments(void **state)
     glf_ctx *ctx = tu_ctx();
     cl_mem b = tu_buf_nan(ctx, 64);
     glf_dptr p = glf_dp(b, 0), none = {NULL, 0};
-    assert_int_equal(glf_loss_workspace(256, 784), 1024);
-    assert_int_equal(glf_loss_workspace(3, 7), 21);
+    assert_int_equal(glf_loss_workspace(256, 784), 256 * 784 + 1024);
+    assert_int_equal(glf_loss_workspace(3, 7), 21 + 21);
     assert_int_equal(glf_mse_loss(ctx, p, none, p, p, 0, 5, 1, p), GLF_ERR_INVALID_ARG);
     assert_int_equal(glf_bce_loss(ctx, none, none, p, p, 2, 5, 1, p), GLF_ERR_INVALID_ARG);
     assert_non_null(strstr(glf_last_error(), "loss"));
@@ -325,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_ref_losses_fd),
         cmocka_unit_test(test_ref_reparam_fd),
         cmocka_unit_test(test_losses),
+        cmocka_unit_test(test_bce_log_accuracy),
         cmocka_unit_test(test_reparam),
         cmocka_unit_test(test_invalid_arguments),
     };

@@ -50,11 +50,12 @@ glf_status glf_shuffle_cols(glf_ctx *ctx, glf_dptr out1, glf_dptr out2, glf_dptr
 /* ---- losses (cl/loss.cl) ------------------------------------------------ */
 
 /* Losses write one float loss[0]; grads are optional (buf NULL: skip).
- * scale multiplies the loss and its gradient. Deterministic sums: work-item
- * i of a fixed count P = glf_loss_workspace(B, N) sums elements i, i+P, ...
- * in order, then one work-item sums the P partials in order; P depends only
- * on B*N, so two runs (and any work-group size) give the same bits.
- * work: glf_loss_workspace(B, N) floats. */
+ * scale multiplies the loss and its gradient. Deterministic sums: element
+ * terms go to work, P <= 1024 work-items sum fixed contiguous chunks of them
+ * in order, one work-item sums the P partials in order; P and the chunks
+ * depend only on B*N, so two runs (and any work-group size) give the same
+ * bits. work: glf_loss_workspace(B, N) floats (B*N + P; the loss may not
+ * overlap it). */
 size_t glf_loss_workspace(int B, int N);
 /* loss = scale/B * sum (xhat - x)^2 ; dxhat = scale/B * 2 (xhat - x).
  * xhat, x, dxhat (B, N). */
