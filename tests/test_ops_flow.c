@@ -465,6 +465,37 @@ static void test_affine(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* The kernels' own atan, through ldj = c(s) at D = 1: within 3 float ulps
+ * of 1.272f*atan(s) in double (one denormal step absolute), from denormals
+ * to +-inf, NaN passed through. */
+static void test_soft_clamp_accuracy(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    enum { N = 8003 };
+    float *s = tu_rand(N, 17, -6, 6), *z = calloc(N, sizeof *z);
+    for (int i = 0; i < 4000; i++) /* |s| from 1e-40 to 1e30, both signs */
+        s[i] = (i % 2 ? -1.0f : 1.0f) * (float)pow(10.0, -40.0 + 70.0 * i / 3999.0);
+    s[N - 3] = INFINITY, s[N - 2] = -INFINITY, s[N - 1] = NAN;
+    double *want = malloc(N * sizeof *want);
+    for (int i = 0; i < N; i++)
+        want[i] = (double)1.272f * atan((double)s[i]);
+    cl_mem bs = dev_in_(ctx, s, N, 0), bz = dev_in_(ctx, z, N, 0);
+    cl_mem bv = dev_at_(ctx, NULL, N, 0), bl = dev_at_(ctx, NULL, N, 0);
+    TU_OK(glf_affine_forward(ctx, glf_dp(bv, 0), glf_dp(bl, 0), glf_dp(bz, 0), glf_dp(bs, 0),
+                             glf_dp(bz, 0), N, 1, 0));
+    float *got = read_at_(ctx, bl, N, 0, "soft clamp");
+    double worst = 0;
+    for (int i = 0; i < N - 1; i++)
+        if (fabs(want[i]) > 1.2e-38) /* normal results; denormals round to 1.4e-45 */
+            worst = fmax(worst, fabs(got[i] - want[i]) / fabs(want[i]));
+    expect_("soft clamp c(s)", got, want, N, 1.5e-45, 3.6e-7);
+    print_message("  soft clamp: worst relative error %.3g over %d values\n", worst, N);
+    free(s), free(z), free(want), free(got);
+    glf_buf_release(bs), glf_buf_release(bz), glf_buf_release(bv), glf_buf_release(bl);
+    glf_ctx_destroy(ctx);
+}
+
 /* ---- device: shuffle ----------------------------------------------------------- */
 
 static cl_mem perm_buf_(glf_ctx *ctx, int d, uint64_t seed, int *perm)
@@ -617,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_ref_running_stats),
         cmocka_unit_test(test_ref_affine_fd),
         cmocka_unit_test(test_affine),
+        cmocka_unit_test(test_soft_clamp_accuracy),
         cmocka_unit_test(test_shuffle),
         cmocka_unit_test(test_affine_composes_block),
         cmocka_unit_test(test_invalid_arguments),
