@@ -98,11 +98,15 @@ static glf_status loss_(bench_ *b, void *x)
     glf_dptr none = {NULL, 0};
     glf_dptr g = t->which >= 10 ? none : t->c; /* which >= 10: loss only */
     switch (t->which % 10) {
-    case 0: return glf_mse_loss(b->ctx, t->a, g, t->b, t->e, B, NPIX, 1.0f, t->work);
-    case 1: return glf_bce_loss(b->ctx, t->a, g, t->b, t->e, B, NPIX, 1.0f, t->work);
-    case 2: return glf_gauss_nll(b->ctx, t->a, g, t->which >= 10 ? none : t->d, t->f, t->g, B, D,
-                                 1.0f, t->work);
-    default: return glf_vae_entropy(b->ctx, t->a, g, t->f, B, D, 1.0f, t->work);
+    case 0:
+        return glf_mse_loss(b->ctx, t->a, g, t->b, t->e, B, NPIX, 1.0f, t->work);
+    case 1:
+        return glf_bce_loss(b->ctx, t->a, g, t->b, t->e, B, NPIX, 1.0f, t->work);
+    case 2:
+        return glf_gauss_nll(b->ctx, t->a, g, t->which >= 10 ? none : t->d, t->f, t->g, B, D, 1.0f,
+                             t->work);
+    default:
+        return glf_vae_entropy(b->ctx, t->a, g, t->f, B, D, 1.0f, t->work);
     }
 }
 static glf_status rep_f_(bench_ *b, void *x)
@@ -158,7 +162,8 @@ int main(int argc, char **argv)
     glf_ctx_describe(b.ctx, desc, sizeof desc);
     /* arena: room for a few (B, 784) tensors plus small ones; filled with 0.5 */
     size_t arena = 8 * (size_t)B * NPIX + 64 * 1024;
-    if (glf_buf_create(b.ctx, arena * 4, &b.buf) || glf_buf_fill_f32(b.ctx, b.buf, 0, arena, 0.5f)) {
+    if (glf_buf_create(b.ctx, arena * 4, &b.buf) ||
+        glf_buf_fill_f32(b.ctx, b.buf, 0, arena, 0.5f)) {
         fprintf(stderr, "bench_ops_flow: %s\n", glf_last_error());
         return 1;
     }
@@ -216,7 +221,8 @@ int main(int argc, char **argv)
         row_(an[k], sh, ms, -1);
         double ax = time_(&b, axpy_, &t);
         printf("|  | %.1f GB/s (4 reads + 3 writes per float); baseline y += a*x over the same "
-               "n: %.3f ms, %.1f GB/s | | | |\n", 7.0 * 4.0 * (double)t.n / (ms * 1e-3) * 1e-9, ax,
+               "n: %.3f ms, %.1f GB/s | | | |\n",
+               7.0 * 4.0 * (double)t.n / (ms * 1e-3) * 1e-9, ax,
                3.0 * 4.0 * (double)t.n / (ax * 1e-3) * 1e-9);
         for (int i = 0; i < 4; i++)
             glf_buf_release(*bufs[i]);

@@ -59,7 +59,8 @@ __kernel void loss_bce_elem(__global float *term, int toff, __global float *dx, 
     if (i >= n)
         return;
     float a = xh[xhoff + i], y = x[xoff + i];
-    term[toff + i] = (y - 1.0f) * fmax(bce_log_(1.0f - a), -100.0f) - y * fmax(bce_log_(a), -100.0f);
+    term[toff + i] =
+        (y - 1.0f) * fmax(bce_log_(1.0f - a), -100.0f) - y * fmax(bce_log_(a), -100.0f);
     if (want_grad)
         dx[dxoff + i] = gs * (a - y) / fmax((1.0f - a) * a, 1e-12f);
 }

@@ -62,8 +62,8 @@ static float *read_at_(glf_ctx *ctx, cl_mem b, size_t n, size_t off, const char 
     return x;
 }
 
-static void expect_(const char *what, const float *got, const double *want, size_t n,
-                    double atol, double rtol)
+static void expect_(const char *what, const float *got, const double *want, size_t n, double atol,
+                    double rtol)
 {
     if (tu_compare(what, got, want, n, atol, rtol))
         fail_msg("%s: kernel and reference differ", what);
@@ -84,7 +84,8 @@ static void block_init_(block_ *b, int d, int h, uint64_t seed, int with_state)
     for (int k = 0; k < 4; k++) {
         size_t n = ref_coupling_mlp_size(d, h, k);
         b->params[k] = tu_rand_f64(n, seed + (uint64_t)k, -0.6, 0.6);
-        ref_mlp_layout l = ref_mlp_layout_of(k < 2 ? d / 2 : d - d / 2, h, k < 2 ? d - d / 2 : d / 2);
+        ref_mlp_layout l =
+            ref_mlp_layout_of(k < 2 ? d / 2 : d - d / 2, h, k < 2 ? d - d / 2 : d / 2);
         for (int j = 0; j < h; j++) /* BN gammas near 1 */
             b->params[k][l.g1 + j] += 1.0, b->params[k][l.g2 + j] += 1.0;
         b->state[k] = tu_rand_f64(4 * (size_t)h, seed + 10 + (uint64_t)k, -0.5, 0.5);
@@ -124,8 +125,8 @@ static void test_ref_coupling_inverse(void **state)
                 moved = fmax(moved, fabs(v[i] - z[i]));
             }
             if (!(worst <= 1e-5))
-                fail_msg("coupling d=%d train=%d: |inverse(forward(z)) - z| = %g > 1e-5", d,
-                         train, worst);
+                fail_msg("coupling d=%d train=%d: |inverse(forward(z)) - z| = %g > 1e-5", d, train,
+                         worst);
             if (d > 1 && !(moved > 0.1)) /* the block must actually transform z */
                 fail_msg("coupling d=%d: forward barely moved z (%g)", d, moved);
             ref_coupling_cache_free(c);
@@ -248,7 +249,10 @@ static double fd_eval_(void *p)
     return objective_(f->bl, f->B, f->d, f->h, f->z, f->dv, f->dl, f->train, f->c, f->v, f->ld);
 }
 
-static double fd_grad_(size_t i, void *p) { return ((fdctx_ *)p)->grad[i]; }
+static double fd_grad_(size_t i, void *p)
+{
+    return ((fdctx_ *)p)->grad[i];
+}
 
 static void test_ref_coupling_backward(void **state)
 {
@@ -261,9 +265,17 @@ static void test_ref_coupling_backward(void **state)
             /* train mode: no running-stat updates, so every evaluation is the same function */
             block_init_(&bl, d, h, 500 + (uint64_t)ci, !train);
             size_t n = (size_t)B * d;
-            fdctx_ f = {&bl, B, d, h, train, tu_rand_f64(n, 41, -1.5, 1.5),
-                        tu_rand_f64(n, 42, -1, 1), tu_rand_f64(B, 43, -1, 1),
-                        calloc(n, sizeof(double)), calloc(B, sizeof(double)), NULL,
+            fdctx_ f = {&bl,
+                        B,
+                        d,
+                        h,
+                        train,
+                        tu_rand_f64(n, 41, -1.5, 1.5),
+                        tu_rand_f64(n, 42, -1, 1),
+                        tu_rand_f64(B, 43, -1, 1),
+                        calloc(n, sizeof(double)),
+                        calloc(B, sizeof(double)),
+                        NULL,
                         ref_coupling_cache_new(B, d, h)};
             double *dz = calloc(n, sizeof *dz), *dp[4];
             for (int k = 0; k < 4; k++)
@@ -337,16 +349,26 @@ static double aff_eval_(void *p)
     return L;
 }
 
-static double aff_grad_(size_t i, void *p) { return ((affctx_ *)p)->grad[i]; }
+static double aff_grad_(size_t i, void *p)
+{
+    return ((affctx_ *)p)->grad[i];
+}
 
 static void test_ref_affine_fd(void **state)
 {
     (void)state;
     int B = 3, D = 7;
     size_t n = (size_t)B * D;
-    affctx_ a = {B, D, tu_rand_f64(n, 1, -2, 2), tu_rand_f64(n, 2, -3, 3), tu_rand_f64(n, 3, -1, 1),
-                 tu_rand_f64(n, 4, -1, 1), tu_rand_f64(B, 5, -1, 1), calloc(n, sizeof(double)),
-                 calloc(B, sizeof(double)), NULL};
+    affctx_ a = {B,
+                 D,
+                 tu_rand_f64(n, 1, -2, 2),
+                 tu_rand_f64(n, 2, -3, 3),
+                 tu_rand_f64(n, 3, -1, 1),
+                 tu_rand_f64(n, 4, -1, 1),
+                 tu_rand_f64(B, 5, -1, 1),
+                 calloc(n, sizeof(double)),
+                 calloc(B, sizeof(double)),
+                 NULL};
     double *du = calloc(n, sizeof *du), *ds = calloc(n, sizeof *ds), *dt = calloc(n, sizeof *dt);
     ref_affine_backward(B, D, a.dv, a.dl, a.u, a.s, du, ds, dt);
     a.grad = du;
@@ -391,8 +413,8 @@ static void affine_run_(glf_ctx *ctx, int B, int D, size_t off, const float *u, 
     TU_OK(glf_affine_inverse(ctx, glf_dp(bur, off), glf_dp(bv, off), glf_dp(bs, off),
                              glf_dp(bt, off), B, D));
     TU_OK(glf_affine_backward(ctx, glf_dp(bdu, off), glf_dp(bds, off), glf_dp(bdt, off),
-                              glf_dp(bdv, off), glf_dp(bdl, off), glf_dp(bu, off),
-                              glf_dp(bs, off), B, D));
+                              glf_dp(bdv, off), glf_dp(bdl, off), glf_dp(bu, off), glf_dp(bs, off),
+                              B, D));
     /* only ds, no dldj */
     TU_OK(glf_affine_backward(ctx, none, glf_dp(bds2, off), none, glf_dp(bdv, off), none,
                               glf_dp(bu, off), glf_dp(bs, off), B, D));
@@ -642,16 +664,11 @@ static void test_invalid_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ref_coupling_inverse),
-        cmocka_unit_test(test_ref_coupling_logdet),
-        cmocka_unit_test(test_ref_coupling_backward),
-        cmocka_unit_test(test_ref_running_stats),
-        cmocka_unit_test(test_ref_affine_fd),
-        cmocka_unit_test(test_affine),
-        cmocka_unit_test(test_soft_clamp_accuracy),
-        cmocka_unit_test(test_shuffle),
-        cmocka_unit_test(test_affine_composes_block),
-        cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_ref_coupling_inverse),  cmocka_unit_test(test_ref_coupling_logdet),
+        cmocka_unit_test(test_ref_coupling_backward), cmocka_unit_test(test_ref_running_stats),
+        cmocka_unit_test(test_ref_affine_fd),         cmocka_unit_test(test_affine),
+        cmocka_unit_test(test_soft_clamp_accuracy),   cmocka_unit_test(test_shuffle),
+        cmocka_unit_test(test_affine_composes_block), cmocka_unit_test(test_invalid_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,8 +62,8 @@ static int is_sentinel_(float x)
     return u == TU_SENTINEL_BITS;
 }
 
-static void expect_(const char *what, const float *got, const double *want, size_t n,
-                    double atol, double rtol)
+static void expect_(const char *what, const float *got, const double *want, size_t n, double atol,
+                    double rtol)
 {
     if (tu_compare(what, got, want, n, atol, rtol))
         fail_msg("%s: kernel and reference differ", what);
@@ -80,10 +80,18 @@ static double ref_loss_(int k, int B, int N, const double *a, const double *b, d
 {
     double L = 0;
     switch (k) {
-    case MSE: ref_mse_loss(B, N, a, b, scale, &L, ga); break;
-    case BCE: ref_bce_loss(B, N, a, b, scale, &L, ga); break;
-    case GAUSS: ref_gauss_nll(B, N, a, b, scale, &L, ga, gb); break;
-    default: ref_vae_entropy(B, N, a, scale, &L, ga); break;
+    case MSE:
+        ref_mse_loss(B, N, a, b, scale, &L, ga);
+        break;
+    case BCE:
+        ref_bce_loss(B, N, a, b, scale, &L, ga);
+        break;
+    case GAUSS:
+        ref_gauss_nll(B, N, a, b, scale, &L, ga, gb);
+        break;
+    default:
+        ref_vae_entropy(B, N, a, scale, &L, ga);
+        break;
     }
     return L;
 }
@@ -149,8 +157,8 @@ static void test_ref_reparam_fd(void **state)
         enc[i] = x0;
         double fd = (lp - lm) / (2 * h);
         if (!(fabs(fd - g[i]) <= 1e-6 + 1e-5 * fabs(fd)))
-            fail_msg("reparam d(mu|logvar)[%zu]: analytic %.10g, finite difference %.10g", i,
-                     g[i], fd);
+            fail_msg("reparam d(mu|logvar)[%zu]: analytic %.10g, finite difference %.10g", i, g[i],
+                     fd);
     }
     free(enc), free(eps), free(dz), free(z), free(g);
 }
@@ -162,8 +170,8 @@ typedef struct loss_out_ {
 } loss_out_;
 
 /* Run loss k on the device; want_grad 0 passes NULL gradients. */
-static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float *a,
-                      const float *b, float scale, int want_grad, loss_out_ *o)
+static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float *a, const float *b,
+                      float scale, int want_grad, loss_out_ *o)
 {
     size_t n = (size_t)B * N, nb = k == GAUSS ? (size_t)B : n, P = glf_loss_workspace(B, N);
     glf_dptr none = {NULL, 0};
@@ -173,10 +181,18 @@ static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float
     glf_dptr L = glf_dp(bl, off), A = glf_dp(ba, off), Bb = glf_dp(bb, off), W = glf_dp(bw, off);
     glf_dptr GA = want_grad ? glf_dp(bga, off) : none, GB = want_grad ? glf_dp(bgb, off) : none;
     switch (k) {
-    case MSE: TU_OK(glf_mse_loss(ctx, L, GA, A, Bb, B, N, scale, W)); break;
-    case BCE: TU_OK(glf_bce_loss(ctx, L, GA, A, Bb, B, N, scale, W)); break;
-    case GAUSS: TU_OK(glf_gauss_nll(ctx, L, GA, GB, A, Bb, B, N, scale, W)); break;
-    default: TU_OK(glf_vae_entropy(ctx, L, GA, A, B, N, scale, W)); break;
+    case MSE:
+        TU_OK(glf_mse_loss(ctx, L, GA, A, Bb, B, N, scale, W));
+        break;
+    case BCE:
+        TU_OK(glf_bce_loss(ctx, L, GA, A, Bb, B, N, scale, W));
+        break;
+    case GAUSS:
+        TU_OK(glf_gauss_nll(ctx, L, GA, GB, A, Bb, B, N, scale, W));
+        break;
+    default:
+        TU_OK(glf_vae_entropy(ctx, L, GA, A, B, N, scale, W));
+        break;
     }
     float *l = read_at_(ctx, bl, 1, off, "loss");
     o->loss = l[0];
@@ -188,8 +204,7 @@ static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float
     glf_buf_release(bga), glf_buf_release(bgb);
 }
 
-static void loss_case_(glf_ctx *ctx, int k, int B, int N, size_t off, float scale,
-                       uint64_t seed)
+static void loss_case_(glf_ctx *ctx, int k, int B, int N, size_t off, float scale, uint64_t seed)
 {
     size_t n = (size_t)B * N, nb = k == GAUSS ? (size_t)B : n;
     float *a = tu_rand(n, seed, k == BCE ? 0.001f : -2, k == BCE ? 0.999f : 2);
@@ -301,14 +316,14 @@ static void reparam_case_(glf_ctx *ctx, int B, int D, int strided, size_t off, u
         TU_OK(glf_reparam_forward_ld(ctx, Z, mu, lv, EP, B, D, ld));
         TU_OK(glf_reparam_backward_ld(ctx, glf_dp(bg, off), glf_dp(bg, off + lvo), DZd, lv, EP, B,
                                       D, ld, 0));
-        TU_OK(glf_reparam_backward_ld(ctx, glf_dp(bga, off), glf_dp(bga, off + lvo), DZd, lv, EP,
-                                      B, D, ld, 1));
+        TU_OK(glf_reparam_backward_ld(ctx, glf_dp(bga, off), glf_dp(bga, off + lvo), DZd, lv, EP, B,
+                                      D, ld, 1));
     } else {
         TU_OK(glf_reparam_forward(ctx, Z, mu, lv, EP, B, D));
-        TU_OK(glf_reparam_backward(ctx, glf_dp(bg, off), glf_dp(bg, off + lvo), DZd, lv, EP, B,
-                                   D, 0));
-        TU_OK(glf_reparam_backward(ctx, glf_dp(bga, off), glf_dp(bga, off + lvo), DZd, lv, EP, B,
-                                   D, 1));
+        TU_OK(glf_reparam_backward(ctx, glf_dp(bg, off), glf_dp(bg, off + lvo), DZd, lv, EP, B, D,
+                                   0));
+        TU_OK(glf_reparam_backward(ctx, glf_dp(bga, off), glf_dp(bga, off + lvo), DZd, lv, EP, B, D,
+                                   1));
     }
     char w[64];
     snprintf(w, sizeof w, "reparam B%d D%d ld%d", B, D, ld);
@@ -362,12 +377,9 @@ static void test_invalid_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ref_losses_fd),
-        cmocka_unit_test(test_ref_reparam_fd),
-        cmocka_unit_test(test_losses),
-        cmocka_unit_test(test_bce_log_accuracy),
-        cmocka_unit_test(test_reparam),
-        cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_ref_losses_fd), cmocka_unit_test(test_ref_reparam_fd),
+        cmocka_unit_test(test_losses),        cmocka_unit_test(test_bce_log_accuracy),
+        cmocka_unit_test(test_reparam),       cmocka_unit_test(test_invalid_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,8 +127,8 @@ glf_status glf_gauss_nll(glf_ctx *ctx, glf_dptr loss, glf_dptr dz, glf_dptr dldj
     return reduce_(ctx, loss, work, n, work, ldj, B, cst, gs, dldj, dldj.buf ? B : 0, -gs);
 }
 
-glf_status glf_vae_entropy(glf_ctx *ctx, glf_dptr loss, glf_dptr dlogvar, glf_dptr logvar,
-                           int B, int D, float scale, glf_dptr work)
+glf_status glf_vae_entropy(glf_ctx *ctx, glf_dptr loss, glf_dptr dlogvar, glf_dptr logvar, int B,
+                           int D, float scale, glf_dptr work)
 {
     static const char *op = "glf_vae_entropy";
     GLF_TRY(loss_args_(op, loss, work, B, D));
@@ -152,8 +152,8 @@ static glf_status reparam_check_(const char *op, int B, int D, int ld)
 {
     if (B < 0 || D < 0 || ld < D || (ld > 0 && B > INT_MAX / ld))
         return glf_fail(GLF_ERR_INVALID_ARG,
-                        "%s: B = %d, D = %d, ld = %d, expected B, D >= 0, ld >= D, B*ld < 2^31",
-                        op, B, D, ld);
+                        "%s: B = %d, D = %d, ld = %d, expected B, D >= 0, ld >= D, B*ld < 2^31", op,
+                        B, D, ld);
     return GLF_OK;
 }
 
@@ -206,8 +206,8 @@ glf_status glf_reparam_backward_ld(glf_ctx *ctx, glf_dptr dmu, glf_dptr dlogvar,
                       GLF_I32(accumulate ? 1 : 0));
 }
 
-glf_status glf_reparam_forward(glf_ctx *ctx, glf_dptr z, glf_dptr mu, glf_dptr logvar,
-                               glf_dptr eps, int B, int D)
+glf_status glf_reparam_forward(glf_ctx *ctx, glf_dptr z, glf_dptr mu, glf_dptr logvar, glf_dptr eps,
+                               int B, int D)
 {
     return glf_reparam_forward_ld(ctx, z, mu, logvar, eps, B, D, D);
 }
