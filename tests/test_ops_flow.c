@@ -330,6 +330,151 @@ static void test_ref_running_stats(void **state)
     free(p), free(st), free(old), free(x), free(y);
 }
 
+/* ---- the coupling reference vs PyTorch ------------------------------------------ */
+
+typedef struct fixture_ {
+    int n;
+    char name[160][64];
+    int count[160];
+    double *val[160];
+} fixture_;
+
+static const double *fx_get_(const fixture_ *f, const char *name, int count)
+{
+    for (int i = 0; i < f->n; i++)
+        if (!strcmp(f->name[i], name)) {
+            if (f->count[i] != count)
+                fail_msg("coupling fixture: %s has %d values, expected %d", name, f->count[i],
+                         count);
+            return f->val[i];
+        }
+    fail_msg("coupling fixture: no entry '%s'", name);
+    return NULL;
+}
+
+static void fx_expect_(const fixture_ *f, const char *name, const double *got, int count)
+{
+    const double *want = fx_get_(f, name, count);
+    for (int i = 0; i < count; i++)
+        if (!(fabs(got[i] - want[i]) <= 1e-10 * (1.0 + fabs(want[i]))))
+            fail_msg("coupling vs PyTorch: %s[%d] = %.17g, torch %.17g", name, i, got[i], want[i]);
+}
+
+static const char *const mlp_names_[4] = {"s1", "t1", "s2", "t2"};
+static const char *const param_names_[10] = {"fc1.weight", "fc1.bias", "bn1.weight", "bn1.bias",
+                                             "fc2.weight", "fc2.bias", "bn2.weight", "bn2.bias",
+                                             "fc3.weight", "fc3.bias"};
+static const char *const state_names_[4] = {"bn1.running_mean", "bn1.running_var",
+                                            "bn2.running_mean", "bn2.running_var"};
+
+/* Sizes of the ten parameter tensors of MLP k, in layout order. */
+static void param_sizes_(int d, int h, int k, int *sz)
+{
+    int in = k < 2 ? d / 2 : d - d / 2, out = k < 2 ? d - d / 2 : d / 2;
+    int v[10] = {h * in, h, h, h, h * h, h, h, h, out * h, out};
+    memcpy(sz, v, sizeof v);
+}
+
+/* Gather MLP k's tensors (prefix "" or "grad.") into the flat layout. */
+static void gather_(const fixture_ *f, const char *prefix, int d, int h, int k, double *flat)
+{
+    int sz[10];
+    param_sizes_(d, h, k, sz);
+    size_t o = 0;
+    for (int j = 0; j < 10; j++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s%s.%s", prefix, mlp_names_[k], param_names_[j]);
+        memcpy(flat + o, fx_get_(f, name, sz[j]), (size_t)sz[j] * sizeof(double));
+        o += (size_t)sz[j];
+    }
+}
+
+/* tests/data/coupling_torch_1_13.txt, written by tests/gen_coupling_fixture.py
+ * from torch.nn.Linear/BatchNorm1d/ReLU in float64: forward (train and eval
+ * BatchNorm), running-stat updates and every gradient agree to 1e-10. */
+static void test_ref_coupling_vs_pytorch(void **state)
+{
+    (void)state;
+    const char *path = tu_src_path("tests/data/coupling_torch_1_13.txt");
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        fail_msg("cannot open %s (GLF_SOURCE_DIR must point at the source tree)", path);
+    int ver = 0, B = 0, d = 0, h = 0;
+    if (fscanf(fp, "glf-coupling-fixture %d %d %d %d", &ver, &B, &d, &h) != 4 || ver != 1)
+        fail_msg("%s: not a version-1 coupling fixture", path);
+    fixture_ *f = calloc(1, sizeof *f);
+    while (f->n < 160 && fscanf(fp, "%63s %d", f->name[f->n], &f->count[f->n]) == 2) {
+        int c = f->count[f->n];
+        assert_true(c > 0 && c < 100000);
+        f->val[f->n] = malloc((size_t)c * sizeof(double));
+        for (int i = 0; i < c; i++)
+            if (fscanf(fp, "%lf", &f->val[f->n][i]) != 1)
+                fail_msg("%s: entry %s is short", path, f->name[f->n]);
+        f->n++;
+    }
+    fclose(fp);
+    size_t n = (size_t)B * d;
+    ref_coupling p = {{NULL}, {NULL}, 0.1, 1e-5};
+    double *init_state[4], *grads[4];
+    for (int k = 0; k < 4; k++) {
+        size_t np = ref_coupling_mlp_size(d, h, k);
+        p.mlp[k] = malloc(np * sizeof(double));
+        grads[k] = malloc(np * sizeof(double));
+        gather_(f, "", d, h, k, p.mlp[k]);
+        p.state[k] = malloc(4 * (size_t)h * sizeof(double));
+        init_state[k] = malloc(4 * (size_t)h * sizeof(double));
+        for (int j = 0; j < 4; j++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s.%s", mlp_names_[k], state_names_[j]);
+            memcpy(init_state[k] + (size_t)j * h, fx_get_(f, name, h), (size_t)h * sizeof(double));
+        }
+        memcpy(p.state[k], init_state[k], 4 * (size_t)h * sizeof(double));
+    }
+    double *v = malloc(n * sizeof *v), *ld = malloc((size_t)B * sizeof *ld);
+    double *dz = malloc(n * sizeof *dz);
+    ref_coupling_cache *c = ref_coupling_cache_new(B, d, h);
+    ref_coupling_forward(&p, B, d, h, fx_get_(f, "z", (int)n), v, ld, 1, c);
+    fx_expect_(f, "v", v, (int)n);
+    fx_expect_(f, "logdet", ld, B);
+    ref_coupling_backward(&p, c, fx_get_(f, "dv", (int)n), fx_get_(f, "dlogdet", B), dz, grads);
+    fx_expect_(f, "dz", dz, (int)n);
+    for (int k = 0; k < 4; k++) {
+        size_t np = ref_coupling_mlp_size(d, h, k);
+        double *want = malloc(np * sizeof *want);
+        gather_(f, "grad.", d, h, k, want);
+        char name[32];
+        snprintf(name, sizeof name, "grad.%s (flat)", mlp_names_[k]);
+        for (size_t i = 0; i < np; i++)
+            if (!(fabs(grads[k][i] - want[i]) <= 1e-10 * (1.0 + fabs(want[i]))))
+                fail_msg("coupling vs PyTorch: %s[%zu] = %.17g, torch %.17g", name, i, grads[k][i],
+                         want[i]);
+        free(want);
+        for (int j = 0; j < 4; j++) {
+            snprintf(name, sizeof name, "%s.%s", mlp_names_[k], state_names_[j]);
+            /* the LAST entry of that name: running stats after the forward */
+            for (int e = f->n - 1; e >= 0; e--)
+                if (!strcmp(f->name[e], name)) {
+                    for (int i = 0; i < h; i++)
+                        if (!(fabs(p.state[k][j * h + i] - f->val[e][i]) <= 1e-10))
+                            fail_msg("coupling vs PyTorch: %s[%d] after train forward = %.17g, "
+                                     "torch %.17g",
+                                     name, i, p.state[k][j * h + i], f->val[e][i]);
+                    break;
+                }
+        }
+        memcpy(p.state[k], init_state[k], 4 * (size_t)h * sizeof(double));
+    }
+    ref_coupling_forward(&p, B, d, h, fx_get_(f, "z", (int)n), v, ld, 0, c);
+    fx_expect_(f, "v_eval", v, (int)n);
+    fx_expect_(f, "logdet_eval", ld, B);
+    ref_coupling_cache_free(c);
+    for (int k = 0; k < 4; k++)
+        free(p.mlp[k]), free(p.state[k]), free(init_state[k]), free(grads[k]);
+    for (int i = 0; i < f->n; i++)
+        free(f->val[i]);
+    free(f), free(v), free(ld), free(dz);
+}
+
 /* ---- elementwise references vs finite differences ---------------------------- */
 
 typedef struct affctx_ {
@@ -664,11 +809,17 @@ static void test_invalid_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ref_coupling_inverse),  cmocka_unit_test(test_ref_coupling_logdet),
-        cmocka_unit_test(test_ref_coupling_backward), cmocka_unit_test(test_ref_running_stats),
-        cmocka_unit_test(test_ref_affine_fd),         cmocka_unit_test(test_affine),
-        cmocka_unit_test(test_soft_clamp_accuracy),   cmocka_unit_test(test_shuffle),
-        cmocka_unit_test(test_affine_composes_block), cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_ref_coupling_inverse),
+        cmocka_unit_test(test_ref_coupling_logdet),
+        cmocka_unit_test(test_ref_coupling_backward),
+        cmocka_unit_test(test_ref_running_stats),
+        cmocka_unit_test(test_ref_coupling_vs_pytorch),
+        cmocka_unit_test(test_ref_affine_fd),
+        cmocka_unit_test(test_affine),
+        cmocka_unit_test(test_soft_clamp_accuracy),
+        cmocka_unit_test(test_shuffle),
+        cmocka_unit_test(test_affine_composes_block),
+        cmocka_unit_test(test_invalid_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
