@@ -86,6 +86,21 @@ __kernel void loss_fill(__global float *dx, int dxoff, int n, float value)
         dx[dxoff + i] = value;
 }
 
+// Terms gathered from a (B, D) tensor with row stride ld (the logvar half of
+// the encoder's (B, 2D) output); dx (same stride) = fill.
+__kernel void loss_strided_elem(__global float *term, int toff, __global float *dx, int dxoff,
+                                __global const float *x, int xoff, int B, int D, int ld,
+                                float fill, int want_grad)
+{
+    int i = get_global_id(0);
+    if (i >= B * D)
+        return;
+    int b = i / D, r = b * ld + (i - b * D);
+    term[toff + i] = x[xoff + r];
+    if (want_grad)
+        dx[dxoff + r] = fill;
+}
+
 // Pass 2: partial p sums term[p*chunk, min(n, (p+1)*chunk)) in order.
 // Contiguous chunks keep each work-item's reads sequential.
 __kernel void loss_partial(__global float *part, int poff, __global const float *term, int toff,

@@ -253,6 +253,48 @@ static void test_losses(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* The strided entropy on the logvar half of a (B, 2D) buffer: same bits as
+ * the dense op on a copy, gradient written only into the logvar half. */
+static void test_vae_entropy_strided(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    const int sizes[][2] = {{1, 1}, {3, 5}, {67, 13}, {256, 20}};
+    for (int si = 0; si < 4; si++) {
+        int B = sizes[si][0], D = sizes[si][1], ld = 2 * D;
+        size_t n = (size_t)B * D, ne = (size_t)B * ld, W = glf_loss_workspace(B, D);
+        float *enc = tu_rand(ne, 77 + (uint64_t)si, -2, 2), *lv = malloc(n * sizeof *lv);
+        for (int b = 0; b < B; b++)
+            memcpy(lv + (size_t)b * D, enc + (size_t)b * ld + D, (size_t)D * sizeof(float));
+        cl_mem be = dev_in_(ctx, enc, ne, 0), bl = dev_in_(ctx, lv, n, 0);
+        cl_mem bg = dev_at_(ctx, NULL, ne, 0), bgd = dev_at_(ctx, NULL, n, 0);
+        cl_mem bo = dev_at_(ctx, NULL, 2, 0), bw = dev_at_(ctx, NULL, W, 0);
+        TU_OK(glf_vae_entropy_ld(ctx, glf_dp(bo, 0), glf_dp(bg, D), glf_dp(be, D), B, D, ld, 0.5f,
+                                 glf_dp(bw, 0)));
+        TU_OK(glf_vae_entropy(ctx, glf_dp(bo, 1), glf_dp(bgd, 0), glf_dp(bl, 0), B, D, 0.5f,
+                              glf_dp(bw, 0)));
+        float *o = read_at_(ctx, bo, 2, 0, "entropy"), *g = read_at_(ctx, bg, ne, 0, "dlogvar");
+        float *gd = read_at_(ctx, bgd, n, 0, "dlogvar dense");
+        double *LV = to_f64_(lv, n), L, *want = calloc(n, sizeof *want);
+        ref_vae_entropy(B, D, LV, 0.5, &L, want);
+        expect_("strided entropy", &o[0], &L, 1, 1e-5, 1e-5);
+        if (memcmp(&o[0], &o[1], sizeof(float)))
+            fail_msg("entropy B%d D%d: strided %.9g and dense %.9g differ", B, D, (double)o[0],
+                     (double)o[1]);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < ld; j++) {
+                float x = g[(size_t)b * ld + j];
+                if (j < D ? !is_sentinel_(x) : x != gd[(size_t)b * D + j - D])
+                    fail_msg("entropy B%d D%d: dlogvar[%d, %d] = %g", B, D, b, j, (double)x);
+            }
+        free(enc), free(lv), free(o), free(g), free(gd), free(LV), free(want);
+        cl_mem all[] = {be, bl, bg, bgd, bo, bw};
+        for (int i = 0; i < 6; i++)
+            glf_buf_release(all[i]);
+    }
+    glf_ctx_destroy(ctx);
+}
+
 /* BCE's own logarithm, element by element: the element terms sit in the
  * first B*N floats of work (ops_flow.h). Targets x = 1, so term = -max(log
  * xhat, -100), over xhat from denormals to 1. */
@@ -377,9 +419,13 @@ static void test_invalid_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ref_losses_fd), cmocka_unit_test(test_ref_reparam_fd),
-        cmocka_unit_test(test_losses),        cmocka_unit_test(test_bce_log_accuracy),
-        cmocka_unit_test(test_reparam),       cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_ref_losses_fd),
+        cmocka_unit_test(test_ref_reparam_fd),
+        cmocka_unit_test(test_losses),
+        cmocka_unit_test(test_bce_log_accuracy),
+        cmocka_unit_test(test_vae_entropy_strided),
+        cmocka_unit_test(test_reparam),
+        cmocka_unit_test(test_invalid_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

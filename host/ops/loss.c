@@ -146,6 +146,29 @@ glf_status glf_vae_entropy(glf_ctx *ctx, glf_dptr loss, glf_dptr dlogvar, glf_dp
     return reduce_(ctx, loss, logvar, n, work, none, 0, 0.0f, coef, none, 0, 0.0f);
 }
 
+glf_status glf_vae_entropy_ld(glf_ctx *ctx, glf_dptr loss, glf_dptr dlogvar, glf_dptr logvar, int B,
+                              int D, int ld, float scale, glf_dptr work)
+{
+    static const char *op = "glf_vae_entropy_ld";
+    GLF_TRY(loss_args_(op, loss, work, B, D));
+    if (ld < D || B > INT_MAX / ld)
+        return glf_fail(GLF_ERR_INVALID_ARG, "%s: ld = %d, expected D = %d <= ld, B*ld < 2^31", op,
+                        ld, D);
+    size_t n = (size_t)B * (size_t)D, l = GLF_LOSS_WG;
+    size_t span = (size_t)(B - 1) * (size_t)ld + (size_t)D;
+    GLF_TRY(check_ptr_(op, "logvar", logvar, span));
+    GLF_TRY(check_opt_(op, "dlogvar", dlogvar, span));
+    float coef = (float)(-0.5 * (double)scale / B);
+    cl_kernel k;
+    GLF_TRY(glf_kernel(ctx, "loss", "loss_strided_elem", NULL, &k));
+    GLF_TRY(GLF_LAUNCH(ctx, k, 1, &n, &l, GLF_DP(work), GLF_DP(dlogvar.buf ? dlogvar : logvar),
+                       GLF_DP(logvar), GLF_I32(B), GLF_I32(D), GLF_I32(ld), GLF_F32(coef),
+                       GLF_I32(dlogvar.buf ? 1 : 0)));
+    glf_dptr none = {NULL, 0};
+    /* same terms in the same order as glf_vae_entropy: same bits when ld == D */
+    return reduce_(ctx, loss, work, n, work, none, 0, 0.0f, coef, none, 0, 0.0f);
+}
+
 /* ---- reparameterisation ------------------------------------------------- */
 
 static glf_status reparam_check_(const char *op, int B, int D, int ld)

@@ -75,6 +75,12 @@ glf_status glf_gauss_nll(glf_ctx *ctx, glf_dptr loss, glf_dptr dz, glf_dptr dldj
 glf_status glf_vae_entropy(glf_ctx *ctx, glf_dptr loss, glf_dptr dlogvar, glf_dptr logvar, int B,
                            int D, float scale, glf_dptr work);
 
+/* Same with row stride ld >= D for logvar and dlogvar (the logvar half of
+ * the encoder's (B, 2D) output: ld = 2D). Bit-identical to glf_vae_entropy
+ * for the same values. */
+glf_status glf_vae_entropy_ld(glf_ctx *ctx, glf_dptr loss, glf_dptr dlogvar, glf_dptr logvar, int B,
+                              int D, int ld, float scale, glf_dptr work);
+
 /* ---- reparameterisation (cl/loss.cl) ------------------------------------ */
 
 /* z = mu + exp(0.5 logvar) * eps (eps given, (B, D)); backward:
