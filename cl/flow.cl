@@ -6,6 +6,22 @@
 // PyTorch multiplies by the Python double 1.272, cast to float.
 #define GLF_SOFT_CLAMP 1.272f
 
+// atan without a library call (Cephes atanf: range reduction to |x| <=
+// tan(pi/8), then an odd polynomial; ~2 float ulps): PoCL's atan() made these
+// kernels ~5x slower. Selects, no branches, so PoCL vectorises it. NaN and
+// +-inf come out as atan() gives them; tests/test_ops_flow.c measures it.
+float atan_(float x)
+{
+    float a = fabs(x);
+    int hi = a > 2.41421356f, mid = a > 0.414213562f;
+    float r = hi ? -1.0f / a : (mid ? (a - 1.0f) / (a + 1.0f) : a);
+    float y0 = hi ? 1.57079633f : (mid ? 0.785398163f : 0.0f);
+    float z = r * r;
+    float p = (((8.05374449538e-2f * z - 1.38776856032e-1f) * z + 1.99777106478e-1f) * z -
+               3.33329491539e-1f) * z * r + r;
+    return copysign(y0 + p, x);
+}
+
 // Forward: one work-item per sample, so the log-determinant is a sequential
 // sum in column order (deterministic, no atomics, no barriers).
 __kernel void affine_forward(__global float *v, int voff, __global float *ldj, int ldjoff,
@@ -19,7 +35,7 @@ __kernel void affine_forward(__global float *v, int voff, __global float *ldj, i
     size_t r = (size_t)b * (size_t)D;
     float sum = 0.0f;
     for (int j = 0; j < D; j++) {
-        float c = GLF_SOFT_CLAMP * atan(s[soff + r + j]);
+        float c = GLF_SOFT_CLAMP * atan_(s[soff + r + j]);
         sum += c;
         v[voff + r + j] = u[uoff + r + j] * exp(c) + t[toff + r + j];
     }
@@ -33,7 +49,7 @@ __kernel void affine_inverse(__global float *u, int uoff, __global const float *
     int i = get_global_id(0);
     if (i >= n)
         return;
-    float c = GLF_SOFT_CLAMP * atan(s[soff + i]);
+    float c = GLF_SOFT_CLAMP * atan_(s[soff + i]);
     u[uoff + i] = (v[voff + i] - t[toff + i]) * exp(-c);
 }
 
@@ -49,7 +65,7 @@ __kernel void affine_backward(__global float *du, int duoff, __global float *ds,
     if (i >= B * D)
         return;
     float sr = s[soff + i];
-    float e = exp(GLF_SOFT_CLAMP * atan(sr));
+    float e = exp(GLF_SOFT_CLAMP * atan_(sr));
     float g = dv[dvoff + i];
     float ge = g * e;
     if (want & 1)

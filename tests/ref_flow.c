@@ -9,8 +9,14 @@
 
 #define REF_CLAMP (2.0 * 0.636)
 
-double ref_soft_clamp(double s) { return REF_CLAMP * atan(s); }
-double ref_soft_clamp_grad(double s) { return REF_CLAMP / (1.0 + s * s); }
+double ref_soft_clamp(double s)
+{
+    return REF_CLAMP * atan(s);
+}
+double ref_soft_clamp_grad(double s)
+{
+    return REF_CLAMP / (1.0 + s * s);
+}
 
 void ref_affine_forward(int B, int D, const double *u, const double *s, const double *t,
                         const double *ldj_in, double *v, double *ldj)
@@ -27,8 +33,7 @@ void ref_affine_forward(int B, int D, const double *u, const double *s, const do
     }
 }
 
-void ref_affine_inverse(int B, int D, const double *v, const double *s, const double *t,
-                        double *u)
+void ref_affine_inverse(int B, int D, const double *v, const double *s, const double *t, double *u)
 {
     for (size_t i = 0; i < (size_t)B * D; i++)
         u[i] = (v[i] - t[i]) * exp(-ref_soft_clamp(s[i]));
@@ -133,8 +138,7 @@ void ref_reparam_forward(int B, int D, int ld, const double *mu, const double *l
 }
 
 void ref_reparam_backward(int B, int D, int ld, const double *dz, const double *logvar,
-                          const double *eps, const double *dlogvar_in, double *dmu,
-                          double *dlogvar)
+                          const double *eps, const double *dlogvar_in, double *dmu, double *dlogvar)
 {
     for (int b = 0; b < B; b++)
         for (int j = 0; j < D; j++) {
@@ -193,8 +197,8 @@ static void linear_(int B, int I, int O, const double *x, const double *w, const
 }
 
 /* dx = dy w (skip if NULL); dw = dy^T x; db = sum dy. */
-static void linear_back_(int B, int I, int O, const double *x, const double *w,
-                         const double *dy, double *dx, double *dw, double *db)
+static void linear_back_(int B, int I, int O, const double *x, const double *w, const double *dy,
+                         double *dx, double *dw, double *db)
 {
     if (dx)
         for (int n = 0; n < B; n++)
@@ -280,7 +284,10 @@ static void bn_relu_back_(int B, int H, int train, const double *a, const double
     }
 }
 
-static double *zalloc_(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
+static double *zalloc_(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(double));
+}
 
 void ref_mlp_cache_init(ref_mlp_cache *c, int B, int in, int h, int out)
 {
@@ -299,9 +306,8 @@ void ref_mlp_cache_free(ref_mlp_cache *c)
     free(c->o), free(c->mean1), free(c->invstd1), free(c->mean2), free(c->invstd2);
 }
 
-void ref_mlp_forward(const double *p, double *state, int B, int in, int h, int out,
-                     const double *x, double *y, int bn_train, double momentum, double eps,
-                     ref_mlp_cache *c)
+void ref_mlp_forward(const double *p, double *state, int B, int in, int h, int out, const double *x,
+                     double *y, int bn_train, double momentum, double eps, ref_mlp_cache *c)
 {
     ref_mlp_cache tmp;
     ref_mlp_cache *k = c;
@@ -356,8 +362,14 @@ void ref_mlp_backward(const double *p, const ref_mlp_cache *c, const double *dy,
 
 /* ---- coupling block ---------------------------------------------------------- */
 
-static int in_of_(int d, int which) { return which == REF_S1 || which == REF_T1 ? d / 2 : d - d / 2; }
-static int out_of_(int d, int which) { return which == REF_S1 || which == REF_T1 ? d - d / 2 : d / 2; }
+static int in_of_(int d, int which)
+{
+    return which == REF_S1 || which == REF_T1 ? d / 2 : d - d / 2;
+}
+static int out_of_(int d, int which)
+{
+    return which == REF_S1 || which == REF_T1 ? d - d / 2 : d / 2;
+}
 
 size_t ref_coupling_mlp_size(int d, int h, int which)
 {
@@ -370,8 +382,10 @@ ref_coupling_cache *ref_coupling_cache_new(int B, int d, int h)
     int d1 = d / 2, d2 = d - d1;
     c->B = B, c->d = d, c->h = h;
     c->u1 = zalloc_((size_t)B * d1), c->u2 = zalloc_((size_t)B * d2);
-    c->s2 = zalloc_((size_t)B * d1), c->t2 = zalloc_((size_t)B * d1), c->v1 = zalloc_((size_t)B * d1);
-    c->s1 = zalloc_((size_t)B * d2), c->t1 = zalloc_((size_t)B * d2), c->v2 = zalloc_((size_t)B * d2);
+    c->s2 = zalloc_((size_t)B * d1), c->t2 = zalloc_((size_t)B * d1),
+    c->v1 = zalloc_((size_t)B * d1);
+    c->s1 = zalloc_((size_t)B * d2), c->t1 = zalloc_((size_t)B * d2),
+    c->v2 = zalloc_((size_t)B * d2);
     for (int k = 0; k < 4; k++)
         ref_mlp_cache_init(&c->mlp[k], B, in_of_(d, k), h, out_of_(d, k));
     return c;
@@ -422,8 +436,8 @@ static void sub_(const ref_coupling *p, int k, int B, int d, int h, const double
     free(copy);
 }
 
-void ref_coupling_forward(const ref_coupling *p, int B, int d, int h, const double *z,
-                          double *v, double *logdet, int bn_train, ref_coupling_cache *c)
+void ref_coupling_forward(const ref_coupling *p, int B, int d, int h, const double *z, double *v,
+                          double *logdet, int bn_train, ref_coupling_cache *c)
 {
     int d1 = d / 2, d2 = d - d1;
     c->bn_train = bn_train;
@@ -439,8 +453,8 @@ void ref_coupling_forward(const ref_coupling *p, int B, int d, int h, const doub
     free(l2);
 }
 
-void ref_coupling_inverse(const ref_coupling *p, int B, int d, int h, const double *v,
-                          double *z, int bn_train, ref_coupling_cache *c)
+void ref_coupling_inverse(const ref_coupling *p, int B, int d, int h, const double *v, double *z,
+                          int bn_train, ref_coupling_cache *c)
 {
     int d1 = d / 2, d2 = d - d1;
     c->bn_train = bn_train;
@@ -454,9 +468,8 @@ void ref_coupling_inverse(const ref_coupling *p, int B, int d, int h, const doub
     join_(B, d1, d2, c->u1, c->u2, z);
 }
 
-void ref_coupling_backward(const ref_coupling *p, const ref_coupling_cache *c,
-                           const double *dv, const double *dlogdet, double *dz,
-                           double *const dparams[4])
+void ref_coupling_backward(const ref_coupling *p, const ref_coupling_cache *c, const double *dv,
+                           const double *dlogdet, double *dz, double *const dparams[4])
 {
     int B = c->B, d = c->d, d1 = d / 2, d2 = d - d1;
     size_t n1 = (size_t)B * d1, n2 = (size_t)B * d2;

@@ -16,8 +16,7 @@ double ref_soft_clamp_grad(double s); /* c'(s) = 1.272/(1+s^2) */
 /* v = u*exp(c(s)) + t; ldj[b] = (ldj_in ? ldj_in[b] : 0) + sum_j c(s[b,j]). */
 void ref_affine_forward(int B, int D, const double *u, const double *s, const double *t,
                         const double *ldj_in, double *v, double *ldj);
-void ref_affine_inverse(int B, int D, const double *v, const double *s, const double *t,
-                        double *u);
+void ref_affine_inverse(int B, int D, const double *v, const double *s, const double *t, double *u);
 /* dldj may be NULL (zero). */
 void ref_affine_backward(int B, int D, const double *dv, const double *dldj, const double *u,
                          const double *s, double *du, double *ds, double *dt);
@@ -58,19 +57,19 @@ void ref_adam_step(size_t n, double *p, const double *g, double *m, double *v, d
  * bn1.running_mean, bn1.running_var, bn2.running_mean, bn2.running_var. */
 typedef struct ref_mlp_layout {
     size_t w1, b1, g1, be1, w2, b2, g2, be2, w3, b3; /* offsets */
-    size_t total;                                     /* doubles */
+    size_t total;                                    /* doubles */
 } ref_mlp_layout;
 ref_mlp_layout ref_mlp_layout_of(int in, int h, int out);
 
 /* What the MLP's backward needs; arrays sized for (B, in, h, out). */
 typedef struct ref_mlp_cache {
     int B, in, h, out, bn_train;
-    double *x;                  /* (B, in) input */
-    double *a1, *xh1, *y1;      /* (B, h): fc1 out (pre-ReLU), normalised, bn1 out */
-    double *a2, *xh2, *y2;      /* (B, h): same for layer 2 */
-    double *o;                  /* (B, out) output */
-    double *mean1, *invstd1;    /* (h): statistics used by bn1 (batch or running) */
-    double *mean2, *invstd2;    /* (h) */
+    double *x;               /* (B, in) input */
+    double *a1, *xh1, *y1;   /* (B, h): fc1 out (pre-ReLU), normalised, bn1 out */
+    double *a2, *xh2, *y2;   /* (B, h): same for layer 2 */
+    double *o;               /* (B, out) output */
+    double *mean1, *invstd1; /* (h): statistics used by bn1 (batch or running) */
+    double *mean2, *invstd2; /* (h) */
 } ref_mlp_cache;
 
 /* Allocate (zeroed) / free the arrays of a cache for these sizes. */
@@ -80,9 +79,8 @@ void ref_mlp_cache_free(ref_mlp_cache *c);
 /* bn_train 1: batch statistics (biased variance); if state != NULL the
  * running stats are updated with momentum (unbiased variance, B >= 2).
  * bn_train 0: running stats from state (required). c may be NULL. */
-void ref_mlp_forward(const double *p, double *state, int B, int in, int h, int out,
-                     const double *x, double *y, int bn_train, double momentum, double eps,
-                     ref_mlp_cache *c);
+void ref_mlp_forward(const double *p, double *state, int B, int in, int h, int out, const double *x,
+                     double *y, int bn_train, double momentum, double eps, ref_mlp_cache *c);
 /* dy (B, out) -> dx (B, in) [NULL: skip], dp (layout) [NULL: skip]; overwrite.
  * Uses the cache of the forward (train or eval mode BatchNorm). */
 void ref_mlp_backward(const double *p, const ref_mlp_cache *c, const double *dy, double *dx,
@@ -104,11 +102,11 @@ typedef struct ref_coupling {
 
 typedef struct ref_coupling_cache {
     int B, d, h, bn_train;
-    double *u1, *u2;  /* (B, d1), (B, d2) */
-    double *s2, *t2;  /* raw s2(u2), t2(u2): (B, d1) */
-    double *v1;       /* (B, d1) */
-    double *s1, *t1;  /* raw s1(v1), t1(v1): (B, d2) */
-    double *v2;       /* (B, d2) */
+    double *u1, *u2; /* (B, d1), (B, d2) */
+    double *s2, *t2; /* raw s2(u2), t2(u2): (B, d1) */
+    double *v1;      /* (B, d1) */
+    double *s1, *t1; /* raw s1(v1), t1(v1): (B, d2) */
+    double *v2;      /* (B, d2) */
     ref_mlp_cache mlp[4];
 } ref_coupling_cache;
 
@@ -119,18 +117,17 @@ size_t ref_coupling_mlp_size(int d, int h, int which);
 
 /* Forward z -> v (B, d), logdet (B). bn_train as in ref_mlp_forward (train
  * mode updates the running stats where state[k] != NULL). cache required. */
-void ref_coupling_forward(const ref_coupling *p, int B, int d, int h, const double *z,
-                          double *v, double *logdet, int bn_train, ref_coupling_cache *cache);
+void ref_coupling_forward(const ref_coupling *p, int B, int d, int h, const double *z, double *v,
+                          double *logdet, int bn_train, ref_coupling_cache *cache);
 /* Inverse v -> z. Never updates running stats. In train mode the batch
  * statistics are those of the recovered inputs, which equal the forward's,
  * so the inverse is exact either way. cache required (it is overwritten). */
-void ref_coupling_inverse(const ref_coupling *p, int B, int d, int h, const double *v,
-                          double *z, int bn_train, ref_coupling_cache *cache);
+void ref_coupling_inverse(const ref_coupling *p, int B, int d, int h, const double *v, double *z,
+                          int bn_train, ref_coupling_cache *cache);
 /* Backward of the forward whose cache is given: dv (B, d), dlogdet (B)
  * [NULL: zero] -> dz (B, d) [NULL: skip] and dparams[k] (layout of MLP k,
  * overwritten; NULL entries skipped). */
-void ref_coupling_backward(const ref_coupling *p, const ref_coupling_cache *cache,
-                           const double *dv, const double *dlogdet, double *dz,
-                           double *const dparams[4]);
+void ref_coupling_backward(const ref_coupling *p, const ref_coupling_cache *cache, const double *dv,
+                           const double *dlogdet, double *dz, double *const dparams[4]);
 
 #endif

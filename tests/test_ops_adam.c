@@ -22,8 +22,8 @@ typedef struct adam_dev_ {
     cl_mem p, g, m, v;
 } adam_dev_;
 
-static void dev_create_(glf_ctx *ctx, adam_dev_ *d, const float *p, const float *m,
-                        const float *v, size_t total)
+static void dev_create_(glf_ctx *ctx, adam_dev_ *d, const float *p, const float *m, const float *v,
+                        size_t total)
 {
     d->p = tu_buf_from(ctx, p, total);
     d->m = tu_buf_from(ctx, m, total);
@@ -39,8 +39,8 @@ static void dev_release_(adam_dev_ *d)
 /* T steps of both groups on the device; grads[t] is the whole gradient buffer
  * of step t+1. Returns malloc'd p, m, v (total floats each). */
 static void run_device_(glf_ctx *ctx, const group_ *gr, int ng, size_t total, const float *p0,
-                        const float *m0, const float *v0, float *const *grads, int T,
-                        float **p, float **m, float **v)
+                        const float *m0, const float *v0, float *const *grads, int T, float **p,
+                        float **m, float **v)
 {
     adam_dev_ d;
     dev_create_(ctx, &d, p0, m0, v0, total);
@@ -66,14 +66,14 @@ static void run_device_(glf_ctx *ctx, const group_ *gr, int ng, size_t total, co
 static group_ group_of_(double lr, double b1, double b2, double eps, double wd, size_t off,
                         size_t n)
 {
-    group_ g = {{(float)lr, (float)b1, (float)b2, (float)eps, (float)wd}, lr, b1, b2, eps, wd,
-                off, n};
+    group_ g = {
+        {(float)lr, (float)b1, (float)b2, (float)eps, (float)wd}, lr, b1, b2, eps, wd, off, n};
     return g;
 }
 
 static void compare_range_(const char *what, const float *got, const double *want,
-                           const float *init, size_t total, const group_ *gr, int ng,
-                           double atol, double rtol)
+                           const float *init, size_t total, const group_ *gr, int ng, double atol,
+                           double rtol)
 {
     for (int k = 0; k < ng; k++) {
         char w[64];
@@ -230,7 +230,8 @@ static void test_adam_vs_pytorch(void **state)
         for (size_t i = gr[k].off; i < gr[k].off + gr[k].n; i++)
             mv_diff += gm[i] != ms[i] || gv[i] != vs[i];
     print_message("  adam vs PyTorch 1.13: %d groups, %d steps, max |param diff| %.3g, "
-                  "%zu moment elements not bit-identical\n", G, T, worst, mv_diff);
+                  "%zu moment elements not bit-identical\n",
+                  G, T, worst, mv_diff);
     dev_release_(&d);
     free(p), free(g), free(want), free(zero), free(ms), free(vs), free(gm), free(gv), free(wm);
     free(wv);

@@ -62,8 +62,8 @@ static float *read_at_(glf_ctx *ctx, cl_mem b, size_t n, size_t off, const char 
     return x;
 }
 
-static void expect_(const char *what, const float *got, const double *want, size_t n,
-                    double atol, double rtol)
+static void expect_(const char *what, const float *got, const double *want, size_t n, double atol,
+                    double rtol)
 {
     if (tu_compare(what, got, want, n, atol, rtol))
         fail_msg("%s: kernel and reference differ", what);
@@ -84,7 +84,8 @@ static void block_init_(block_ *b, int d, int h, uint64_t seed, int with_state)
     for (int k = 0; k < 4; k++) {
         size_t n = ref_coupling_mlp_size(d, h, k);
         b->params[k] = tu_rand_f64(n, seed + (uint64_t)k, -0.6, 0.6);
-        ref_mlp_layout l = ref_mlp_layout_of(k < 2 ? d / 2 : d - d / 2, h, k < 2 ? d - d / 2 : d / 2);
+        ref_mlp_layout l =
+            ref_mlp_layout_of(k < 2 ? d / 2 : d - d / 2, h, k < 2 ? d - d / 2 : d / 2);
         for (int j = 0; j < h; j++) /* BN gammas near 1 */
             b->params[k][l.g1 + j] += 1.0, b->params[k][l.g2 + j] += 1.0;
         b->state[k] = tu_rand_f64(4 * (size_t)h, seed + 10 + (uint64_t)k, -0.5, 0.5);
@@ -124,8 +125,8 @@ static void test_ref_coupling_inverse(void **state)
                 moved = fmax(moved, fabs(v[i] - z[i]));
             }
             if (!(worst <= 1e-5))
-                fail_msg("coupling d=%d train=%d: |inverse(forward(z)) - z| = %g > 1e-5", d,
-                         train, worst);
+                fail_msg("coupling d=%d train=%d: |inverse(forward(z)) - z| = %g > 1e-5", d, train,
+                         worst);
             if (d > 1 && !(moved > 0.1)) /* the block must actually transform z */
                 fail_msg("coupling d=%d: forward barely moved z (%g)", d, moved);
             ref_coupling_cache_free(c);
@@ -248,7 +249,10 @@ static double fd_eval_(void *p)
     return objective_(f->bl, f->B, f->d, f->h, f->z, f->dv, f->dl, f->train, f->c, f->v, f->ld);
 }
 
-static double fd_grad_(size_t i, void *p) { return ((fdctx_ *)p)->grad[i]; }
+static double fd_grad_(size_t i, void *p)
+{
+    return ((fdctx_ *)p)->grad[i];
+}
 
 static void test_ref_coupling_backward(void **state)
 {
@@ -261,9 +265,17 @@ static void test_ref_coupling_backward(void **state)
             /* train mode: no running-stat updates, so every evaluation is the same function */
             block_init_(&bl, d, h, 500 + (uint64_t)ci, !train);
             size_t n = (size_t)B * d;
-            fdctx_ f = {&bl, B, d, h, train, tu_rand_f64(n, 41, -1.5, 1.5),
-                        tu_rand_f64(n, 42, -1, 1), tu_rand_f64(B, 43, -1, 1),
-                        calloc(n, sizeof(double)), calloc(B, sizeof(double)), NULL,
+            fdctx_ f = {&bl,
+                        B,
+                        d,
+                        h,
+                        train,
+                        tu_rand_f64(n, 41, -1.5, 1.5),
+                        tu_rand_f64(n, 42, -1, 1),
+                        tu_rand_f64(B, 43, -1, 1),
+                        calloc(n, sizeof(double)),
+                        calloc(B, sizeof(double)),
+                        NULL,
                         ref_coupling_cache_new(B, d, h)};
             double *dz = calloc(n, sizeof *dz), *dp[4];
             for (int k = 0; k < 4; k++)
@@ -318,6 +330,151 @@ static void test_ref_running_stats(void **state)
     free(p), free(st), free(old), free(x), free(y);
 }
 
+/* ---- the coupling reference vs PyTorch ------------------------------------------ */
+
+typedef struct fixture_ {
+    int n;
+    char name[160][64];
+    int count[160];
+    double *val[160];
+} fixture_;
+
+static const double *fx_get_(const fixture_ *f, const char *name, int count)
+{
+    for (int i = 0; i < f->n; i++)
+        if (!strcmp(f->name[i], name)) {
+            if (f->count[i] != count)
+                fail_msg("coupling fixture: %s has %d values, expected %d", name, f->count[i],
+                         count);
+            return f->val[i];
+        }
+    fail_msg("coupling fixture: no entry '%s'", name);
+    return NULL;
+}
+
+static void fx_expect_(const fixture_ *f, const char *name, const double *got, int count)
+{
+    const double *want = fx_get_(f, name, count);
+    for (int i = 0; i < count; i++)
+        if (!(fabs(got[i] - want[i]) <= 1e-10 * (1.0 + fabs(want[i]))))
+            fail_msg("coupling vs PyTorch: %s[%d] = %.17g, torch %.17g", name, i, got[i], want[i]);
+}
+
+static const char *const mlp_names_[4] = {"s1", "t1", "s2", "t2"};
+static const char *const param_names_[10] = {"fc1.weight", "fc1.bias", "bn1.weight", "bn1.bias",
+                                             "fc2.weight", "fc2.bias", "bn2.weight", "bn2.bias",
+                                             "fc3.weight", "fc3.bias"};
+static const char *const state_names_[4] = {"bn1.running_mean", "bn1.running_var",
+                                            "bn2.running_mean", "bn2.running_var"};
+
+/* Sizes of the ten parameter tensors of MLP k, in layout order. */
+static void param_sizes_(int d, int h, int k, int *sz)
+{
+    int in = k < 2 ? d / 2 : d - d / 2, out = k < 2 ? d - d / 2 : d / 2;
+    int v[10] = {h * in, h, h, h, h * h, h, h, h, out * h, out};
+    memcpy(sz, v, sizeof v);
+}
+
+/* Gather MLP k's tensors (prefix "" or "grad.") into the flat layout. */
+static void gather_(const fixture_ *f, const char *prefix, int d, int h, int k, double *flat)
+{
+    int sz[10];
+    param_sizes_(d, h, k, sz);
+    size_t o = 0;
+    for (int j = 0; j < 10; j++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s%s.%s", prefix, mlp_names_[k], param_names_[j]);
+        memcpy(flat + o, fx_get_(f, name, sz[j]), (size_t)sz[j] * sizeof(double));
+        o += (size_t)sz[j];
+    }
+}
+
+/* tests/data/coupling_torch_1_13.txt, written by tests/gen_coupling_fixture.py
+ * from torch.nn.Linear/BatchNorm1d/ReLU in float64: forward (train and eval
+ * BatchNorm), running-stat updates and every gradient agree to 1e-10. */
+static void test_ref_coupling_vs_pytorch(void **state)
+{
+    (void)state;
+    const char *path = tu_src_path("tests/data/coupling_torch_1_13.txt");
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        fail_msg("cannot open %s (GLF_SOURCE_DIR must point at the source tree)", path);
+    int ver = 0, B = 0, d = 0, h = 0;
+    if (fscanf(fp, "glf-coupling-fixture %d %d %d %d", &ver, &B, &d, &h) != 4 || ver != 1)
+        fail_msg("%s: not a version-1 coupling fixture", path);
+    fixture_ *f = calloc(1, sizeof *f);
+    while (f->n < 160 && fscanf(fp, "%63s %d", f->name[f->n], &f->count[f->n]) == 2) {
+        int c = f->count[f->n];
+        assert_true(c > 0 && c < 100000);
+        f->val[f->n] = malloc((size_t)c * sizeof(double));
+        for (int i = 0; i < c; i++)
+            if (fscanf(fp, "%lf", &f->val[f->n][i]) != 1)
+                fail_msg("%s: entry %s is short", path, f->name[f->n]);
+        f->n++;
+    }
+    fclose(fp);
+    size_t n = (size_t)B * d;
+    ref_coupling p = {{NULL}, {NULL}, 0.1, 1e-5};
+    double *init_state[4], *grads[4];
+    for (int k = 0; k < 4; k++) {
+        size_t np = ref_coupling_mlp_size(d, h, k);
+        p.mlp[k] = malloc(np * sizeof(double));
+        grads[k] = malloc(np * sizeof(double));
+        gather_(f, "", d, h, k, p.mlp[k]);
+        p.state[k] = malloc(4 * (size_t)h * sizeof(double));
+        init_state[k] = malloc(4 * (size_t)h * sizeof(double));
+        for (int j = 0; j < 4; j++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s.%s", mlp_names_[k], state_names_[j]);
+            memcpy(init_state[k] + (size_t)j * h, fx_get_(f, name, h), (size_t)h * sizeof(double));
+        }
+        memcpy(p.state[k], init_state[k], 4 * (size_t)h * sizeof(double));
+    }
+    double *v = malloc(n * sizeof *v), *ld = malloc((size_t)B * sizeof *ld);
+    double *dz = malloc(n * sizeof *dz);
+    ref_coupling_cache *c = ref_coupling_cache_new(B, d, h);
+    ref_coupling_forward(&p, B, d, h, fx_get_(f, "z", (int)n), v, ld, 1, c);
+    fx_expect_(f, "v", v, (int)n);
+    fx_expect_(f, "logdet", ld, B);
+    ref_coupling_backward(&p, c, fx_get_(f, "dv", (int)n), fx_get_(f, "dlogdet", B), dz, grads);
+    fx_expect_(f, "dz", dz, (int)n);
+    for (int k = 0; k < 4; k++) {
+        size_t np = ref_coupling_mlp_size(d, h, k);
+        double *want = malloc(np * sizeof *want);
+        gather_(f, "grad.", d, h, k, want);
+        char name[32];
+        snprintf(name, sizeof name, "grad.%s (flat)", mlp_names_[k]);
+        for (size_t i = 0; i < np; i++)
+            if (!(fabs(grads[k][i] - want[i]) <= 1e-10 * (1.0 + fabs(want[i]))))
+                fail_msg("coupling vs PyTorch: %s[%zu] = %.17g, torch %.17g", name, i, grads[k][i],
+                         want[i]);
+        free(want);
+        for (int j = 0; j < 4; j++) {
+            snprintf(name, sizeof name, "%s.%s", mlp_names_[k], state_names_[j]);
+            /* the LAST entry of that name: running stats after the forward */
+            for (int e = f->n - 1; e >= 0; e--)
+                if (!strcmp(f->name[e], name)) {
+                    for (int i = 0; i < h; i++)
+                        if (!(fabs(p.state[k][j * h + i] - f->val[e][i]) <= 1e-10))
+                            fail_msg("coupling vs PyTorch: %s[%d] after train forward = %.17g, "
+                                     "torch %.17g",
+                                     name, i, p.state[k][j * h + i], f->val[e][i]);
+                    break;
+                }
+        }
+        memcpy(p.state[k], init_state[k], 4 * (size_t)h * sizeof(double));
+    }
+    ref_coupling_forward(&p, B, d, h, fx_get_(f, "z", (int)n), v, ld, 0, c);
+    fx_expect_(f, "v_eval", v, (int)n);
+    fx_expect_(f, "logdet_eval", ld, B);
+    ref_coupling_cache_free(c);
+    for (int k = 0; k < 4; k++)
+        free(p.mlp[k]), free(p.state[k]), free(init_state[k]), free(grads[k]);
+    for (int i = 0; i < f->n; i++)
+        free(f->val[i]);
+    free(f), free(v), free(ld), free(dz);
+}
+
 /* ---- elementwise references vs finite differences ---------------------------- */
 
 typedef struct affctx_ {
@@ -337,16 +494,26 @@ static double aff_eval_(void *p)
     return L;
 }
 
-static double aff_grad_(size_t i, void *p) { return ((affctx_ *)p)->grad[i]; }
+static double aff_grad_(size_t i, void *p)
+{
+    return ((affctx_ *)p)->grad[i];
+}
 
 static void test_ref_affine_fd(void **state)
 {
     (void)state;
     int B = 3, D = 7;
     size_t n = (size_t)B * D;
-    affctx_ a = {B, D, tu_rand_f64(n, 1, -2, 2), tu_rand_f64(n, 2, -3, 3), tu_rand_f64(n, 3, -1, 1),
-                 tu_rand_f64(n, 4, -1, 1), tu_rand_f64(B, 5, -1, 1), calloc(n, sizeof(double)),
-                 calloc(B, sizeof(double)), NULL};
+    affctx_ a = {B,
+                 D,
+                 tu_rand_f64(n, 1, -2, 2),
+                 tu_rand_f64(n, 2, -3, 3),
+                 tu_rand_f64(n, 3, -1, 1),
+                 tu_rand_f64(n, 4, -1, 1),
+                 tu_rand_f64(B, 5, -1, 1),
+                 calloc(n, sizeof(double)),
+                 calloc(B, sizeof(double)),
+                 NULL};
     double *du = calloc(n, sizeof *du), *ds = calloc(n, sizeof *ds), *dt = calloc(n, sizeof *dt);
     ref_affine_backward(B, D, a.dv, a.dl, a.u, a.s, du, ds, dt);
     a.grad = du;
@@ -391,8 +558,8 @@ static void affine_run_(glf_ctx *ctx, int B, int D, size_t off, const float *u, 
     TU_OK(glf_affine_inverse(ctx, glf_dp(bur, off), glf_dp(bv, off), glf_dp(bs, off),
                              glf_dp(bt, off), B, D));
     TU_OK(glf_affine_backward(ctx, glf_dp(bdu, off), glf_dp(bds, off), glf_dp(bdt, off),
-                              glf_dp(bdv, off), glf_dp(bdl, off), glf_dp(bu, off),
-                              glf_dp(bs, off), B, D));
+                              glf_dp(bdv, off), glf_dp(bdl, off), glf_dp(bu, off), glf_dp(bs, off),
+                              B, D));
     /* only ds, no dldj */
     TU_OK(glf_affine_backward(ctx, none, glf_dp(bds2, off), none, glf_dp(bdv, off), none,
                               glf_dp(bu, off), glf_dp(bs, off), B, D));
@@ -462,6 +629,37 @@ static void test_affine(void **state)
     const int sizes[][2] = {{1, 1}, {1, 10}, {3, 5}, {3, 10}, {67, 13}, {257, 10}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         affine_case_(ctx, sizes[i][0], sizes[i][1], i % 2 ? 5 : 0, 70 + i);
+    glf_ctx_destroy(ctx);
+}
+
+/* The kernels' own atan, through ldj = c(s) at D = 1: within 3 float ulps
+ * of 1.272f*atan(s) in double (one denormal step absolute), from denormals
+ * to +-inf, NaN passed through. */
+static void test_soft_clamp_accuracy(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    enum { N = 8003 };
+    float *s = tu_rand(N, 17, -6, 6), *z = calloc(N, sizeof *z);
+    for (int i = 0; i < 4000; i++) /* |s| from 1e-40 to 1e30, both signs */
+        s[i] = (i % 2 ? -1.0f : 1.0f) * (float)pow(10.0, -40.0 + 70.0 * i / 3999.0);
+    s[N - 3] = INFINITY, s[N - 2] = -INFINITY, s[N - 1] = NAN;
+    double *want = malloc(N * sizeof *want);
+    for (int i = 0; i < N; i++)
+        want[i] = (double)1.272f * atan((double)s[i]);
+    cl_mem bs = dev_in_(ctx, s, N, 0), bz = dev_in_(ctx, z, N, 0);
+    cl_mem bv = dev_at_(ctx, NULL, N, 0), bl = dev_at_(ctx, NULL, N, 0);
+    TU_OK(glf_affine_forward(ctx, glf_dp(bv, 0), glf_dp(bl, 0), glf_dp(bz, 0), glf_dp(bs, 0),
+                             glf_dp(bz, 0), N, 1, 0));
+    float *got = read_at_(ctx, bl, N, 0, "soft clamp");
+    double worst = 0;
+    for (int i = 0; i < N - 1; i++)
+        if (fabs(want[i]) > 1.2e-38) /* normal results; denormals round to 1.4e-45 */
+            worst = fmax(worst, fabs(got[i] - want[i]) / fabs(want[i]));
+    expect_("soft clamp c(s)", got, want, N, 1.5e-45, 3.6e-7);
+    print_message("  soft clamp: worst relative error %.3g over %d values\n", worst, N);
+    free(s), free(z), free(want), free(got);
+    glf_buf_release(bs), glf_buf_release(bz), glf_buf_release(bv), glf_buf_release(bl);
     glf_ctx_destroy(ctx);
 }
 
@@ -615,8 +813,10 @@ int main(void)
         cmocka_unit_test(test_ref_coupling_logdet),
         cmocka_unit_test(test_ref_coupling_backward),
         cmocka_unit_test(test_ref_running_stats),
+        cmocka_unit_test(test_ref_coupling_vs_pytorch),
         cmocka_unit_test(test_ref_affine_fd),
         cmocka_unit_test(test_affine),
+        cmocka_unit_test(test_soft_clamp_accuracy),
         cmocka_unit_test(test_shuffle),
         cmocka_unit_test(test_affine_composes_block),
         cmocka_unit_test(test_invalid_arguments),

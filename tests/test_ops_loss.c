@@ -62,8 +62,8 @@ static int is_sentinel_(float x)
     return u == TU_SENTINEL_BITS;
 }
 
-static void expect_(const char *what, const float *got, const double *want, size_t n,
-                    double atol, double rtol)
+static void expect_(const char *what, const float *got, const double *want, size_t n, double atol,
+                    double rtol)
 {
     if (tu_compare(what, got, want, n, atol, rtol))
         fail_msg("%s: kernel and reference differ", what);
@@ -80,10 +80,18 @@ static double ref_loss_(int k, int B, int N, const double *a, const double *b, d
 {
     double L = 0;
     switch (k) {
-    case MSE: ref_mse_loss(B, N, a, b, scale, &L, ga); break;
-    case BCE: ref_bce_loss(B, N, a, b, scale, &L, ga); break;
-    case GAUSS: ref_gauss_nll(B, N, a, b, scale, &L, ga, gb); break;
-    default: ref_vae_entropy(B, N, a, scale, &L, ga); break;
+    case MSE:
+        ref_mse_loss(B, N, a, b, scale, &L, ga);
+        break;
+    case BCE:
+        ref_bce_loss(B, N, a, b, scale, &L, ga);
+        break;
+    case GAUSS:
+        ref_gauss_nll(B, N, a, b, scale, &L, ga, gb);
+        break;
+    default:
+        ref_vae_entropy(B, N, a, scale, &L, ga);
+        break;
     }
     return L;
 }
@@ -149,8 +157,8 @@ static void test_ref_reparam_fd(void **state)
         enc[i] = x0;
         double fd = (lp - lm) / (2 * h);
         if (!(fabs(fd - g[i]) <= 1e-6 + 1e-5 * fabs(fd)))
-            fail_msg("reparam d(mu|logvar)[%zu]: analytic %.10g, finite difference %.10g", i,
-                     g[i], fd);
+            fail_msg("reparam d(mu|logvar)[%zu]: analytic %.10g, finite difference %.10g", i, g[i],
+                     fd);
     }
     free(enc), free(eps), free(dz), free(z), free(g);
 }
@@ -162,8 +170,8 @@ typedef struct loss_out_ {
 } loss_out_;
 
 /* Run loss k on the device; want_grad 0 passes NULL gradients. */
-static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float *a,
-                      const float *b, float scale, int want_grad, loss_out_ *o)
+static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float *a, const float *b,
+                      float scale, int want_grad, loss_out_ *o)
 {
     size_t n = (size_t)B * N, nb = k == GAUSS ? (size_t)B : n, P = glf_loss_workspace(B, N);
     glf_dptr none = {NULL, 0};
@@ -173,10 +181,18 @@ static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float
     glf_dptr L = glf_dp(bl, off), A = glf_dp(ba, off), Bb = glf_dp(bb, off), W = glf_dp(bw, off);
     glf_dptr GA = want_grad ? glf_dp(bga, off) : none, GB = want_grad ? glf_dp(bgb, off) : none;
     switch (k) {
-    case MSE: TU_OK(glf_mse_loss(ctx, L, GA, A, Bb, B, N, scale, W)); break;
-    case BCE: TU_OK(glf_bce_loss(ctx, L, GA, A, Bb, B, N, scale, W)); break;
-    case GAUSS: TU_OK(glf_gauss_nll(ctx, L, GA, GB, A, Bb, B, N, scale, W)); break;
-    default: TU_OK(glf_vae_entropy(ctx, L, GA, A, B, N, scale, W)); break;
+    case MSE:
+        TU_OK(glf_mse_loss(ctx, L, GA, A, Bb, B, N, scale, W));
+        break;
+    case BCE:
+        TU_OK(glf_bce_loss(ctx, L, GA, A, Bb, B, N, scale, W));
+        break;
+    case GAUSS:
+        TU_OK(glf_gauss_nll(ctx, L, GA, GB, A, Bb, B, N, scale, W));
+        break;
+    default:
+        TU_OK(glf_vae_entropy(ctx, L, GA, A, B, N, scale, W));
+        break;
     }
     float *l = read_at_(ctx, bl, 1, off, "loss");
     o->loss = l[0];
@@ -188,8 +204,7 @@ static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float
     glf_buf_release(bga), glf_buf_release(bgb);
 }
 
-static void loss_case_(glf_ctx *ctx, int k, int B, int N, size_t off, float scale,
-                       uint64_t seed)
+static void loss_case_(glf_ctx *ctx, int k, int B, int N, size_t off, float scale, uint64_t seed)
 {
     size_t n = (size_t)B * N, nb = k == GAUSS ? (size_t)B : n;
     float *a = tu_rand(n, seed, k == BCE ? 0.001f : -2, k == BCE ? 0.999f : 2);
@@ -228,12 +243,94 @@ static void test_losses(void **state)
 {
     (void)state;
     glf_ctx *ctx = tu_ctx();
-    /* 256 x 784: more elements than partial sums, so each work-item loops */
+    /* 256 x 784 and 67 x 20: more terms than partial sums (chunks > 1, the
+     * last one partial) */
     const int sizes[][2] = {{1, 1}, {1, 5}, {3, 7}, {3, 784}, {67, 20}, {256, 784}};
     for (int k = 0; k < 4; k++)
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
             loss_case_(ctx, k, sizes[i][0], sizes[i][1], i % 2 ? 7 : 0, i % 3 ? 0.5f : 1.0f,
                        100 * (uint64_t)k + i);
+    glf_ctx_destroy(ctx);
+}
+
+/* The strided entropy on the logvar half of a (B, 2D) buffer: same bits as
+ * the dense op on a copy, gradient written only into the logvar half. */
+static void test_vae_entropy_strided(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    const int sizes[][2] = {{1, 1}, {3, 5}, {67, 13}, {256, 20}};
+    for (int si = 0; si < 4; si++) {
+        int B = sizes[si][0], D = sizes[si][1], ld = 2 * D;
+        size_t n = (size_t)B * D, ne = (size_t)B * ld, W = glf_loss_workspace(B, D);
+        float *enc = tu_rand(ne, 77 + (uint64_t)si, -2, 2), *lv = malloc(n * sizeof *lv);
+        for (int b = 0; b < B; b++)
+            memcpy(lv + (size_t)b * D, enc + (size_t)b * ld + D, (size_t)D * sizeof(float));
+        cl_mem be = dev_in_(ctx, enc, ne, 0), bl = dev_in_(ctx, lv, n, 0);
+        cl_mem bg = dev_at_(ctx, NULL, ne, 0), bgd = dev_at_(ctx, NULL, n, 0);
+        cl_mem bo = dev_at_(ctx, NULL, 2, 0), bw = dev_at_(ctx, NULL, W, 0);
+        TU_OK(glf_vae_entropy_ld(ctx, glf_dp(bo, 0), glf_dp(bg, D), glf_dp(be, D), B, D, ld, 0.5f,
+                                 glf_dp(bw, 0)));
+        TU_OK(glf_vae_entropy(ctx, glf_dp(bo, 1), glf_dp(bgd, 0), glf_dp(bl, 0), B, D, 0.5f,
+                              glf_dp(bw, 0)));
+        float *o = read_at_(ctx, bo, 2, 0, "entropy"), *g = read_at_(ctx, bg, ne, 0, "dlogvar");
+        float *gd = read_at_(ctx, bgd, n, 0, "dlogvar dense");
+        double *LV = to_f64_(lv, n), L, *want = calloc(n, sizeof *want);
+        ref_vae_entropy(B, D, LV, 0.5, &L, want);
+        expect_("strided entropy", &o[0], &L, 1, 1e-5, 1e-5);
+        if (memcmp(&o[0], &o[1], sizeof(float)))
+            fail_msg("entropy B%d D%d: strided %.9g and dense %.9g differ", B, D, (double)o[0],
+                     (double)o[1]);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < ld; j++) {
+                float x = g[(size_t)b * ld + j];
+                if (j < D ? !is_sentinel_(x) : x != gd[(size_t)b * D + j - D])
+                    fail_msg("entropy B%d D%d: dlogvar[%d, %d] = %g", B, D, b, j, (double)x);
+            }
+        free(enc), free(lv), free(o), free(g), free(gd), free(LV), free(want);
+        cl_mem all[] = {be, bl, bg, bgd, bo, bw};
+        for (int i = 0; i < 6; i++)
+            glf_buf_release(all[i]);
+    }
+    glf_ctx_destroy(ctx);
+}
+
+/* BCE's own logarithm, element by element: the element terms sit in the
+ * first B*N floats of work (ops_flow.h). Targets x = 1, so term = -max(log
+ * xhat, -100), over xhat from denormals to 1. */
+static void test_bce_log_accuracy(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    enum { N = 6002 };
+    float *a = malloc(N * sizeof *a), *x = malloc(N * sizeof *x);
+    float *u = tu_rand(N, 5, 0, 1);
+    for (int i = 0; i < N; i++) {
+        a[i] = i < 3000 ? (float)pow(10.0, -45.0 + 45.0 * i / 2999.0) : u[i];
+        x[i] = 1.0f;
+    }
+    a[N - 2] = 0.0f, a[N - 1] = 1.0f;
+    size_t W = glf_loss_workspace(1, N);
+    cl_mem ba = dev_in_(ctx, a, N, 0), bx = dev_in_(ctx, x, N, 0), bl = dev_at_(ctx, NULL, 1, 0);
+    cl_mem bw = dev_at_(ctx, NULL, W, 0);
+    glf_dptr none = {NULL, 0};
+    TU_OK(glf_bce_loss(ctx, glf_dp(bl, 0), none, glf_dp(ba, 0), glf_dp(bx, 0), 1, N, 1.0f,
+                       glf_dp(bw, 0)));
+    float *w = read_at_(ctx, bw, W, 0, "bce workspace");
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double want = -fmax(log((double)a[i]), -100.0);
+        double err = fabs(w[i] - want) / fmax(fabs(want), 1e-30);
+        if (want == 0.0)
+            err = fabs(w[i]);
+        if (!(err <= 2.4e-7)) /* two float ulps */
+            fail_msg("bce log(%.9g): term %.9g, want %.9g (relative error %.3g)", (double)a[i],
+                     (double)w[i], want, err);
+        worst = fmax(worst, err);
+    }
+    print_message("  bce log: worst relative error %.3g over %d values\n", worst, N);
+    free(a), free(x), free(u), free(w);
+    glf_buf_release(ba), glf_buf_release(bx), glf_buf_release(bl), glf_buf_release(bw);
     glf_ctx_destroy(ctx);
 }
 
@@ -261,14 +358,14 @@ static void reparam_case_(glf_ctx *ctx, int B, int D, int strided, size_t off, u
         TU_OK(glf_reparam_forward_ld(ctx, Z, mu, lv, EP, B, D, ld));
         TU_OK(glf_reparam_backward_ld(ctx, glf_dp(bg, off), glf_dp(bg, off + lvo), DZd, lv, EP, B,
                                       D, ld, 0));
-        TU_OK(glf_reparam_backward_ld(ctx, glf_dp(bga, off), glf_dp(bga, off + lvo), DZd, lv, EP,
-                                      B, D, ld, 1));
+        TU_OK(glf_reparam_backward_ld(ctx, glf_dp(bga, off), glf_dp(bga, off + lvo), DZd, lv, EP, B,
+                                      D, ld, 1));
     } else {
         TU_OK(glf_reparam_forward(ctx, Z, mu, lv, EP, B, D));
-        TU_OK(glf_reparam_backward(ctx, glf_dp(bg, off), glf_dp(bg, off + lvo), DZd, lv, EP, B,
-                                   D, 0));
-        TU_OK(glf_reparam_backward(ctx, glf_dp(bga, off), glf_dp(bga, off + lvo), DZd, lv, EP, B,
-                                   D, 1));
+        TU_OK(glf_reparam_backward(ctx, glf_dp(bg, off), glf_dp(bg, off + lvo), DZd, lv, EP, B, D,
+                                   0));
+        TU_OK(glf_reparam_backward(ctx, glf_dp(bga, off), glf_dp(bga, off + lvo), DZd, lv, EP, B, D,
+                                   1));
     }
     char w[64];
     snprintf(w, sizeof w, "reparam B%d D%d ld%d", B, D, ld);
@@ -307,8 +404,8 @@ static void test_invalid_arguments(void **state)
     glf_ctx *ctx = tu_ctx();
     cl_mem b = tu_buf_nan(ctx, 64);
     glf_dptr p = glf_dp(b, 0), none = {NULL, 0};
-    assert_int_equal(glf_loss_workspace(256, 784), 1024);
-    assert_int_equal(glf_loss_workspace(3, 7), 21);
+    assert_int_equal(glf_loss_workspace(256, 784), 256 * 784 + 1024);
+    assert_int_equal(glf_loss_workspace(3, 7), 21 + 21);
     assert_int_equal(glf_mse_loss(ctx, p, none, p, p, 0, 5, 1, p), GLF_ERR_INVALID_ARG);
     assert_int_equal(glf_bce_loss(ctx, none, none, p, p, 2, 5, 1, p), GLF_ERR_INVALID_ARG);
     assert_non_null(strstr(glf_last_error(), "loss"));
@@ -325,6 +422,8 @@ int main(void)
         cmocka_unit_test(test_ref_losses_fd),
         cmocka_unit_test(test_ref_reparam_fd),
         cmocka_unit_test(test_losses),
+        cmocka_unit_test(test_bce_log_accuracy),
+        cmocka_unit_test(test_vae_entropy_strided),
         cmocka_unit_test(test_reparam),
         cmocka_unit_test(test_invalid_arguments),
     };

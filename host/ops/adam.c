@@ -25,8 +25,8 @@ static double py_double_(float f)
     return (double)f;
 }
 
-glf_status glf_adam_step(glf_ctx *ctx, cl_mem params, cl_mem grads, cl_mem m, cl_mem v,
-                         size_t off, size_t n, const glf_adam_hp *hp, long t)
+glf_status glf_adam_step(glf_ctx *ctx, cl_mem params, cl_mem grads, cl_mem m, cl_mem v, size_t off,
+                         size_t n, const glf_adam_hp *hp, long t)
 {
     if (!params || !grads || !m || !v || !hp)
         return glf_fail(GLF_ERR_INVALID_ARG,
@@ -55,9 +55,8 @@ glf_status glf_adam_step(glf_ctx *ctx, cl_mem params, cl_mem grads, cl_mem m, cl
     size_t l = GLF_ADAM_WG;
     return GLF_LAUNCH(ctx, k, 1, &n, &l, GLF_MEM(params), GLF_MEM(grads), GLF_MEM(m), GLF_MEM(v),
                       GLF_I32(off), GLF_I32(n), GLF_F32(hp->beta1), GLF_F32((float)(1.0 - b1)),
-                      GLF_F32(hp->beta2), GLF_F32((float)(1.0 - b2)),
-                      GLF_F32(hp->weight_decay), GLF_F32((float)-step_size),
-                      GLF_F32((float)sqrt(bc2)), GLF_F32(hp->eps));
+                      GLF_F32(hp->beta2), GLF_F32((float)(1.0 - b2)), GLF_F32(hp->weight_decay),
+                      GLF_F32((float)-step_size), GLF_F32((float)sqrt(bc2)), GLF_F32(hp->eps));
 }
 
 float glf_steplr(float lr0, int epoch, int step_size, float gamma)

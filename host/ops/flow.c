@@ -30,8 +30,8 @@ static glf_status check_opt_(const char *op, const char *name, glf_dptr p, size_
 static glf_status check_bd_(const char *op, int B, int D)
 {
     if (B < 0 || D < 0 || (D > 0 && B > INT_MAX / D))
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s: B = %d, D = %d, expected B, D >= 0 and B*D < 2^31",
-                        op, B, D);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "%s: B = %d, D = %d, expected B, D >= 0 and B*D < 2^31", op, B, D);
     return GLF_OK;
 }
 
@@ -41,8 +41,8 @@ static glf_dptr or_(glf_dptr p, glf_dptr fallback)
     return p.buf ? p : fallback;
 }
 
-glf_status glf_affine_forward(glf_ctx *ctx, glf_dptr v, glf_dptr ldj, glf_dptr u,
-                              glf_dptr s_raw, glf_dptr t, int B, int D, int ldj_accumulate)
+glf_status glf_affine_forward(glf_ctx *ctx, glf_dptr v, glf_dptr ldj, glf_dptr u, glf_dptr s_raw,
+                              glf_dptr t, int B, int D, int ldj_accumulate)
 {
     static const char *op = "glf_affine_forward";
     GLF_TRY(check_bd_(op, B, D));
@@ -61,8 +61,8 @@ glf_status glf_affine_forward(glf_ctx *ctx, glf_dptr v, glf_dptr ldj, glf_dptr u
                       GLF_DP(t), GLF_I32(B), GLF_I32(D), GLF_I32(ldj_accumulate ? 1 : 0));
 }
 
-glf_status glf_affine_inverse(glf_ctx *ctx, glf_dptr u, glf_dptr v, glf_dptr s_raw,
-                              glf_dptr t, int B, int D)
+glf_status glf_affine_inverse(glf_ctx *ctx, glf_dptr u, glf_dptr v, glf_dptr s_raw, glf_dptr t,
+                              int B, int D)
 {
     static const char *op = "glf_affine_inverse";
     GLF_TRY(check_bd_(op, B, D));
@@ -80,9 +80,8 @@ glf_status glf_affine_inverse(glf_ctx *ctx, glf_dptr u, glf_dptr v, glf_dptr s_r
                       GLF_I32(n));
 }
 
-glf_status glf_affine_backward(glf_ctx *ctx, glf_dptr du, glf_dptr ds_raw, glf_dptr dt,
-                               glf_dptr dv, glf_dptr dldj, glf_dptr u, glf_dptr s_raw,
-                               int B, int D)
+glf_status glf_affine_backward(glf_ctx *ctx, glf_dptr du, glf_dptr ds_raw, glf_dptr dt, glf_dptr dv,
+                               glf_dptr dldj, glf_dptr u, glf_dptr s_raw, int B, int D)
 {
     static const char *op = "glf_affine_backward";
     GLF_TRY(check_bd_(op, B, D));
@@ -105,8 +104,8 @@ glf_status glf_affine_backward(glf_ctx *ctx, glf_dptr du, glf_dptr ds_raw, glf_d
                       GLF_DP(s_raw), GLF_I32(B), GLF_I32(D), GLF_I32(want));
 }
 
-glf_status glf_shuffle_cols(glf_ctx *ctx, glf_dptr out1, glf_dptr out2, glf_dptr in1,
-                            glf_dptr in2, cl_mem perm, int B, int D1, int D2, int inverse)
+glf_status glf_shuffle_cols(glf_ctx *ctx, glf_dptr out1, glf_dptr out2, glf_dptr in1, glf_dptr in2,
+                            cl_mem perm, int B, int D1, int D2, int inverse)
 {
     static const char *op = "glf_shuffle_cols";
     if (D1 < 0 || D2 < 0 || D1 > INT_MAX - D2)
