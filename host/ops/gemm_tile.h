@@ -19,4 +19,13 @@ glf_status glf_gemm_tile_kernel(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, 
                                 float alpha, glf_dptr A, size_t lda, glf_dptr B, size_t ldb,
                                 float beta, glf_dptr C, size_t ldc);
 
+/* C (M, N) = alpha * A (M, K) * B^T (B stored (N, K)) + beta * C, same
+ * conventions; the _kernel form always uses cl/gemm_tile.cl. */
+glf_status glf_gemm_tile_nt(glf_ctx *ctx, size_t M, size_t N, size_t K, float alpha,
+                            glf_dptr A, size_t lda, glf_dptr B, size_t ldb, float beta,
+                            glf_dptr C, size_t ldc);
+glf_status glf_gemm_tile_nt_kernel(glf_ctx *ctx, size_t M, size_t N, size_t K, float alpha,
+                                   glf_dptr A, size_t lda, glf_dptr B, size_t ldb, float beta,
+                                   glf_dptr C, size_t ldc);
+
 #endif

@@ -1,7 +1,6 @@
-/* Linear (PyTorch nn.Linear): y = x w^T + b as one CLBlast GEMM over a
- * bias-filled y (B operand transposed: the tile GEMM does not cover it);
- * backward as two tile GEMMs plus a fixed-order bias sum. Kernels in
- * cl/linear.cl. */
+/* Linear (PyTorch nn.Linear): y = x w^T + b as one GEMM (A B^T form) over a
+ * bias-filled y; backward as two GEMMs plus a fixed-order bias sum. GEMMs
+ * through ops/gemm_tile.h (cl/gemm_tile.cl, else CLBlast); cl/linear.cl. */
 #include "glf/ops_conv.h"
 
 #include <limits.h>
@@ -49,8 +48,7 @@ glf_status glf_linear_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
                            GLF_I32(OUT)));
     }
     /* y (B, OUT) (+)= x (B, IN) * w^T (IN, OUT) */
-    return glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, B, OUT, IN, 1.0f, x.buf, x.off, IN, w.buf,
-                    w.off, IN, b.buf ? 1.0f : 0.0f, y.buf, y.off, OUT);
+    return glf_gemm_tile_nt(ctx, B, OUT, IN, 1.0f, x, IN, w, IN, b.buf ? 1.0f : 0.0f, y, OUT);
 }
 
 glf_status glf_linear_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db,
