@@ -8,8 +8,9 @@
 // Host code checks that every index fits in an int.
 
 // col <- im2col(img); zero where the window leaves the image (padding).
-__kernel void im2col(__global float *col, int col_off, __global const float *img, int img_off,
-                     int B, int C, int H, int W, int K, int S, int P, int Ho, int Wo)
+// col_t = 1 writes the transpose, colT (N, R): colT[n*R + r].
+__kernel void im2col(__global float *col, int col_off, int col_t, __global const float *img,
+                     int img_off, int B, int C, int H, int W, int K, int S, int P, int Ho, int Wo)
 {
     int n = get_global_id(0);
     int r = get_global_id(1);
@@ -24,7 +25,7 @@ __kernel void im2col(__global float *col, int col_off, __global const float *img
     float v = 0.0f;
     if (ih >= 0 && ih < H && iw >= 0 && iw < W)
         v = img[img_off + ((b * C + c) * H + ih) * W + iw];
-    col[col_off + r * N + n] = v;
+    col[col_off + (col_t ? n * C * K * K + r : r * N + n)] = v;
 }
 
 // img <- col2im(col) (+ bias[c] when has_bias): every image pixel sums the

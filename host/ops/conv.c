@@ -1,11 +1,13 @@
-/* Conv2d and ConvTranspose2d on im2col/col2im + one CLBlast GEMM over the
- * whole batch (channel-major (C, B*L) intermediates, then a permute back to
- * (B, C, L)); bias gradients by a two-stage fixed-order sum. See cl/conv.cl. */
+/* Conv2d and ConvTranspose2d on im2col/col2im + one GEMM over the whole
+ * batch per step (channel-major (C, B*L) intermediates, then a permute back
+ * to (B, C, L)); bias gradients by a two-stage fixed-order sum. Kernels in
+ * cl/conv.cl; GEMMs through glf_gemm_tile (cl/gemm_tile.cl, else CLBlast). */
 #include "glf/ops_conv.h"
 
 #include <limits.h>
 
 #include "glf/gemm.h"
+#include "ops/gemm_tile.h"
 
 /* Work-group size of the 1-D kernels (and dim 0 of im2col): small, so PoCL
  * vectorises along it without barriers; fixed, so each kernel compiles once. */
@@ -88,12 +90,15 @@ static glf_status kern_(glf_ctx *ctx, const char *name, cl_kernel *k)
     return glf_kernel(ctx, "conv", name, NULL, k);
 }
 
-static glf_status im2col_(glf_ctx *ctx, glf_dptr col, glf_dptr img, const geom_ *g)
+/* col (R, N), or its transpose (N, R) when transposed. */
+static glf_status im2col_(glf_ctx *ctx, glf_dptr col, int transposed, glf_dptr img,
+                          const geom_ *g)
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "im2col", &k));
     size_t gl[2] = {g->N, g->R}, lo[2] = {CONV_WG_, 1};
-    return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
+    return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_I32(transposed), GLF_DP(img),
+                      GLF_I32(g->B),
                       GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
                       GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
 }
@@ -172,10 +177,10 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
     GLF_TRY(need_(op, "w", w));
     GLF_TRY(need_(op, "work", work));
     glf_dptr col = work, yT = at_(work, g.R * g.N);
-    GLF_TRY(im2col_(ctx, col, x, &g));
+    GLF_TRY(im2col_(ctx, col, 0, x, &g));
     /* yT (Cout, N) = w (Cout, R) * col (R, N) */
-    GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, s->Cout, g.N, g.R, 1.0f, w.buf, w.off,
-                     g.R, col.buf, col.off, g.N, 0.0f, yT.buf, yT.off, g.N));
+    GLF_TRY(glf_gemm_tile(ctx, GLF_NO_TRANS, s->Cout, g.N, g.R, 1.0f, w, g.R, col, g.N, 0.0f,
+                          yT, g.N));
     return to_bcl_(ctx, y, yT, b, s->B, s->Cout, g.L);
 }
 
@@ -198,17 +203,16 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
     GLF_TRY(to_cbl_(ctx, dyT, dy, s->B, s->Cout, g.L));
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
-        GLF_TRY(im2col_(ctx, col, x, &g));
-        /* dw (Cout, R) (+)= dyT (Cout, N) * col^T */
-        GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.R, g.N, 1.0f, dyT.buf,
-                         dyT.off, g.N, col.buf, col.off, g.N, accumulate ? 1.0f : 0.0f,
-                         dw.buf, dw.off, g.R));
+        GLF_TRY(im2col_(ctx, col, 1, x, &g));
+        /* dw (Cout, R) (+)= dyT (Cout, N) * colT (N, R) */
+        GLF_TRY(glf_gemm_tile(ctx, GLF_NO_TRANS, s->Cout, g.R, g.N, 1.0f, dyT, g.N, col, g.R,
+                              accumulate ? 1.0f : 0.0f, dw, g.R));
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
         /* dcol (R, N) = w^T (R, Cout) * dyT (Cout, N), into col's space */
-        GLF_TRY(glf_gemm(ctx, GLF_TRANS, GLF_NO_TRANS, g.R, g.N, s->Cout, 1.0f, w.buf, w.off,
-                         g.R, dyT.buf, dyT.off, g.N, 0.0f, col.buf, col.off, g.N));
+        GLF_TRY(glf_gemm_tile(ctx, GLF_TRANS, g.R, g.N, s->Cout, 1.0f, w, g.R, dyT, g.N, 0.0f,
+                              col, g.N));
         GLF_TRY(col2im_(ctx, dx, col, glf_dp(NULL, 0), &g));
     }
     return GLF_OK;
@@ -241,8 +245,8 @@ glf_status glf_conv_transpose2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, gl
     glf_dptr col = work, xT = at_(work, g.R * g.N);
     GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
     /* col (R, N) = w^T (R, Cin) * xT (Cin, N) */
-    GLF_TRY(glf_gemm(ctx, GLF_TRANS, GLF_NO_TRANS, g.R, g.N, s->Cin, 1.0f, w.buf, w.off, g.R,
-                     xT.buf, xT.off, g.N, 0.0f, col.buf, col.off, g.N));
+    GLF_TRY(glf_gemm_tile(ctx, GLF_TRANS, g.R, g.N, s->Cin, 1.0f, w, g.R, xT, g.N, 0.0f, col,
+                          g.N));
     return col2im_(ctx, y, col, b, &g);
 }
 
@@ -263,20 +267,20 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, (size_t)Ho * Wo, accumulate));
     if (!dw.buf && !dx.buf)
         return GLF_OK;
-    GLF_TRY(im2col_(ctx, col, dy, &g));
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
+        GLF_TRY(im2col_(ctx, col, 1, dy, &g));
         GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
-        /* dw (Cin, R) (+)= xT (Cin, N) * col^T */
-        GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cin, g.R, g.N, 1.0f, xT.buf, xT.off,
-                         g.N, col.buf, col.off, g.N, accumulate ? 1.0f : 0.0f, dw.buf, dw.off,
-                         g.R));
+        /* dw (Cin, R) (+)= xT (Cin, N) * colT (N, R) */
+        GLF_TRY(glf_gemm_tile(ctx, GLF_NO_TRANS, s->Cin, g.R, g.N, 1.0f, xT, g.N, col, g.R,
+                              accumulate ? 1.0f : 0.0f, dw, g.R));
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
+        GLF_TRY(im2col_(ctx, col, 0, dy, &g));
         /* dxT (Cin, N) = w (Cin, R) * col (R, N), into xT's space */
-        GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, s->Cin, g.N, g.R, 1.0f, w.buf, w.off,
-                         g.R, col.buf, col.off, g.N, 0.0f, xT.buf, xT.off, g.N));
+        GLF_TRY(glf_gemm_tile(ctx, GLF_NO_TRANS, s->Cin, g.N, g.R, 1.0f, w, g.R, col, g.N, 0.0f,
+                              xT, g.N));
         GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
     }
     return GLF_OK;

@@ -1,11 +1,12 @@
-/* Linear (PyTorch nn.Linear): y = x w^T + b as one CLBlast GEMM over a
- * bias-filled y; backward as two GEMMs plus a fixed-order bias sum.
- * Kernels in cl/linear.cl. */
+/* Linear (PyTorch nn.Linear): y = x w^T + b as one GEMM (A B^T form) over a
+ * bias-filled y; backward as two GEMMs plus a fixed-order bias sum. GEMMs
+ * through ops/gemm_tile.h (cl/gemm_tile.cl, else CLBlast); cl/linear.cl. */
 #include "glf/ops_conv.h"
 
 #include <limits.h>
 
 #include "glf/gemm.h"
+#include "ops/gemm_tile.h"
 
 #define LIN_WG_ 64
 
@@ -47,8 +48,7 @@ glf_status glf_linear_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
                            GLF_I32(OUT)));
     }
     /* y (B, OUT) (+)= x (B, IN) * w^T (IN, OUT) */
-    return glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, B, OUT, IN, 1.0f, x.buf, x.off, IN, w.buf,
-                    w.off, IN, b.buf ? 1.0f : 0.0f, y.buf, y.off, OUT);
+    return glf_gemm_tile_nt(ctx, B, OUT, IN, 1.0f, x, IN, w, IN, b.buf ? 1.0f : 0.0f, y, OUT);
 }
 
 glf_status glf_linear_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db,
@@ -68,14 +68,14 @@ glf_status glf_linear_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
         /* dw (OUT, IN) (+)= dy^T (OUT, B) * x (B, IN) */
-        GLF_TRY(glf_gemm(ctx, GLF_TRANS, GLF_NO_TRANS, OUT, IN, B, 1.0f, dy.buf, dy.off, OUT,
-                         x.buf, x.off, IN, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, IN));
+        GLF_TRY(glf_gemm_tile(ctx, GLF_TRANS, OUT, IN, B, 1.0f, dy, OUT, x, IN,
+                              accumulate ? 1.0f : 0.0f, dw, IN));
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
         /* dx (B, IN) = dy (B, OUT) * w (OUT, IN) */
-        GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, B, IN, OUT, 1.0f, dy.buf, dy.off, OUT,
-                         w.buf, w.off, IN, 0.0f, dx.buf, dx.off, IN));
+        GLF_TRY(glf_gemm_tile(ctx, GLF_NO_TRANS, B, IN, OUT, 1.0f, dy, OUT, w, IN, 0.0f, dx,
+                              IN));
     }
     return GLF_OK;
 }

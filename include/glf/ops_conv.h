@@ -1,6 +1,6 @@
 /* Conv2d, ConvTranspose2d and Linear with PyTorch semantics on device
  * buffers: forward, input-, weight- and bias-gradients. Convolutions are
- * im2col/col2im (a gather, no atomics) around one CLBlast GEMM per step. */
+ * im2col/col2im (a gather, no atomics) around one GEMM over the batch per step. */
 #ifndef GLF_OPS_CONV_H
 #define GLF_OPS_CONV_H
 
