@@ -102,7 +102,7 @@ static glf_status bn_stats_channel_(glf_ctx *ctx, void *v)
 {
     bn_arg *a = v;
     cl_kernel k;
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_stats_channel", NULL, &k));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_stats_channel", "-DBN_VW=16", &k));
     size_t g = (size_t)a->C, l = 16;
     return GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_MEM(a->s), GLF_I32(0), GLF_MEM(a->s),
                       GLF_I32(a->C), GLF_MEM(a->x), GLF_I32(0), GLF_I32(a->B), GLF_I32(a->C),
@@ -114,12 +114,12 @@ static glf_status bn_stats_twopass_(glf_ctx *ctx, void *v)
 {
     bn_arg *a = v;
     cl_kernel k1, k2, k3, k4;
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsum", NULL, &k1));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_mean", NULL, &k2));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsq", NULL, &k3));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_var", NULL, &k4));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsum", "-DBN_VW=16", &k1));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_mean", "-DBN_VW=16", &k2));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsq", "-DBN_VW=16", &k3));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_var", "-DBN_VW=16", &k4));
     int CL = a->C * a->L, n = a->B * a->L;
-    size_t gj = (size_t)CL, gc = (size_t)a->C, l = 16;
+    size_t gj = ((size_t)CL + 15) / 16, gc = (size_t)a->C, l = 16;
     GLF_TRY(GLF_LAUNCH(ctx, k1, 1, &gj, &l, GLF_MEM(a->y), GLF_I32(0), GLF_MEM(a->x), GLF_I32(0),
                        GLF_I32(a->B), GLF_I32(CL)));
     GLF_TRY(GLF_LAUNCH(ctx, k2, 1, &gc, &l, GLF_MEM(a->s), GLF_I32(0), GLF_MEM(a->y), GLF_I32(0),
