@@ -17,7 +17,7 @@
 #define vstorev BN_CAT(vstore, BN_VW)
 
 // Per-lane copies of a per-channel value for positions j0 .. j0+BN_VW-1.
-inline floatv bn_lanes_(__global const float *v, int j0, int L)
+floatv bn_lanes_(__global const float *v, int j0, int L)
 {
     float t[BN_VW];
     for (int k = 0; k < BN_VW; k++)
@@ -139,10 +139,9 @@ __kernel void bn_stats_channel(__global float *mean, int offm, __global float *i
 // (a = invstd * gamma), eval mode with the running ones (a = gamma /
 // sqrt(rvar + eps)). Work-item (v, chunk): positions v*BN_VW .. +BN_VW-1,
 // rows chunk*rows .. +rows-1.
-inline void bn_affine_(__global float *y, __global const float *x, __global const float *mean,
-                       __global const float *scale, __global const float *gamma,
-                       __global const float *beta, int B, int C, int L, int rows, float eps,
-                       int eval)
+void bn_affine_(__global float *y, __global const float *x, __global const float *mean,
+                __global const float *scale, __global const float *gamma,
+                __global const float *beta, int B, int C, int L, int rows, float eps, int eval)
 {
     int j0 = get_global_id(0) * BN_VW, b0 = get_global_id(1) * rows, CL = C * L;
     if (j0 >= CL || b0 >= B)
@@ -265,8 +264,7 @@ __kernel void bn_bwd_reduce(__global float *dx, int offdx, __global float *dgamm
 
 // PyTorch's formula (batch_norm_backward_cpu): with k = dot*invstd^2/n,
 // dx = (dy - sum_dy/n - (x - mean)*k) * invstd * gamma.
-inline float bn_dx_(float g, float xv, float m, float sum_dy, float dot, float is, float w,
-                    int n)
+float bn_dx_(float g, float xv, float m, float sum_dy, float dot, float is, float w, int n)
 {
     float k = dot * is * is / (float)n;
     return (g - sum_dy / (float)n - (xv - m) * k) * (is * w);

@@ -19,8 +19,10 @@ glf_status glf_sum_rows(glf_ctx *ctx, glf_dptr out /* (N) */, glf_dptr in /* (M,
                         int N, int accumulate)
 {
     if (M < 1 || N < 1 || (long long)M * N > INT_MAX)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_sum_rows: M=%d N=%d, expected >= 1 and "
-                        "M*N < 2^31", M, N);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_sum_rows: M=%d N=%d, expected >= 1 and "
+                        "M*N < 2^31",
+                        M, N);
     if (accumulate != 0 && accumulate != 1)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_sum_rows: accumulate = %d, expected 0 or 1",
                         accumulate);
@@ -51,9 +53,10 @@ glf_status glf_sum_all(glf_ctx *ctx, glf_dptr out /* (1) */, glf_dptr in /* (n) 
     if (n <= GLF_SUM_ALL_DIRECT)
         return GLF_LAUNCH(ctx, kfin, 1, &one, &one, GLF_DP(out), GLF_DP(in), GLF_I32(n));
     if (!work.buf)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_sum_all: n = %zu needs a workspace of %d "
-                        "floats (glf_sum_all_workspace), work.buf is NULL", n,
-                        GLF_SUM_ALL_PARTS);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_sum_all: n = %zu needs a workspace of %d "
+                        "floats (glf_sum_all_workspace), work.buf is NULL",
+                        n, GLF_SUM_ALL_PARTS);
     cl_kernel kpart;
     GLF_TRY(glf_kernel(ctx, "reduce", "sum_all_parts", GLF_RED_OPTS, &kpart));
     size_t g = GLF_SUM_ALL_PARTS / GLF_RED_VW, l = GLF_REDUCE_LOCAL;
@@ -63,19 +66,20 @@ glf_status glf_sum_all(glf_ctx *ctx, glf_dptr out /* (1) */, glf_dptr in /* (n) 
                       GLF_I32(GLF_SUM_ALL_PARTS));
 }
 
-glf_status glf_axpby(glf_ctx *ctx, glf_dptr y /* (n) */, glf_dptr x /* (n) */, size_t n,
-                     float a, float b)
+glf_status glf_axpby(glf_ctx *ctx, glf_dptr y /* (n) */, glf_dptr x /* (n) */, size_t n, float a,
+                     float b)
 {
     if (n > (size_t)INT_MAX)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_axpby: n = %zu, expected < 2^31", n);
     if (!y.buf || !x.buf)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_axpby: y and x are required");
     if (x.buf == y.buf && x.off != y.off && x.off < y.off + n && y.off < x.off + n)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_axpby: x (offset %zu) partly overlaps y "
-                        "(offset %zu) over n = %zu", x.off, y.off, n);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_axpby: x (offset %zu) partly overlaps y "
+                        "(offset %zu) over n = %zu",
+                        x.off, y.off, n);
     cl_kernel k;
     GLF_TRY(glf_kernel(ctx, "reduce", "axpby", GLF_RED_OPTS, &k));
     size_t g = n, l = GLF_AXPBY_LOCAL;
-    return GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_DP(y), GLF_DP(x), GLF_I32(n), GLF_F32(a),
-                      GLF_F32(b));
+    return GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_DP(y), GLF_DP(x), GLF_I32(n), GLF_F32(a), GLF_F32(b));
 }
