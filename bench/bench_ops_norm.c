@@ -18,8 +18,7 @@ static int reps_ = 20;
 static void die_(glf_status s, const char *what)
 {
     if (s != GLF_OK) {
-        fprintf(stderr, "bench_ops_norm: %s: %s: %s\n", what, glf_status_str(s),
-                glf_last_error());
+        fprintf(stderr, "bench_ops_norm: %s: %s: %s\n", what, glf_status_str(s), glf_last_error());
         exit(1);
     }
 }
@@ -75,10 +74,10 @@ typedef struct bn_arg {
 static glf_status bn_fwd_(glf_ctx *ctx, void *v)
 {
     bn_arg *a = v;
-    return glf_batchnorm_forward_train(ctx, glf_dp(a->y, 0), glf_dp(a->s, 0),
-                                       glf_dp(a->s, a->C), glf_dp(a->r, 0), glf_dp(a->r, a->C),
-                                       glf_dp(a->x, 0), glf_dp(a->p, 0), glf_dp(a->p, a->C), a->B,
-                                       a->C, a->L, 0.1f, 1e-5f);
+    return glf_batchnorm_forward_train(ctx, glf_dp(a->y, 0), glf_dp(a->s, 0), glf_dp(a->s, a->C),
+                                       glf_dp(a->r, 0), glf_dp(a->r, a->C), glf_dp(a->x, 0),
+                                       glf_dp(a->p, 0), glf_dp(a->p, a->C), a->B, a->C, a->L, 0.1f,
+                                       1e-5f);
 }
 
 static glf_status bn_bwd_(glf_ctx *ctx, void *v)
@@ -102,11 +101,11 @@ static glf_status bn_stats_channel_(glf_ctx *ctx, void *v)
 {
     bn_arg *a = v;
     cl_kernel k;
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_stats_channel", NULL, &k));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_stats_channel", "-DBN_VW=16", &k));
     size_t g = (size_t)a->C, l = 16;
-    return GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_MEM(a->s), GLF_I32(0), GLF_MEM(a->s),
-                      GLF_I32(a->C), GLF_MEM(a->x), GLF_I32(0), GLF_I32(a->B), GLF_I32(a->C),
-                      GLF_I32(a->L), GLF_F32(1e-5f));
+    return GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_MEM(a->s), GLF_I32(0), GLF_MEM(a->s), GLF_I32(a->C),
+                      GLF_MEM(a->x), GLF_I32(0), GLF_I32(a->B), GLF_I32(a->C), GLF_I32(a->L),
+                      GLF_F32(1e-5f));
 }
 
 /* Statistics only, the two-pass scheme the op uses (y as scratch). */
@@ -114,22 +113,22 @@ static glf_status bn_stats_twopass_(glf_ctx *ctx, void *v)
 {
     bn_arg *a = v;
     cl_kernel k1, k2, k3, k4;
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsum", NULL, &k1));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_mean", NULL, &k2));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsq", NULL, &k3));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_var", NULL, &k4));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsum", "-DBN_VW=16", &k1));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_mean", "-DBN_VW=16", &k2));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsq", "-DBN_VW=16", &k3));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_var", "-DBN_VW=16", &k4));
     int CL = a->C * a->L, n = a->B * a->L;
-    size_t gj = (size_t)CL, gc = (size_t)a->C, l = 16;
+    size_t gj = ((size_t)CL + 15) / 16, gc = (size_t)a->C, l = 16;
     GLF_TRY(GLF_LAUNCH(ctx, k1, 1, &gj, &l, GLF_MEM(a->y), GLF_I32(0), GLF_MEM(a->x), GLF_I32(0),
                        GLF_I32(a->B), GLF_I32(CL)));
     GLF_TRY(GLF_LAUNCH(ctx, k2, 1, &gc, &l, GLF_MEM(a->s), GLF_I32(0), GLF_MEM(a->y), GLF_I32(0),
                        GLF_I32(a->C), GLF_I32(a->L), GLF_I32(n)));
     GLF_TRY(GLF_LAUNCH(ctx, k3, 1, &gj, &l, GLF_MEM(a->y), GLF_I32(0), GLF_MEM(a->x), GLF_I32(0),
                        GLF_MEM(a->s), GLF_I32(0), GLF_I32(a->B), GLF_I32(a->C), GLF_I32(a->L)));
-    return GLF_LAUNCH(ctx, k4, 1, &gc, &l, GLF_MEM(a->s), GLF_I32(a->C), GLF_MEM(a->s),
-                      GLF_I32(0), GLF_MEM(a->s), GLF_I32(0), GLF_MEM(a->s), GLF_I32(0),
-                      GLF_MEM(a->y), GLF_I32(0), GLF_I32(a->C), GLF_I32(a->L), GLF_I32(n),
-                      GLF_I32(0), GLF_F32(0.1f), GLF_F32(1e-5f));
+    return GLF_LAUNCH(ctx, k4, 1, &gc, &l, GLF_MEM(a->s), GLF_I32(a->C), GLF_MEM(a->s), GLF_I32(0),
+                      GLF_MEM(a->s), GLF_I32(0), GLF_MEM(a->s), GLF_I32(0), GLF_MEM(a->y),
+                      GLF_I32(0), GLF_I32(a->C), GLF_I32(a->L), GLF_I32(n), GLF_I32(0),
+                      GLF_F32(0.1f), GLF_F32(1e-5f));
 }
 
 static void bench_bn_(glf_ctx *ctx, const char *name, int B, int C, int L)
@@ -221,8 +220,8 @@ static void bench_act_(glf_ctx *ctx, const char *where, glf_act act, size_t n)
     ew_arg a = ew_alloc_(ctx, n);
     a.act = act;
     double f = time_ms_(ctx, act_fwd_, &a), b = time_ms_(ctx, act_bwd_, &a);
-    printf("| %-11s | %-28s | %9zu | %7.3f | %7.3f | %7.3f | %6.1f |\n", glf_act_name(act),
-           where, n, f, b, f + b, 5.0 * n * sizeof(float) / ((f + b) * 1e6));
+    printf("| %-11s | %-28s | %9zu | %7.3f | %7.3f | %7.3f | %6.1f |\n", glf_act_name(act), where,
+           n, f, b, f + b, 5.0 * n * sizeof(float) / ((f + b) * 1e6));
     ew_free_(&a);
 }
 

@@ -1,20 +1,51 @@
 // BatchNorm (PyTorch semantics) over x (B, C, L), L = H*W (1 for BatchNorm1d),
 // CL = C*L, n = B*L. Statistics are reduced in a fixed order in two passes:
-// per position j = c*L + l a loop over the batch (adjacent work-items read
-// adjacent floats, which PoCL vectorises), then per channel a loop over l.
-// No atomics, no barriers: two runs give the same bits.
+// per position j = c*L + l a loop over the batch, then per channel a loop
+// over l. No atomics, no barriers: two runs give the same bits.
+// PoCL does not vectorise across work-items whose body holds a loop, so the
+// kernels that loop over the batch take BN_VW adjacent positions per
+// work-item as one explicit vector; a ragged end is done lane by lane (the
+// same order per position, so the result does not depend on the path).
+
+#ifndef BN_VW
+#define BN_VW 16 // the host passes -DBN_VW to match its launch geometry
+#endif
+#define BN_CAT_(a, b) a##b
+#define BN_CAT(a, b) BN_CAT_(a, b)
+#define floatv BN_CAT(float, BN_VW)
+#define vloadv BN_CAT(vload, BN_VW)
+#define vstorev BN_CAT(vstore, BN_VW)
+
+// Per-lane copies of a per-channel value for positions j0 .. j0+BN_VW-1.
+floatv bn_lanes_(__global const float *v, int j0, int L)
+{
+    float t[BN_VW];
+    for (int k = 0; k < BN_VW; k++)
+        t[k] = v[(j0 + k) / L];
+    return vloadv(0, t);
+}
 
 // Pass 1 of the mean: part[j] = sum_b x[b*CL + j].
 __kernel void bn_colsum(__global float *part, int offp, __global const float *x, int offx,
                         int B, int CL)
 {
-    int j = get_global_id(0);
-    if (j >= CL)
+    int j0 = get_global_id(0) * BN_VW;
+    if (j0 >= CL)
         return;
-    float s = 0.0f;
-    for (int b = 0; b < B; b++)
-        s += x[offx + b * CL + j];
-    part[offp + j] = s;
+    __global const float *xp = x + offx;
+    if (j0 + BN_VW <= CL) {
+        floatv s = (floatv)(0.0f);
+        for (int b = 0; b < B; b++)
+            s += vloadv(0, xp + b * CL + j0);
+        vstorev(s, 0, part + offp + j0);
+        return;
+    }
+    for (int j = j0; j < CL; j++) {
+        float s = 0.0f;
+        for (int b = 0; b < B; b++)
+            s += xp[b * CL + j];
+        part[offp + j] = s;
+    }
 }
 
 // Pass 2 of the mean: mean[c] = (sum_l part[c*L + l]) / n.
@@ -34,17 +65,27 @@ __kernel void bn_mean(__global float *mean, int offm, __global const float *part
 __kernel void bn_colsq(__global float *part, int offp, __global const float *x, int offx,
                        __global const float *mean, int offm, int B, int C, int L)
 {
-    int j = get_global_id(0);
-    int CL = C * L;
-    if (j >= CL)
+    int j0 = get_global_id(0) * BN_VW, CL = C * L;
+    if (j0 >= CL)
         return;
-    float m = mean[offm + j / L];
-    float s = 0.0f;
-    for (int b = 0; b < B; b++) {
-        float d = x[offx + b * CL + j] - m;
-        s += d * d;
+    __global const float *xp = x + offx;
+    if (j0 + BN_VW <= CL) {
+        floatv m = bn_lanes_(mean + offm, j0, L), s = (floatv)(0.0f);
+        for (int b = 0; b < B; b++) {
+            floatv d = vloadv(0, xp + b * CL + j0) - m;
+            s += d * d;
+        }
+        vstorev(s, 0, part + offp + j0);
+        return;
     }
-    part[offp + j] = s;
+    for (int j = j0; j < CL; j++) {
+        float m = mean[offm + j / L], s = 0.0f;
+        for (int b = 0; b < B; b++) {
+            float d = xp[b * CL + j] - m;
+            s += d * d;
+        }
+        part[offp + j] = s;
+    }
 }
 
 // Pass 2 of the variance: invstd = 1/sqrt(var_biased + eps); running stats
@@ -94,41 +135,54 @@ __kernel void bn_stats_channel(__global float *mean, int offm, __global float *i
     invstd[offi + c] = 1.0f / sqrt(q / (float)n + eps);
 }
 
-// y = (x - mean) * (invstd * gamma) + beta. Work-item (j, chunk) does rows
-// b = chunk*rows .. +rows-1 of position j.
+// y = (x - m) * a + bb per channel: train mode with the batch statistics
+// (a = invstd * gamma), eval mode with the running ones (a = gamma /
+// sqrt(rvar + eps)). Work-item (v, chunk): positions v*BN_VW .. +BN_VW-1,
+// rows chunk*rows .. +rows-1.
+void bn_affine_(__global float *y, __global const float *x, __global const float *mean,
+                __global const float *scale, __global const float *gamma,
+                __global const float *beta, int B, int C, int L, int rows, float eps, int eval)
+{
+    int j0 = get_global_id(0) * BN_VW, b0 = get_global_id(1) * rows, CL = C * L;
+    if (j0 >= CL || b0 >= B)
+        return;
+    int b1 = min(B, b0 + rows), nj = min(BN_VW, CL - j0);
+    float tm[BN_VW], ta[BN_VW], tb[BN_VW];
+    for (int k = 0; k < BN_VW; k++) {
+        int c = min(j0 + k, CL - 1) / L;
+        float is = eval ? 1.0f / sqrt(scale[c] + eps) : scale[c];
+        tm[k] = mean[c];
+        ta[k] = is * gamma[c];
+        tb[k] = beta[c];
+    }
+    if (nj == BN_VW) {
+        floatv m = vloadv(0, tm), a = vloadv(0, ta), bb = vloadv(0, tb);
+        for (int b = b0; b < b1; b++)
+            vstorev((vloadv(0, x + b * CL + j0) - m) * a + bb, 0, y + b * CL + j0);
+        return;
+    }
+    for (int b = b0; b < b1; b++)
+        for (int k = 0; k < nj; k++)
+            y[b * CL + j0 + k] = (x[b * CL + j0 + k] - tm[k]) * ta[k] + tb[k];
+}
+
 __kernel void bn_norm(__global float *y, int offy, __global const float *x, int offx,
                       __global const float *mean, int offm, __global const float *invstd,
                       int offi, __global const float *gamma, int offg,
                       __global const float *beta, int offb, int B, int C, int L, int rows)
 {
-    int j = get_global_id(0), b0 = get_global_id(1) * rows;
-    int CL = C * L;
-    if (j >= CL || b0 >= B)
-        return;
-    int c = j / L;
-    float m = mean[offm + c], a = invstd[offi + c] * gamma[offg + c], bb = beta[offb + c];
-    int b1 = min(B, b0 + rows);
-    for (int b = b0; b < b1; b++)
-        y[offy + b * CL + j] = (x[offx + b * CL + j] - m) * a + bb;
+    bn_affine_(y + offy, x + offx, mean + offm, invstd + offi, gamma + offg, beta + offb, B, C,
+               L, rows, 0.0f, 0);
 }
 
-// Eval mode: the same with the running statistics.
 __kernel void bn_norm_eval(__global float *y, int offy, __global const float *x, int offx,
                            __global const float *rmean, int offm, __global const float *rvar,
                            int offv, __global const float *gamma, int offg,
                            __global const float *beta, int offb, int B, int C, int L, int rows,
                            float eps)
 {
-    int j = get_global_id(0), b0 = get_global_id(1) * rows;
-    int CL = C * L;
-    if (j >= CL || b0 >= B)
-        return;
-    int c = j / L;
-    float m = rmean[offm + c], a = 1.0f / sqrt(rvar[offv + c] + eps) * gamma[offg + c];
-    float bb = beta[offb + c];
-    int b1 = min(B, b0 + rows);
-    for (int b = b0; b < b1; b++)
-        y[offy + b * CL + j] = (x[offx + b * CL + j] - m) * a + bb;
+    bn_affine_(y + offy, x + offx, rmean + offm, rvar + offv, gamma + offg, beta + offb, B, C,
+               L, rows, eps, 1);
 }
 
 // ---- backward ---------------------------------------------------------------
@@ -143,19 +197,31 @@ __kernel void bn_bwd_partial(__global float *part, int offp, __global const floa
                              int offdy, __global const float *x, int offx,
                              __global const float *mean, int offm, int B, int C, int L)
 {
-    int j = get_global_id(0);
-    int CL = C * L;
-    if (j >= CL)
+    int j0 = get_global_id(0) * BN_VW, CL = C * L;
+    if (j0 >= CL)
         return;
-    float m = mean[offm + j / L];
-    float s = 0.0f, d = 0.0f;
-    for (int b = 0; b < B; b++) {
-        float g = dy[offdy + b * CL + j];
-        s += g;
-        d += g * (x[offx + b * CL + j] - m);
+    __global const float *gp = dy + offdy, *xp = x + offx;
+    if (j0 + BN_VW <= CL) {
+        floatv m = bn_lanes_(mean + offm, j0, L), s = (floatv)(0.0f), d = (floatv)(0.0f);
+        for (int b = 0; b < B; b++) {
+            floatv g = vloadv(0, gp + b * CL + j0);
+            s += g;
+            d += g * (vloadv(0, xp + b * CL + j0) - m);
+        }
+        vstorev(s, 0, part + offp + j0);
+        vstorev(d, 0, part + offp + CL + j0);
+        return;
     }
-    part[offp + j] = s;
-    part[offp + CL + j] = d;
+    for (int j = j0; j < CL; j++) {
+        float m = mean[offm + j / L], s = 0.0f, d = 0.0f;
+        for (int b = 0; b < B; b++) {
+            float g = gp[b * CL + j];
+            s += g;
+            d += g * (xp[b * CL + j] - m);
+        }
+        part[offp + j] = s;
+        part[offp + CL + j] = d;
+    }
 }
 
 // Pass 2 per channel: sums over l of the partials (raw != 0: B == 1, read
@@ -198,34 +264,61 @@ __kernel void bn_bwd_reduce(__global float *dx, int offdx, __global float *dgamm
 
 // PyTorch's formula (batch_norm_backward_cpu): with k = dot*invstd^2/n,
 // dx = (dy - sum_dy/n - (x - mean)*k) * invstd * gamma.
-inline float bn_dx_(float g, float xv, float m, float sum_dy, float dot, float is, float w,
-                    int n)
+float bn_dx_(float g, float xv, float m, float sum_dy, float dot, float is, float w, int n)
 {
     float k = dot * is * is / (float)n;
-    return (g - sum_dy / (float)n - (xv - m) * k) * is * w;
+    return (g - sum_dy / (float)n - (xv - m) * k) * (is * w);
 }
 
-// Pass 3: every element except the two homes of its channel.
+// Pass 3: every element except the two homes of its channel. Work-item
+// (v, chunk) as in bn_affine_; per lane dx = (g - sum_dy/n - (x - m)*k) * is * w.
 __kernel void bn_bwd_dx(__global float *dx, int offdx, __global const float *dy, int offdy,
                         __global const float *x, int offx, __global const float *mean,
                         int offm, __global const float *invstd, int offi,
                         __global const float *gamma, int offg, int B, int C, int L, int rows)
 {
-    int j = get_global_id(0), b0 = get_global_id(1) * rows;
-    int CL = C * L;
-    if (j >= CL || b0 >= B)
+    int j0 = get_global_id(0) * BN_VW, b0 = get_global_id(1) * rows, CL = C * L;
+    if (j0 >= CL || b0 >= B)
         return;
-    int c = j / L, l = j - c * L, n = B * L;
-    float sum_dy = dx[offdx + c * L];
-    float dot = dx[offdx + (1 / L) * CL + c * L + 1 % L];
-    float m = mean[offm + c], is = invstd[offi + c], w = gamma[offg + c];
-    int b1 = min(B, b0 + rows);
-    for (int b = b0; b < b1; b++) {
-        if (b * L + l < 2)
-            continue; // a home, written by bn_bwd_home
-        int i = b * CL + j;
-        dx[offdx + i] = bn_dx_(dy[offdy + i], x[offx + i], m, sum_dy, dot, is, w, n);
+    int b1 = min(B, b0 + rows), nj = min(BN_VW, CL - j0), n = B * L;
+    __global float *o = dx + offdx;
+    __global const float *gp = dy + offdy, *xp = x + offx;
+    float tm[BN_VW], tk[BN_VW], tc[BN_VW], tf[BN_VW];
+    int tl[BN_VW];
+    for (int k = 0; k < BN_VW; k++) {
+        int j = min(j0 + k, CL - 1), c = j / L;
+        float sum_dy = o[c * L], dot = o[(1 / L) * CL + c * L + 1 % L];
+        float is = invstd[offi + c];
+        tm[k] = mean[offm + c];
+        tk[k] = dot * is * is / (float)n;
+        tc[k] = sum_dy / (float)n;
+        tf[k] = is * gamma[offg + c];
+        tl[k] = j - c * L;
     }
+    if (nj == BN_VW) {
+        floatv m = vloadv(0, tm), kk = vloadv(0, tk), c0 = vloadv(0, tc), f = vloadv(0, tf);
+        for (int b = b0; b < b1; b++) {
+            int i = b * CL + j0;
+            floatv r = (vloadv(0, gp + i) - c0 - (vloadv(0, xp + i) - m) * kk) * f;
+            if (b * L >= 2) {
+                vstorev(r, 0, o + i);
+                continue;
+            }
+            float t[BN_VW]; // a row holding homes: store lane by lane, skipping them
+            vstorev(r, 0, t);
+            for (int k = 0; k < BN_VW; k++)
+                if (b * L + tl[k] >= 2)
+                    o[i + k] = t[k];
+        }
+        return;
+    }
+    for (int b = b0; b < b1; b++)
+        for (int k = 0; k < nj; k++) {
+            if (b * L + tl[k] < 2)
+                continue;
+            int i = b * CL + j0 + k;
+            o[i] = (gp[i] - tc[k] - (xp[i] - tm[k]) * tk[k]) * tf[k];
+        }
 }
 
 // Pass 4 per channel: the two homes, after reading the sums parked there.

@@ -5,33 +5,62 @@
 #ifndef SUM_ALL_PARTS
 #define SUM_ALL_PARTS 1024 // must match GLF_SUM_ALL_PARTS in host/ops/reduce.c
 #endif
+// Columns per work-item as one explicit vector: PoCL does not vectorise
+// across work-items whose body holds a loop. The host passes -DRED_VW.
+#ifndef RED_VW
+#define RED_VW 16
+#endif
+#define RED_CAT_(a, b) a##b
+#define RED_CAT(a, b) RED_CAT_(a, b)
+#define floatv RED_CAT(float, RED_VW)
+#define vloadv RED_CAT(vload, RED_VW)
+#define vstorev RED_CAT(vstore, RED_VW)
 
-// out[j] (+)= sum_{i=0..M-1} in[i*N + j]: one work-item per column, adjacent
-// work-items read adjacent floats.
+// out[j] (+)= sum_{i=0..M-1} in[i*N + j]; work-item v has columns
+// v*RED_VW .. +RED_VW-1 (a ragged end lane by lane, in the same order).
 __kernel void sum_rows(__global float *out, int offo, __global const float *in, int offi,
                        int M, int N, int accumulate)
 {
-    int j = get_global_id(0);
-    if (j >= N)
+    int j0 = get_global_id(0) * RED_VW;
+    if (j0 >= N)
         return;
-    float s = 0.0f;
-    for (int i = 0; i < M; i++)
-        s += in[offi + i * N + j];
-    out[offo + j] = accumulate ? out[offo + j] + s : s;
+    __global const float *ip = in + offi;
+    __global float *op = out + offo;
+    if (j0 + RED_VW <= N) {
+        floatv s = (floatv)(0.0f);
+        for (int i = 0; i < M; i++)
+            s += vloadv(0, ip + i * N + j0);
+        vstorev(accumulate ? vloadv(0, op + j0) + s : s, 0, op + j0);
+        return;
+    }
+    for (int j = j0; j < N; j++) {
+        float s = 0.0f;
+        for (int i = 0; i < M; i++)
+            s += ip[i * N + j];
+        op[j] = accumulate ? op[j] + s : s;
+    }
 }
 
-// Level 1 of sum_all: part[p] = sum_k in[p + k*parts] (strided, so adjacent
-// work-items read adjacent floats).
+// Level 1 of sum_all: part[p] = sum_k in[p + k*parts], k = 0, 1, ... in
+// order. Work-item v holds partials p = v*RED_VW .. +RED_VW-1 as one vector
+// (parts is a multiple of RED_VW); the last, partly filled block lane by lane.
 __kernel void sum_all_parts(__global float *part, int offp, __global const float *in,
                             int offi, int n, int parts)
 {
-    int p = get_global_id(0);
-    if (p >= parts)
+    int p0 = get_global_id(0) * RED_VW;
+    if (p0 >= parts)
         return;
-    float s = 0.0f;
-    for (int i = p; i < n; i += parts)
-        s += in[offi + i];
-    part[offp + p] = s;
+    __global const float *ip = in + offi;
+    floatv s = (floatv)(0.0f);
+    int i = p0;
+    for (; i + RED_VW <= n; i += parts)
+        s += vloadv(0, ip + i);
+    float t[RED_VW];
+    vstorev(s, 0, t);
+    for (int k = 0; k < RED_VW && i + k < n; k++)
+        t[k] += ip[i + k];
+    for (int k = 0; k < RED_VW; k++)
+        part[offp + p0 + k] = t[k];
 }
 
 // Level 2 (or the whole sum when n is small): out[0] = sum in[0..n-1] in order.

@@ -6,8 +6,8 @@
 #include <math.h>
 
 void ref_bn_forward_train(double *y, double *mean, double *invstd, double *rm, double *rv,
-                          const double *x, const double *gamma, const double *beta, int B,
-                          int C, int L, double momentum, double eps)
+                          const double *x, const double *gamma, const double *beta, int B, int C,
+                          int L, double momentum, double eps)
 {
     size_t CL = (size_t)C * L, n = (size_t)B * L;
     for (int c = 0; c < C; c++) {
@@ -37,8 +37,7 @@ void ref_bn_forward_train(double *y, double *mean, double *invstd, double *rm, d
 }
 
 void ref_bn_forward_eval(double *y, const double *rm, const double *rv, const double *x,
-                         const double *gamma, const double *beta, int B, int C, int L,
-                         double eps)
+                         const double *gamma, const double *beta, int B, int C, int L, double eps)
 {
     size_t CL = (size_t)C * L;
     for (int b = 0; b < B; b++)
@@ -49,9 +48,9 @@ void ref_bn_forward_eval(double *y, const double *rm, const double *rv, const do
             }
 }
 
-void ref_bn_backward(double *dx, double *dgamma, double *dbeta, const double *dy,
-                     const double *x, const double *mean, const double *invstd,
-                     const double *gamma, int B, int C, int L)
+void ref_bn_backward(double *dx, double *dgamma, double *dbeta, const double *dy, const double *x,
+                     const double *mean, const double *invstd, const double *gamma, int B, int C,
+                     int L)
 {
     size_t CL = (size_t)C * L;
     double n = (double)B * L;
@@ -80,12 +79,18 @@ void ref_bn_backward(double *dx, double *dgamma, double *dbeta, const double *dy
 double ref_act(glf_act a, double x)
 {
     switch (a) {
-    case GLF_ACT_RELU: return x > 0 ? x : 0.0;
-    case GLF_ACT_TANH: return tanh(x);
-    case GLF_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
-    case GLF_ACT_OUTMAP: return x * 0.5 + 0.5;
-    case GLF_ACT_TANH_OUTMAP: return tanh(x) * 0.5 + 0.5;
-    case GLF_ACT_SOFTCLAMP: return SOFTCLAMP_K * atan(x);
+    case GLF_ACT_RELU:
+        return x > 0 ? x : 0.0;
+    case GLF_ACT_TANH:
+        return tanh(x);
+    case GLF_ACT_SIGMOID:
+        return 1.0 / (1.0 + exp(-x));
+    case GLF_ACT_OUTMAP:
+        return x * 0.5 + 0.5;
+    case GLF_ACT_TANH_OUTMAP:
+        return tanh(x) * 0.5 + 0.5;
+    case GLF_ACT_SOFTCLAMP:
+        return SOFTCLAMP_K * atan(x);
     }
     return NAN;
 }
@@ -93,15 +98,20 @@ double ref_act(glf_act a, double x)
 double ref_act_grad(glf_act a, double x)
 {
     switch (a) {
-    case GLF_ACT_RELU: return x > 0 ? 1.0 : 0.0;
-    case GLF_ACT_TANH: return 1.0 - tanh(x) * tanh(x);
+    case GLF_ACT_RELU:
+        return x > 0 ? 1.0 : 0.0;
+    case GLF_ACT_TANH:
+        return 1.0 - tanh(x) * tanh(x);
     case GLF_ACT_SIGMOID: {
         double s = 1.0 / (1.0 + exp(-x));
         return s * (1.0 - s);
     }
-    case GLF_ACT_OUTMAP: return 0.5;
-    case GLF_ACT_TANH_OUTMAP: return 0.5 * (1.0 - tanh(x) * tanh(x));
-    case GLF_ACT_SOFTCLAMP: return SOFTCLAMP_K / (1.0 + x * x);
+    case GLF_ACT_OUTMAP:
+        return 0.5;
+    case GLF_ACT_TANH_OUTMAP:
+        return 0.5 * (1.0 - tanh(x) * tanh(x));
+    case GLF_ACT_SOFTCLAMP:
+        return SOFTCLAMP_K / (1.0 + x * x);
     }
     return NAN;
 }

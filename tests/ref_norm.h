@@ -11,15 +11,14 @@
 /* Train mode over x (B, C, L): y, and per channel mean, invstd (biased
  * variance); rm, rv (C) updated in place when not NULL (unbiased variance). */
 void ref_bn_forward_train(double *y, double *mean, double *invstd, double *rm, double *rv,
-                          const double *x, const double *gamma, const double *beta, int B,
-                          int C, int L, double momentum, double eps);
+                          const double *x, const double *gamma, const double *beta, int B, int C,
+                          int L, double momentum, double eps);
 void ref_bn_forward_eval(double *y, const double *rm, const double *rv, const double *x,
-                         const double *gamma, const double *beta, int B, int C, int L,
-                         double eps);
+                         const double *gamma, const double *beta, int B, int C, int L, double eps);
 /* Exact gradient of the train-mode forward (overwrites dx, dgamma, dbeta). */
-void ref_bn_backward(double *dx, double *dgamma, double *dbeta, const double *dy,
-                     const double *x, const double *mean, const double *invstd,
-                     const double *gamma, int B, int C, int L);
+void ref_bn_backward(double *dx, double *dgamma, double *dbeta, const double *dy, const double *x,
+                     const double *mean, const double *invstd, const double *gamma, int B, int C,
+                     int L);
 
 double ref_act(glf_act a, double x);
 double ref_act_grad(glf_act a, double x); /* f'(x) */

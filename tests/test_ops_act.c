@@ -139,8 +139,8 @@ static void test_act_finite_differences(void **state)
             double fd = (ref_act((glf_act)a, v + h) - ref_act((glf_act)a, v - h)) / (2 * h);
             double an = ref_act_grad((glf_act)a, v);
             if (fabs(fd - an) > 1e-8 + 1e-7 * fabs(an))
-                fail_msg("%s'(%.9g): analytic %.12g, finite diff %.12g",
-                         glf_act_name((glf_act)a), v, an, fd);
+                fail_msg("%s'(%.9g): analytic %.12g, finite diff %.12g", glf_act_name((glf_act)a),
+                         v, an, fd);
         }
     free(x);
 }
@@ -154,9 +154,9 @@ static void test_act_invalid(void **state)
     assert_int_equal(glf_act_forward(ctx, glf_dp(b, 0), glf_dp(b, 0), 4, (glf_act)17),
                      GLF_ERR_INVALID_ARG);
     /* tanh's backward needs the output. */
-    assert_int_equal(glf_act_backward(ctx, glf_dp(b, 0), glf_dp(b, 0), glf_dp(b, 4), none, 4,
-                                      GLF_ACT_TANH),
-                     GLF_ERR_INVALID_ARG);
+    assert_int_equal(
+        glf_act_backward(ctx, glf_dp(b, 0), glf_dp(b, 0), glf_dp(b, 4), none, 4, GLF_ACT_TANH),
+        GLF_ERR_INVALID_ARG);
     assert_non_null(strstr(glf_last_error(), "output y"));
     /* Partial overlap would race. */
     assert_int_equal(glf_act_forward(ctx, glf_dp(b, 1), glf_dp(b, 0), 4, GLF_ACT_TANH),

@@ -147,8 +147,7 @@ static void test_reduce_invalid(void **state)
     assert_int_equal(glf_sum_rows(ctx, glf_dp(b, 0), glf_dp(b, 8), 0, 3, 0), GLF_ERR_INVALID_ARG);
     assert_int_equal(glf_sum_rows(ctx, glf_dp(b, 0), glf_dp(b, 8), 2, 3, 5), GLF_ERR_INVALID_ARG);
     assert_int_equal(glf_sum_all(ctx, glf_dp(b, 0), glf_dp(b, 8), 0, none), GLF_ERR_INVALID_ARG);
-    assert_int_equal(glf_sum_all(ctx, glf_dp(b, 0), glf_dp(b, 8), 4000, none),
-                     GLF_ERR_INVALID_ARG);
+    assert_int_equal(glf_sum_all(ctx, glf_dp(b, 0), glf_dp(b, 8), 4000, none), GLF_ERR_INVALID_ARG);
     assert_non_null(strstr(glf_last_error(), "workspace"));
     assert_int_equal(glf_axpby(ctx, glf_dp(b, 1), glf_dp(b, 0), 4, 1, 1), GLF_ERR_INVALID_ARG);
     glf_buf_release(b);

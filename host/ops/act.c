@@ -7,8 +7,8 @@
 
 #define GLF_ACT_LOCAL 64 /* work-group size; any value works (bounds checked) */
 
-static const char *const act_names_[] = {"relu", "tanh", "sigmoid", "outmap", "tanh_outmap",
-                                         "softclamp"};
+static const char *const act_names_[] = {"relu",   "tanh",        "sigmoid",
+                                         "outmap", "tanh_outmap", "softclamp"};
 #define GLF_ACT_COUNT ((int)(sizeof act_names_ / sizeof act_names_[0]))
 
 const char *glf_act_name(glf_act a)
@@ -30,8 +30,10 @@ static glf_status check_(const char *op, glf_act a, size_t n)
 static glf_status alias_ok_(const char *op, const char *what, glf_dptr a, glf_dptr b, size_t n)
 {
     if (a.buf == b.buf && a.off != b.off && a.off < b.off + n && b.off < a.off + n)
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s: %s partly overlap (offsets %zu, %zu, n %zu); "
-                        "expected the same tensor or disjoint ones", op, what, a.off, b.off, n);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "%s: %s partly overlap (offsets %zu, %zu, n %zu); "
+                        "expected the same tensor or disjoint ones",
+                        op, what, a.off, b.off, n);
     return GLF_OK;
 }
 
@@ -41,8 +43,7 @@ glf_status glf_act_forward(glf_ctx *ctx, glf_dptr y /* (n) */, glf_dptr x /* (n)
     static const char op[] = "glf_act_forward";
     GLF_TRY(check_(op, a, n));
     if (!y.buf || !x.buf)
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s(%s): y and x are required", op,
-                        glf_act_name(a));
+        return glf_fail(GLF_ERR_INVALID_ARG, "%s(%s): y and x are required", op, glf_act_name(a));
     GLF_TRY(alias_ok_(op, "y and x", y, x, n));
     char name[64];
     snprintf(name, sizeof name, "act_%s_fwd", act_names_[a]);
@@ -58,8 +59,7 @@ glf_status glf_act_backward(glf_ctx *ctx, glf_dptr dx /* (n) */, glf_dptr dy /* 
     static const char op[] = "glf_act_backward";
     GLF_TRY(check_(op, a, n));
     if (!dx.buf || !dy.buf)
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s(%s): dx and dy are required", op,
-                        glf_act_name(a));
+        return glf_fail(GLF_ERR_INVALID_ARG, "%s(%s): dx and dy are required", op, glf_act_name(a));
     const char *kname = act_names_[a];
     int need_x = a == GLF_ACT_RELU || a == GLF_ACT_TANH_OUTMAP || a == GLF_ACT_SOFTCLAMP;
     int need_y = a == GLF_ACT_TANH || a == GLF_ACT_SIGMOID;

@@ -5,8 +5,11 @@
 
 #include <limits.h>
 
-/* Work-items along positions j = c*L + l per work-group, and batch rows per
- * work-item in the elementwise kernels: measured with bench_ops_norm. */
+/* Positions j = c*L + l per work-item (one explicit vector, BN_VW in
+ * cl/norm.cl), work-items per work-group, and batch rows per work-item in
+ * the elementwise kernels: measured with bench_ops_norm. */
+#define GLF_BN_VW 16
+#define GLF_BN_OPTS "-DBN_VW=16"
 #ifndef GLF_BN_LOCAL
 #define GLF_BN_LOCAL 16
 #endif
@@ -22,8 +25,8 @@ static int overlaps_(glf_dptr a, size_t na, glf_dptr b, size_t nb)
 static glf_status check_shape_(const char *op, int B, int C, int L)
 {
     if (B < 1 || C < 1 || L < 1)
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s: shape B=%d C=%d L=%d, expected all >= 1", op,
-                        B, C, L);
+        return glf_fail(GLF_ERR_INVALID_ARG, "%s: shape B=%d C=%d L=%d, expected all >= 1", op, B,
+                        C, L);
     if ((long long)B * C * L > INT_MAX - 1024)
         return glf_fail(GLF_ERR_INVALID_ARG, "%s: B*C*L = %lld floats, expected < 2^31", op,
                         (long long)B * C * L);
@@ -40,26 +43,27 @@ static glf_status need_(const char *op, const char *name, glf_dptr p)
 /* Launch geometry of the (j, batch chunk) kernels. */
 static void grid2_(int B, int C, int L, size_t g[2], size_t l[2])
 {
-    g[0] = (size_t)C * L;
+    g[0] = ((size_t)C * L + GLF_BN_VW - 1) / GLF_BN_VW;
     g[1] = (size_t)(B + GLF_BN_ROWS - 1) / GLF_BN_ROWS;
     l[0] = GLF_BN_LOCAL;
     l[1] = 1;
 }
 
 glf_status glf_batchnorm_forward_train(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,
-                                       glf_dptr save_mean /* (C) */,
-                                       glf_dptr save_invstd /* (C) */,
+                                       glf_dptr save_mean /* (C) */, glf_dptr save_invstd /* (C) */,
                                        glf_dptr running_mean /* (C) or NULL */,
                                        glf_dptr running_var /* (C) or NULL */,
                                        glf_dptr x /* (B, C, L) */, glf_dptr gamma /* (C) */,
-                                       glf_dptr beta /* (C) */, int B, int C, int L,
-                                       float momentum, float eps)
+                                       glf_dptr beta /* (C) */, int B, int C, int L, float momentum,
+                                       float eps)
 {
     static const char op[] = "glf_batchnorm_forward_train";
     GLF_TRY(check_shape_(op, B, C, L));
     if ((long long)B * L < 2)
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s: n = B*L = %d, expected >= 2 values per "
-                        "channel in training mode (as PyTorch)", op, B * L);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "%s: n = B*L = %d, expected >= 2 values per "
+                        "channel in training mode (as PyTorch)",
+                        op, B * L);
     GLF_TRY(need_(op, "y", y));
     GLF_TRY(need_(op, "save_mean", save_mean));
     GLF_TRY(need_(op, "save_invstd", save_invstd));
@@ -70,22 +74,25 @@ glf_status glf_batchnorm_forward_train(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,
         return glf_fail(GLF_ERR_INVALID_ARG, "%s: running_mean given without running_var", op);
     size_t nx = (size_t)B * C * L;
     if (overlaps_(y, nx, x, nx))
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s: y overlaps x (offsets %zu and %zu, %zu "
-                        "floats); training mode needs x kept for backward", op, y.off, x.off, nx);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "%s: y overlaps x (offsets %zu and %zu, %zu "
+                        "floats); training mode needs x kept for backward",
+                        op, y.off, x.off, nx);
     cl_kernel kcol, kmean, ksq, kvar, knorm;
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsum", NULL, &kcol));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_mean", NULL, &kmean));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsq", NULL, &ksq));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_var", NULL, &kvar));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_norm", NULL, &knorm));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsum", GLF_BN_OPTS, &kcol));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_mean", GLF_BN_OPTS, &kmean));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsq", GLF_BN_OPTS, &ksq));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_var", GLF_BN_OPTS, &kvar));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_norm", GLF_BN_OPTS, &knorm));
     int CL = C * L, n = B * L, has_run = running_mean.buf != NULL;
-    size_t gj = (size_t)CL, gc = (size_t)C, lj = GLF_BN_LOCAL;
+    size_t gj = ((size_t)CL + GLF_BN_VW - 1) / GLF_BN_VW;
+    size_t gc = (size_t)C, lj = GLF_BN_LOCAL;
     glf_dptr rm = has_run ? running_mean : save_mean, rv = has_run ? running_var : save_invstd;
     GLF_TRY(GLF_LAUNCH(ctx, kcol, 1, &gj, &lj, GLF_DP(y), GLF_DP(x), GLF_I32(B), GLF_I32(CL)));
     GLF_TRY(GLF_LAUNCH(ctx, kmean, 1, &gc, &lj, GLF_DP(save_mean), GLF_DP(y), GLF_I32(C),
                        GLF_I32(L), GLF_I32(n)));
-    GLF_TRY(GLF_LAUNCH(ctx, ksq, 1, &gj, &lj, GLF_DP(y), GLF_DP(x), GLF_DP(save_mean),
-                       GLF_I32(B), GLF_I32(C), GLF_I32(L)));
+    GLF_TRY(GLF_LAUNCH(ctx, ksq, 1, &gj, &lj, GLF_DP(y), GLF_DP(x), GLF_DP(save_mean), GLF_I32(B),
+                       GLF_I32(C), GLF_I32(L)));
     GLF_TRY(GLF_LAUNCH(ctx, kvar, 1, &gc, &lj, GLF_DP(save_invstd), GLF_DP(rm), GLF_DP(rv),
                        GLF_DP(save_mean), GLF_DP(y), GLF_I32(C), GLF_I32(L), GLF_I32(n),
                        GLF_I32(has_run), GLF_F32(momentum), GLF_F32(eps)));
@@ -98,9 +105,9 @@ glf_status glf_batchnorm_forward_train(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,
 
 glf_status glf_batchnorm_forward_eval(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,
                                       glf_dptr running_mean /* (C) */,
-                                      glf_dptr running_var /* (C) */,
-                                      glf_dptr x /* (B, C, L) */, glf_dptr gamma /* (C) */,
-                                      glf_dptr beta /* (C) */, int B, int C, int L, float eps)
+                                      glf_dptr running_var /* (C) */, glf_dptr x /* (B, C, L) */,
+                                      glf_dptr gamma /* (C) */, glf_dptr beta /* (C) */, int B,
+                                      int C, int L, float eps)
 {
     static const char op[] = "glf_batchnorm_forward_eval";
     GLF_TRY(check_shape_(op, B, C, L));
@@ -112,10 +119,12 @@ glf_status glf_batchnorm_forward_eval(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,
     GLF_TRY(need_(op, "beta", beta));
     size_t nx = (size_t)B * C * L;
     if (overlaps_(y, nx, x, nx) && y.off != x.off)
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s: y (offset %zu) partly overlaps x (offset "
-                        "%zu); expected the same tensor or disjoint ones", op, y.off, x.off);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "%s: y (offset %zu) partly overlaps x (offset "
+                        "%zu); expected the same tensor or disjoint ones",
+                        op, y.off, x.off);
     cl_kernel k;
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_norm_eval", NULL, &k));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_norm_eval", GLF_BN_OPTS, &k));
     size_t g[2], l[2];
     grid2_(B, C, L, g, l);
     return GLF_LAUNCH(ctx, k, 2, g, l, GLF_DP(y), GLF_DP(x), GLF_DP(running_mean),
@@ -127,8 +136,8 @@ glf_status glf_batchnorm_backward(glf_ctx *ctx, glf_dptr dx /* (B, C, L) */,
                                   glf_dptr dgamma /* (C) or NULL */,
                                   glf_dptr dbeta /* (C) or NULL */, glf_dptr dy /* (B, C, L) */,
                                   glf_dptr x /* (B, C, L) */, glf_dptr save_mean /* (C) */,
-                                  glf_dptr save_invstd /* (C) */, glf_dptr gamma /* (C) */,
-                                  int B, int C, int L, int accumulate)
+                                  glf_dptr save_invstd /* (C) */, glf_dptr gamma /* (C) */, int B,
+                                  int C, int L, int accumulate)
 {
     static const char op[] = "glf_batchnorm_backward";
     GLF_TRY(check_shape_(op, B, C, L));
@@ -145,29 +154,31 @@ glf_status glf_batchnorm_backward(glf_ctx *ctx, glf_dptr dx /* (B, C, L) */,
     GLF_TRY(need_(op, "gamma", gamma));
     size_t nx = (size_t)B * C * L;
     if (overlaps_(dx, nx, dy, nx) || overlaps_(dx, nx, x, nx))
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s: dx (offset %zu, %zu floats) overlaps dy or "
-                        "x; it is used as scratch and must be separate", op, dx.off, nx);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "%s: dx (offset %zu, %zu floats) overlaps dy or "
+                        "x; it is used as scratch and must be separate",
+                        op, dx.off, nx);
     cl_kernel kpart, kred, kdx, khome;
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_partial", NULL, &kpart));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_reduce", NULL, &kred));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_dx", NULL, &kdx));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_home", NULL, &khome));
-    size_t gj = (size_t)C * L, gc = (size_t)C, lj = GLF_BN_LOCAL;
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_partial", GLF_BN_OPTS, &kpart));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_reduce", GLF_BN_OPTS, &kred));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_dx", GLF_BN_OPTS, &kdx));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_home", GLF_BN_OPTS, &khome));
+    size_t gj = ((size_t)C * L + GLF_BN_VW - 1) / GLF_BN_VW;
+    size_t gc = (size_t)C, lj = GLF_BN_LOCAL;
     int raw = B == 1; /* partials need 2*C*L floats of dx: with one row, read dy, x directly */
     if (!raw)
         GLF_TRY(GLF_LAUNCH(ctx, kpart, 1, &gj, &lj, GLF_DP(dx), GLF_DP(dy), GLF_DP(x),
                            GLF_DP(save_mean), GLF_I32(B), GLF_I32(C), GLF_I32(L)));
     glf_dptr dg = dgamma.buf ? dgamma : dx, db = dbeta.buf ? dbeta : dx;
     GLF_TRY(GLF_LAUNCH(ctx, kred, 1, &gc, &lj, GLF_DP(dx), GLF_DP(dg), GLF_DP(db), GLF_DP(dy),
-                       GLF_DP(x), GLF_DP(save_mean), GLF_DP(save_invstd), GLF_I32(B),
-                       GLF_I32(C), GLF_I32(L), GLF_I32(raw), GLF_I32(dgamma.buf != NULL),
+                       GLF_DP(x), GLF_DP(save_mean), GLF_DP(save_invstd), GLF_I32(B), GLF_I32(C),
+                       GLF_I32(L), GLF_I32(raw), GLF_I32(dgamma.buf != NULL),
                        GLF_I32(dbeta.buf != NULL), GLF_I32(accumulate)));
     size_t g[2], l[2];
     grid2_(B, C, L, g, l);
     GLF_TRY(GLF_LAUNCH(ctx, kdx, 2, g, l, GLF_DP(dx), GLF_DP(dy), GLF_DP(x), GLF_DP(save_mean),
                        GLF_DP(save_invstd), GLF_DP(gamma), GLF_I32(B), GLF_I32(C), GLF_I32(L),
                        GLF_I32(GLF_BN_ROWS)));
-    return GLF_LAUNCH(ctx, khome, 1, &gc, &lj, GLF_DP(dx), GLF_DP(dy), GLF_DP(x),
-                      GLF_DP(save_mean), GLF_DP(save_invstd), GLF_DP(gamma), GLF_I32(B),
-                      GLF_I32(C), GLF_I32(L));
+    return GLF_LAUNCH(ctx, khome, 1, &gc, &lj, GLF_DP(dx), GLF_DP(dy), GLF_DP(x), GLF_DP(save_mean),
+                      GLF_DP(save_invstd), GLF_DP(gamma), GLF_I32(B), GLF_I32(C), GLF_I32(L));
 }

@@ -9,22 +9,28 @@
  * cl/reduce.cl. Up to 2*PARTS floats are summed by one work-item directly. */
 #define GLF_SUM_ALL_PARTS 1024
 #define GLF_SUM_ALL_DIRECT (2 * GLF_SUM_ALL_PARTS)
-#define GLF_REDUCE_LOCAL 64
+#define GLF_REDUCE_LOCAL 16
+#define GLF_AXPBY_LOCAL 64
+/* Columns (partials) per work-item: RED_VW in cl/reduce.cl. */
+#define GLF_RED_VW 16
+#define GLF_RED_OPTS "-DRED_VW=16"
 
 glf_status glf_sum_rows(glf_ctx *ctx, glf_dptr out /* (N) */, glf_dptr in /* (M, N) */, int M,
                         int N, int accumulate)
 {
     if (M < 1 || N < 1 || (long long)M * N > INT_MAX)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_sum_rows: M=%d N=%d, expected >= 1 and "
-                        "M*N < 2^31", M, N);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_sum_rows: M=%d N=%d, expected >= 1 and "
+                        "M*N < 2^31",
+                        M, N);
     if (accumulate != 0 && accumulate != 1)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_sum_rows: accumulate = %d, expected 0 or 1",
                         accumulate);
     if (!out.buf || !in.buf)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_sum_rows: out and in are required");
     cl_kernel k;
-    GLF_TRY(glf_kernel(ctx, "reduce", "sum_rows", NULL, &k));
-    size_t g = (size_t)N, l = GLF_REDUCE_LOCAL;
+    GLF_TRY(glf_kernel(ctx, "reduce", "sum_rows", GLF_RED_OPTS, &k));
+    size_t g = ((size_t)N + GLF_RED_VW - 1) / GLF_RED_VW, l = GLF_REDUCE_LOCAL;
     return GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_DP(out), GLF_DP(in), GLF_I32(M), GLF_I32(N),
                       GLF_I32(accumulate));
 }
@@ -42,36 +48,38 @@ glf_status glf_sum_all(glf_ctx *ctx, glf_dptr out /* (1) */, glf_dptr in /* (n) 
     if (!out.buf || !in.buf)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_sum_all: out and in are required");
     cl_kernel kfin;
-    GLF_TRY(glf_kernel(ctx, "reduce", "sum_all_final", NULL, &kfin));
+    GLF_TRY(glf_kernel(ctx, "reduce", "sum_all_final", GLF_RED_OPTS, &kfin));
     size_t one = 1;
     if (n <= GLF_SUM_ALL_DIRECT)
         return GLF_LAUNCH(ctx, kfin, 1, &one, &one, GLF_DP(out), GLF_DP(in), GLF_I32(n));
     if (!work.buf)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_sum_all: n = %zu needs a workspace of %d "
-                        "floats (glf_sum_all_workspace), work.buf is NULL", n,
-                        GLF_SUM_ALL_PARTS);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_sum_all: n = %zu needs a workspace of %d "
+                        "floats (glf_sum_all_workspace), work.buf is NULL",
+                        n, GLF_SUM_ALL_PARTS);
     cl_kernel kpart;
-    GLF_TRY(glf_kernel(ctx, "reduce", "sum_all_parts", NULL, &kpart));
-    size_t g = GLF_SUM_ALL_PARTS, l = GLF_REDUCE_LOCAL;
+    GLF_TRY(glf_kernel(ctx, "reduce", "sum_all_parts", GLF_RED_OPTS, &kpart));
+    size_t g = GLF_SUM_ALL_PARTS / GLF_RED_VW, l = GLF_REDUCE_LOCAL;
     GLF_TRY(GLF_LAUNCH(ctx, kpart, 1, &g, &l, GLF_DP(work), GLF_DP(in), GLF_I32(n),
                        GLF_I32(GLF_SUM_ALL_PARTS)));
     return GLF_LAUNCH(ctx, kfin, 1, &one, &one, GLF_DP(out), GLF_DP(work),
                       GLF_I32(GLF_SUM_ALL_PARTS));
 }
 
-glf_status glf_axpby(glf_ctx *ctx, glf_dptr y /* (n) */, glf_dptr x /* (n) */, size_t n,
-                     float a, float b)
+glf_status glf_axpby(glf_ctx *ctx, glf_dptr y /* (n) */, glf_dptr x /* (n) */, size_t n, float a,
+                     float b)
 {
     if (n > (size_t)INT_MAX)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_axpby: n = %zu, expected < 2^31", n);
     if (!y.buf || !x.buf)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_axpby: y and x are required");
     if (x.buf == y.buf && x.off != y.off && x.off < y.off + n && y.off < x.off + n)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_axpby: x (offset %zu) partly overlaps y "
-                        "(offset %zu) over n = %zu", x.off, y.off, n);
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_axpby: x (offset %zu) partly overlaps y "
+                        "(offset %zu) over n = %zu",
+                        x.off, y.off, n);
     cl_kernel k;
-    GLF_TRY(glf_kernel(ctx, "reduce", "axpby", NULL, &k));
-    size_t g = n, l = GLF_REDUCE_LOCAL;
-    return GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_DP(y), GLF_DP(x), GLF_I32(n), GLF_F32(a),
-                      GLF_F32(b));
+    GLF_TRY(glf_kernel(ctx, "reduce", "axpby", GLF_RED_OPTS, &k));
+    size_t g = n, l = GLF_AXPBY_LOCAL;
+    return GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_DP(y), GLF_DP(x), GLF_I32(n), GLF_F32(a), GLF_F32(b));
 }

@@ -39,14 +39,13 @@ glf_status glf_batchnorm_forward_eval(glf_ctx *ctx, glf_dptr y, glf_dptr running
  * 2*C*L floats of partial sums first). dgamma, dbeta (C): accumulate 0
  * overwrites, 1 adds; either may have buf NULL (not wanted). */
 glf_status glf_batchnorm_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dgamma, glf_dptr dbeta,
-                                  glf_dptr dy, glf_dptr x, glf_dptr save_mean,
-                                  glf_dptr save_invstd, glf_dptr gamma, int B, int C, int L,
-                                  int accumulate);
+                                  glf_dptr dy, glf_dptr x, glf_dptr save_mean, glf_dptr save_invstd,
+                                  glf_dptr gamma, int B, int C, int L, int accumulate);
 
 /* ---- activations --------------------------------------------------------- */
 
 typedef enum glf_act {
-    GLF_ACT_RELU,        /* max(x, 0); grad uses x > 0 */
+    GLF_ACT_RELU, /* max(x, 0); grad uses x > 0 */
     GLF_ACT_TANH,
     GLF_ACT_SIGMOID,
     GLF_ACT_OUTMAP,      /* x*0.5 + 0.5 */
