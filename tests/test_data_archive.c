@@ -369,7 +369,7 @@ static void test_bad_archives(void **state)
     for (int i = 0; i < 60; i++)
         px[i] = (uint8_t)(i * 4);
     char *png = join_(pngdir, "a.png");
-    TU_OK(glf_png_write(png, 3, 4, 5, px));
+    TU_OK(glf_png_write_u8(png, 3, 4, 5, px));
     glf_data_source pngs = {.name = "images", .dir = pngdir};
     TU_OK(glf_pack(&pngs, bad, NULL));
     TU_OK(load_(bad, "train"));

@@ -291,7 +291,7 @@ static void test_png_folder(void **state)
         char name[64];
         snprintf(name, sizeof name, "img%03d.png", k);
         char *p = join_(dir, name);
-        TU_OK(glf_png_write(p, 3, h, w, im));
+        TU_OK(glf_png_write_u8(p, 3, h, w, im));
         free(p);
     }
     glf_data_source src = {.name = "images", .dir = dir, .crop = crop, .size = size};
@@ -321,7 +321,7 @@ static void test_png_folder(void **state)
     glf_data_source big = {.name = "images", .dir = dir, .crop = 12};
     expect_(glf_dataset_load(&big, "train", &d), GLF_ERR_FORMAT, "smaller than --crop", NULL);
     char *odd = join_(dir, "img100.png");
-    TU_OK(glf_png_write(odd, 1, 4, 4, src_img));
+    TU_OK(glf_png_write_u8(odd, 1, 4, 4, src_img));
     expect_(glf_dataset_load(&plain, "train", &d), GLF_ERR_MISMATCH, odd, "earlier images");
     write_file_(odd, "\x89PNG\r\n\x1a\nbroken", 14);
     expect_(glf_dataset_load(&plain, "train", &d), GLF_ERR_FORMAT, odd, "PNG");
