@@ -512,12 +512,16 @@ static glf_status load_from_(const char *label, const char *path, const void *me
         if (m->count[sp] == 0)
             s = glf_fail(GLF_ERR_FORMAT, "%s: empty data set: split %s has 0 images", label,
                          splits_[sp]);
-        else if (max_memory < m->chunk * (m->image_bytes + 1))
+        size_t chunk = m->chunk < m->count[sp] ? m->chunk : m->count[sp];
+        /* The reader holds one chunk; the shuffle buffer gets the rest. */
+        if (s == GLF_OK && max_memory < (chunk + 1) * (m->image_bytes + 1))
             s = glf_fail(GLF_ERR_INVALID_ARG, "%s: --max-memory %zu bytes is less than one "
-                         "chunk (%zu images of %zu bytes); expected at least that", label,
-                         max_memory, m->chunk, m->image_bytes + 1);
+                         "chunk (%zu images of %zu bytes) plus one image; expected at least "
+                         "%zu", label, max_memory, chunk, m->image_bytes + 1,
+                         (chunk + 1) * (m->image_bytes + 1));
         if (s == GLF_OK) {
             fill_meta_(out, m, sp);
+            out->chunk = chunk;
             out->streamed = 1;
             out->max_memory = max_memory;
             snprintf(out->archive, sizeof out->archive, "%s", path);

@@ -32,6 +32,7 @@ typedef struct glf_dataset {
     int streamed;
     int labelled;             /* labels exist (also when streamed) */
     size_t max_memory;        /* bytes, as given in the source */
+    size_t chunk;             /* images per archive chunk (streamed sets) */
     char archive[4096];       /* archive path when streamed */
     char split[16];
 } glf_dataset;
