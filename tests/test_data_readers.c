@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data/json.h"
 #include "glf/data.h"
 
 static void write_file_(const char *path, const void *data, size_t n)
@@ -331,6 +332,38 @@ static void test_png_folder(void **state)
     free(odd), free(empty), free(dir), free(src_img);
 }
 
+static void test_json(void **state)
+{
+    (void)state;
+    char err[256];
+    const char *ok = " {\"a\": [1, -2.5e3, true, false, null], \"s\": \"x\\\"\\u00e9\\ud83d\\ude00\\n\", "
+                     "\"o\": {}} ";
+    glf_json *j = glf_json_parse(ok, strlen(ok), err, sizeof err);
+    if (!j)
+        fail_msg("valid JSON rejected: %s", err);
+    const glf_json *a = glf_json_get(j, "a");
+    assert_int_equal(glf_json_count(a), 5);
+    assert_true(a->child->next->num == -2500.0);
+    assert_int_equal(a->child->next->next->type, GLF_JSON_BOOL);
+    assert_string_equal(glf_json_get(j, "s")->str, "x\"\xc3\xa9\xf0\x9f\x98\x80\n");
+    assert_int_equal(glf_json_get(j, "o")->type, GLF_JSON_OBJ);
+    assert_null(glf_json_get(j, "missing"));
+    glf_json_free(j);
+    const char *bad[] = {"", "{", "[1,]", "{\"a\" 1}", "\"\\x\"", "\"\\ud800\"", "01x", "1.",
+                         "[1] 2", "\"a\nb\"", "tru", "{\"a\": 1,}", "-", "1e"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        j = glf_json_parse(bad[i], strlen(bad[i]), err, sizeof err);
+        if (j)
+            fail_msg("invalid JSON accepted: '%s'", bad[i]);
+        assert_non_null(strstr(err, "expected"));
+    }
+    /* Nesting is capped (no stack exhaustion on hostile input). */
+    char deep[200];
+    memset(deep, '[', sizeof deep);
+    assert_null(glf_json_parse(deep, sizeof deep, err, sizeof err));
+    assert_non_null(strstr(err, "nesting"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_idx_set_errors),
         cmocka_unit_test(test_cifar),
         cmocka_unit_test(test_png_folder),
+        cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@ static const struct command_ commands_[] = {
     {"devices", glf_cmd_devices, "list OpenCL platforms and devices (--json, --device SPEC)"},
     {"check", glf_cmd_check, "GEMM self-check against a host reference, with GFLOP/s"},
     {"pack", glf_cmd_pack, "pack a data set into a .tar.zst archive with a hashed manifest"},
-    {"data", glf_cmd_data, "data set tools: info FILE (manifest, counts, hash check)"},
+    {"data", glf_cmd_data, "data set tools: info FILE (manifest, hash check), roundtrip"},
 };
 
 static void usage_(FILE *f)

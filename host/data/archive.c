@@ -512,12 +512,16 @@ static glf_status load_from_(const char *label, const char *path, const void *me
         if (m->count[sp] == 0)
             s = glf_fail(GLF_ERR_FORMAT, "%s: empty data set: split %s has 0 images", label,
                          splits_[sp]);
-        else if (max_memory < m->chunk * (m->image_bytes + 1))
+        size_t chunk = m->chunk < m->count[sp] ? m->chunk : m->count[sp];
+        /* The reader holds one chunk; the shuffle buffer gets the rest. */
+        if (s == GLF_OK && max_memory < (chunk + 1) * (m->image_bytes + 1))
             s = glf_fail(GLF_ERR_INVALID_ARG, "%s: --max-memory %zu bytes is less than one "
-                         "chunk (%zu images of %zu bytes); expected at least that", label,
-                         max_memory, m->chunk, m->image_bytes + 1);
+                         "chunk (%zu images of %zu bytes) plus one image; expected at least "
+                         "%zu", label, max_memory, chunk, m->image_bytes + 1,
+                         (chunk + 1) * (m->image_bytes + 1));
         if (s == GLF_OK) {
             fill_meta_(out, m, sp);
+            out->chunk = chunk;
             out->streamed = 1;
             out->max_memory = max_memory;
             snprintf(out->archive, sizeof out->archive, "%s", path);
@@ -646,7 +650,8 @@ glf_status glf_pack(const glf_data_source *src, const char *out_path, const glf_
     if (s == GLF_OK) {
         s = glf_dataset_load(&s0, "test", &d[1]);
         /* A PNG folder without train/ and test/ has only a train split. */
-        if (s == GLF_ERR_IO && s0.name && !strcmp(s0.name, "images")) {
+        if (s == GLF_ERR_IO && s0.name && !strcmp(s0.name, "images") &&
+            strstr(glf_last_error(), "only a train split")) {
             s = GLF_OK;
             d[1] = d[0];
             d[1].n = 0;
@@ -664,6 +669,10 @@ glf_status glf_pack(const glf_data_source *src, const char *out_path, const glf_
     memset(&m, 0, sizeof m);
     if (s == GLF_OK) {
         snprintf(m.name, sizeof m.name, "%s", d[0].name);
+        /* The name goes into JSON unescaped: keep it to safe characters. */
+        for (char *c = m.name; *c; c++)
+            if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+                *c = '_';
         m.channels = d[0].channels, m.height = d[0].height, m.width = d[0].width;
         m.classes = d[0].classes, m.labelled = d[0].labels != NULL, m.chunk = chunk;
         m.count[0] = d[0].n, m.count[1] = d[1].n;

@@ -261,7 +261,9 @@ glf_status glf_batcher_create(glf_ctx *ctx, const glf_dataset *d, int batch,
             s = glf_fail(GLF_ERR_NOMEM, "out of memory for batch buffers");
     }
     if (s == GLF_OK && d->streamed) {
-        size_t budget = d->max_memory;
+        /* What --max-memory leaves after the reader's chunk buffers. */
+        size_t held = d->chunk * (ib + 1);
+        size_t budget = d->max_memory > held ? d->max_memory - held : 0;
         b->sb_cap = b->shuffle ? budget / (ib + 1) : 1;
         if (b->sb_cap == 0)
             b->sb_cap = 1;
@@ -320,6 +322,14 @@ glf_status glf_batcher_seek(glf_batcher *b, int epoch, int step)
 
 glf_status glf_batcher_next(glf_batcher *b, glf_dptr out, int *labels, int *epoch, int *step)
 {
+    /* A too-small output would be overwritten past its end on the device. */
+    size_t have = 0;
+    if (!out.buf || clGetMemObjectInfo(out.buf, CL_MEM_SIZE, sizeof have, &have, NULL) !=
+                        CL_SUCCESS ||
+        have / sizeof(float) < out.off + (size_t)b->B * b->ib)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_batcher_next: output buffer of %zu floats at "
+                        "offset %zu; expected room for a batch of %d x %zu floats",
+                        have / sizeof(float), out.off, b->B, b->ib);
     pthread_mutex_lock(&b->mu);
     slot_ *s = &b->slots[b->cons_slot];
     while (!s->ready && !b->err)

@@ -32,6 +32,7 @@ typedef struct glf_dataset {
     int streamed;
     int labelled;             /* labels exist (also when streamed) */
     size_t max_memory;        /* bytes, as given in the source */
+    size_t chunk;             /* images per archive chunk (streamed sets) */
     char archive[4096];       /* archive path when streamed */
     char split[16];
 } glf_dataset;
@@ -122,7 +123,11 @@ glf_status glf_archive_stream(const char *path, const char *split, glf_chunk_fn 
 /* ---- batches -------------------------------------------------------------- */
 
 /* Batches of B images as floats in [0,1] (B, C, H, W) on the device,
- * epoch-shuffled by a counter-based RNG keyed by (seed, epoch). */
+ * epoch-shuffled by a counter-based RNG keyed by (seed, epoch): in memory a
+ * Fisher-Yates permutation per epoch; streamed sets (d->streamed) read the
+ * archive once per epoch through a shuffle buffer of --max-memory bytes.
+ * The batcher keeps pointers into d: keep d alive until it is destroyed.
+ * A background thread gathers the next batch while the device computes. */
 typedef struct glf_batcher glf_batcher;
 glf_status glf_batcher_create(glf_ctx *ctx, const glf_dataset *d, int batch,
                               unsigned long long seed, int drop_last, int shuffle,
