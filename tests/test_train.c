@@ -150,6 +150,43 @@ static void test_epoch_outputs_and_sampling(void **state)
     glf_ctx_destroy(ctx);
 }
 
+static void test_ae_gauss_baseline(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    char *out = tu_tmpdir("trainAG");
+    glf_train_opts o = opts_(out);
+    o.cfg.mode = GLF_MODE_AE_GAUSS;
+    o.cfg.epochs = 1;
+    o.images_per_epoch = 1; /* the sample grid draws from the fitted Gaussian */
+    TU_OK(glf_train(ctx, &o));
+    free((char *)o.data.archive);
+    char *ck = ckpt_path_(out);
+    glf_net *net;
+    TU_OK(glf_net_load(ctx, ck, 64, &net, NULL, NULL));
+    const double *mean, *chol;
+    assert_true(glf_net_gaussian(net, &mean, &chol));
+    int d = glf_net_config(net)->latent;
+    for (int j = 0; j < d; j++) {
+        assert_true(chol[j * d + j] > 0); /* a real Cholesky factor */
+        for (int k = j + 1; k < d; k++)
+            assert_true(chol[j * d + k] == 0);
+    }
+    float *s = malloc(16 * 784 * sizeof *s);
+    TU_OK(glf_sample(net, 16, 1.0f, 3, GLF_BN_RUNNING, 16, s));
+    for (int i = 0; i < 16 * 784; i++)
+        assert_true(s[i] >= 0.0f && s[i] <= 1.0f);
+    /* no flow: interpolation in its noise space is refused with a message */
+    float *y = malloc(2 * 2 * 784 * sizeof *y);
+    assert_int_equal(glf_interpolate(net, s, s + 784, 1, 2, 1, GLF_BN_RUNNING, y),
+                     GLF_ERR_INVALID_ARG);
+    TU_OK(glf_interpolate(net, s, s + 784, 1, 2, 0, GLF_BN_RUNNING, y));
+    free(s), free(y);
+    glf_net_destroy(net);
+    free(ck), free(out);
+    glf_ctx_destroy(ctx);
+}
+
 static void test_nan_stops_with_message(void **state)
 {
     (void)state;
@@ -242,6 +279,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repeatable_and_exact_resume),
         cmocka_unit_test(test_epoch_outputs_and_sampling),
+        cmocka_unit_test(test_ae_gauss_baseline),
         cmocka_unit_test(test_nan_stops_with_message),
         cmocka_unit_test(test_bad_inputs),
     };
