@@ -2,7 +2,7 @@
  * 256 unless given) on random data in [0, 1]: warm-up steps (kernel
  * builds), then timed steps; prints ms/step and images/s, and with
  * --breakdown the time of each phase of one step.
- * usage: bench_train [--device SPEC] [--batch N] [--steps N] [--warmup N] */
+ * usage: bench_train [--device SPEC] [--batch N] [--steps N] [--warmup N] [--breakdown] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,7 @@
 int main(int argc, char **argv)
 {
     const char *spec = NULL;
-    int batch = 256, steps = 5, warmup = 2;
+    int batch = 256, steps = 5, warmup = 2, breakdown = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc)
             spec = argv[++i];
@@ -22,11 +22,13 @@ int main(int argc, char **argv)
             batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
             steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--breakdown"))
+            breakdown = 1;
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc)
             warmup = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_train [--device SPEC] [--batch N] [--steps N] "
-                            "[--warmup N]\n");
+                            "[--warmup N] [--breakdown]\n");
             return 2;
         }
     }
@@ -66,6 +68,28 @@ int main(int argc, char **argv)
     double dt = glf_now() - t0;
     printf("glf %s batch %d steps %d: %.1f ms/step, %.1f images/s\n", dev, batch, steps,
            dt / steps * 1e3, steps * batch / dt);
+    if (breakdown) {
+        /* One more step with every kernel timed by OpenCL profiling events. */
+        glf_profile_entry *e;
+        int ne;
+        glf_losses l;
+        double p0 = glf_now();
+        if (glf_profile_start(ctx) ||
+            glf_net_forward_backward(net, glf_dp(x, 0), batch, NULL, &l) ||
+            glf_net_adam(net, 0, warmup + steps + 1) || glf_profile_stop(ctx, &e, &ne)) {
+            fprintf(stderr, "bench_train: %s\n", glf_last_error());
+            return 1;
+        }
+        double wall = (glf_now() - p0) * 1e3, sum = 0;
+        for (int i = 0; i < ne; i++)
+            sum += e[i].ms;
+        printf("\n| kernel | calls | ms | %% of kernel time |\n|---|---|---|---|\n");
+        for (int i = 0; i < ne; i++)
+            printf("| %s | %u | %.2f | %.1f |\n", e[i].name, e[i].calls, e[i].ms,
+                   100.0 * e[i].ms / sum);
+        printf("\nkernel time %.1f ms of %.1f ms wall for the profiled step\n", sum, wall);
+        free(e);
+    }
     glf_buf_release(x);
     glf_net_destroy(net);
     glf_ctx_destroy(ctx);
