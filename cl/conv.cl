@@ -12,8 +12,9 @@
 __kernel void im2col(__global float *col, int col_off, int col_t, __global const float *img,
                      int img_off, int B, int C, int H, int W, int K, int S, int P, int Ho, int Wo)
 {
-    int n = get_global_id(0);
-    int r = get_global_id(1);
+    // Dimension 0 runs along the output's contiguous index: n, or r for colT.
+    int n = get_global_id(col_t ? 1 : 0);
+    int r = get_global_id(col_t ? 0 : 1);
     int L = Ho * Wo, N = B * L;
     if (n >= N || r >= C * K * K)
         return;
@@ -121,4 +122,17 @@ __kernel void bias_grad_final(__global float *db, int db_off, __global const flo
     for (int b = 0; b < B; b++)
         s += p[b];
     db[db_off + c] = accumulate ? db[db_off + c] + s : s;
+}
+
+// out (B, L, C) <- in (B, C, L): a transpose of every sample's (C, L) block.
+// With B = 1 it transposes a weight matrix (C, L) -> (L, C).
+__kernel void bcl_to_blc(__global float *out, int out_off, __global const float *in, int in_off,
+                         int B, int C, int L)
+{
+    int i = get_global_id(0);
+    if (i >= B * C * L)
+        return;
+    int c = i % C, t = i / C;
+    int l = t % L, b = t / L;
+    out[out_off + i] = in[in_off + (b * C + c) * L + l];
 }
