@@ -141,9 +141,9 @@ static void im2col_one_(cl_mem col, size_t col_off, cl_mem x, size_t x_off,
 {
     cl_kernel k;
     CHECK_(glf_kernel(ctx_, "conv", "im2col", NULL, &k));
-    size_t R = (size_t)s->Cin * s->K * s->K, L = (size_t)Ho * Ho;
-    size_t gl[2] = {L, R}, lo[2] = {64, 1};
-    CHECK_(GLF_LAUNCH(ctx_, k, 2, gl, lo, GLF_MEM(col), GLF_I32(col_off), GLF_I32(0), GLF_MEM(x),
+    size_t R = (size_t)s->Cin * s->K * s->K;
+    size_t gl[2] = {(size_t)Ho, R}, lo[2] = {16, 1};
+    CHECK_(GLF_LAUNCH(ctx_, k, 2, gl, lo, GLF_MEM(col), GLF_I32(col_off), GLF_MEM(x),
                       GLF_I32(x_off), GLF_I32(1), GLF_I32(s->Cin), GLF_I32(s->H),
                       GLF_I32(s->W), GLF_I32(s->K), GLF_I32(s->S), GLF_I32(s->P), GLF_I32(Ho),
                       GLF_I32(Ho)));

@@ -7,26 +7,60 @@
 // Pixel (oh, ow) of the column grid reads image pixel (oh*S - P + kh, ow*S - P + kw).
 // Host code checks that every index fits in an int.
 
-// col <- im2col(img); zero where the window leaves the image (padding).
-// col_t = 1 writes the transpose, colT (N, R): colT[n*R + r].
-__kernel void im2col(__global float *col, int col_off, int col_t, __global const float *img,
-                     int img_off, int B, int C, int H, int W, int K, int S, int P, int Ho, int Wo)
+// col (R, N) <- im2col(img); zero where the window leaves the image (padding).
+// One work-item per (row r, sample b, output row oh) writes the Wo contiguous
+// columns of that output row, so the index divisions happen once per run.
+__kernel void im2col(__global float *col, int col_off, __global const float *img, int img_off,
+                     int B, int C, int H, int W, int K, int S, int P, int Ho, int Wo)
 {
-    // Dimension 0 runs along the output's contiguous index: n, or r for colT.
-    int n = get_global_id(col_t ? 1 : 0);
-    int r = get_global_id(col_t ? 0 : 1);
+    int bo = get_global_id(0);
+    int r = get_global_id(1);
+    if (bo >= B * Ho || r >= C * K * K)
+        return;
+    int b = bo / Ho, oh = bo - b * Ho;
+    int kw = r % K, t = r / K;
+    int kh = t % K, c = t / K;
     int L = Ho * Wo, N = B * L;
-    if (n >= N || r >= C * K * K)
+    __global float *out = col + col_off + r * N + b * L + oh * Wo;
+    int ih = oh * S - P + kh;
+    if (ih < 0 || ih >= H) {
+        for (int ow = 0; ow < Wo; ow++)
+            out[ow] = 0.0f;
+        return;
+    }
+    __global const float *row = img + img_off + ((b * C + c) * H + ih) * W;
+    for (int ow = 0; ow < Wo; ow++) {
+        int iw = ow * S - P + kw;
+        out[ow] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
+    }
+}
+
+// colT (N, R) <- the transpose of im2col(img): one work-item per column n
+// (sample b, output pixel oh, ow) writes its R contiguous entries.
+__kernel void im2col_t(__global float *colT, int col_off, __global const float *img,
+                       int img_off, int B, int C, int H, int W, int K, int S, int P, int Ho,
+                       int Wo)
+{
+    int n = get_global_id(0);
+    int L = Ho * Wo;
+    if (n >= B * L)
         return;
     int b = n / L, l = n - b * L;
     int oh = l / Wo, ow = l - oh * Wo;
-    int kw = r % K, t = r / K;
-    int kh = t % K, c = t / K;
-    int ih = oh * S - P + kh, iw = ow * S - P + kw;
-    float v = 0.0f;
-    if (ih >= 0 && ih < H && iw >= 0 && iw < W)
-        v = img[img_off + ((b * C + c) * H + ih) * W + iw];
-    col[col_off + (col_t ? n * C * K * K + r : r * N + n)] = v;
+    int R = C * K * K;
+    __global float *out = colT + col_off + n * R;
+    __global const float *x = img + img_off + b * C * H * W;
+    int ih0 = oh * S - P, iw0 = ow * S - P;
+    for (int c = 0; c < C; c++)
+        for (int kh = 0; kh < K; kh++) {
+            int ih = ih0 + kh;
+            int in_h = ih >= 0 && ih < H;
+            for (int kw = 0; kw < K; kw++) {
+                int iw = iw0 + kw;
+                out[(c * K + kh) * K + kw] =
+                    (in_h && iw >= 0 && iw < W) ? x[(c * H + ih) * W + iw] : 0.0f;
+            }
+        }
 }
 
 // img <- col2im(col) (+ bias[c] when has_bias): every image pixel sums the

@@ -95,11 +95,16 @@ static glf_status im2col_(glf_ctx *ctx, glf_dptr col, int transposed, glf_dptr i
                           const geom_ *g)
 {
     cl_kernel k;
+    if (transposed) {
+        GLF_TRY(kern_(ctx, "im2col_t", &k));
+        size_t gl = g->N, lo = 16;
+        return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
+                          GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
+                          GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
+    }
     GLF_TRY(kern_(ctx, "im2col", &k));
-    size_t gl[2] = {transposed ? g->R : g->N, transposed ? g->N : g->R};
-    size_t lo[2] = {transposed ? 16 : CONV_WG_, 1};
-    return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_I32(transposed), GLF_DP(img),
-                      GLF_I32(g->B),
+    size_t gl[2] = {(size_t)g->B * g->Ho, g->R}, lo[2] = {16, 1};
+    return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
                       GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
                       GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
 }
