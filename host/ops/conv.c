@@ -114,7 +114,7 @@ static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bia
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "col2im", &k));
-    size_t gl = (size_t)g->B * g->C * g->H * g->W, lo = CONV_WG_;
+    size_t gl = (size_t)g->B * g->C * g->H, lo = 16;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
                       GLF_I32(bias.buf != NULL), GLF_I32(g->B), GLF_I32(g->C), GLF_I32(g->H),
                       GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
@@ -126,7 +126,7 @@ static glf_status to_cbl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C,
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "bcl_to_cbl", &k));
-    size_t gl = (size_t)B * C * L, lo = CONV_WG_;
+    size_t gl = (size_t)B * C, lo = 16;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_I32(B), GLF_I32(C),
                       GLF_I32(L));
 }
@@ -137,7 +137,7 @@ static glf_status to_bcl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, glf_dptr bias
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "cbl_to_bcl", &k));
-    size_t gl = (size_t)B * C * L, lo = CONV_WG_;
+    size_t gl = (size_t)B * C, lo = 16;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_DP(bias),
                       GLF_I32(bias.buf != NULL), GLF_I32(B), GLF_I32(C), GLF_I32(L));
 }
@@ -147,7 +147,7 @@ static glf_status to_blc_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C,
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "bcl_to_blc", &k));
-    size_t gl = (size_t)B * C * L, lo = CONV_WG_;
+    size_t gl = (size_t)B * L, lo = 16;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_I32(B), GLF_I32(C),
                       GLF_I32(L));
 }
