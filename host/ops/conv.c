@@ -1,7 +1,8 @@
 /* Conv2d and ConvTranspose2d on im2col/col2im + one GEMM over the whole
- * batch per step (channel-major (C, B*L) intermediates, then a permute back
- * to (B, C, L)); bias gradients by a two-stage fixed-order sum. Kernels in
- * cl/conv.cl; GEMMs through glf_gemm_tile (cl/gemm_tile.cl, else CLBlast). */
+ * batch per step, always in the A*B^T form (layout permutes put both operands
+ * contiguous along the reduction); bias gradients by a two-stage fixed-order
+ * sum. Kernels in cl/conv.cl; GEMMs through glf_gemm_tile_nt (cl/gemm_tile.cl,
+ * or CLBlast for thin shapes). */
 #include "glf/ops_conv.h"
 
 #include <limits.h>
@@ -9,9 +10,9 @@
 #include "glf/gemm.h"
 #include "ops/gemm_tile.h"
 
-/* Work-group size of the 1-D kernels (and dim 0 of im2col): small, so PoCL
- * vectorises along it without barriers; fixed, so each kernel compiles once. */
-#define CONV_WG_ 64
+/* Work-group size (dim 0) of every kernel here: small, so PoCL vectorises
+ * along it without barriers; fixed, so each kernel compiles once. */
+#define CONV_WG_ 16
 
 int glf_conv2d_out(int in, int K, int S, int P)
 {
@@ -97,13 +98,13 @@ static glf_status im2col_(glf_ctx *ctx, glf_dptr col, int transposed, glf_dptr i
     cl_kernel k;
     if (transposed) {
         GLF_TRY(kern_(ctx, "im2col_t", &k));
-        size_t gl = g->N, lo = 16;
+        size_t gl = g->N, lo = CONV_WG_;
         return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
                           GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
                           GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
     }
     GLF_TRY(kern_(ctx, "im2col", &k));
-    size_t gl[2] = {(size_t)g->B * g->Ho, g->R}, lo[2] = {16, 1};
+    size_t gl[2] = {(size_t)g->B * g->Ho, g->R}, lo[2] = {CONV_WG_, 1};
     return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
                       GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
                       GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
@@ -114,7 +115,7 @@ static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bia
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "col2im", &k));
-    size_t gl = (size_t)g->B * g->C * g->H, lo = 16;
+    size_t gl = (size_t)g->B * g->C * g->H, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
                       GLF_I32(bias.buf != NULL), GLF_I32(g->B), GLF_I32(g->C), GLF_I32(g->H),
                       GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
@@ -126,7 +127,7 @@ static glf_status to_cbl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C,
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "bcl_to_cbl", &k));
-    size_t gl = (size_t)B * C, lo = 16;
+    size_t gl = (size_t)B * C, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_I32(B), GLF_I32(C),
                       GLF_I32(L));
 }
@@ -137,7 +138,7 @@ static glf_status to_bcl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, glf_dptr bias
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "cbl_to_bcl", &k));
-    size_t gl = (size_t)B * C, lo = 16;
+    size_t gl = (size_t)B * C, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_DP(bias),
                       GLF_I32(bias.buf != NULL), GLF_I32(B), GLF_I32(C), GLF_I32(L));
 }
@@ -147,7 +148,7 @@ static glf_status to_blc_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C,
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "bcl_to_blc", &k));
-    size_t gl = (size_t)B * L, lo = 16;
+    size_t gl = (size_t)B * L, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_I32(B), GLF_I32(C),
                       GLF_I32(L));
 }
