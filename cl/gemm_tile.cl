@@ -24,20 +24,45 @@ __kernel void gemm_tile(__global float *C, int offC, int ldc, __global const flo
         float16 c00 = 0.0f, c01 = 0.0f, c02 = 0.0f, c03 = 0.0f, c04 = 0.0f, c05 = 0.0f,
                 c06 = 0.0f, c07 = 0.0f, c10 = 0.0f, c11 = 0.0f, c12 = 0.0f, c13 = 0.0f,
                 c14 = 0.0f, c15 = 0.0f, c16 = 0.0f, c17 = 0.0f;
-        for (int k = 0; k < K; k++) {
-            __global const float *bk = b + k * ldb;
-            __global const float *ak = a + k * sak;
-            float16 b0 = vload16(0, bk), b1 = vload16(0, bk + 16);
-#define GT_ROW_(r)                                                                        \
+#define GT_FMA_(r, av)                                                                    \
+    c0##r = fma((float16)(av), b0, c0##r);                                                \
+    c1##r = fma((float16)(av), b1, c1##r);
+        int k = 0;
+        if (!transA) {
+            // A's rows run along k: load 16 k of each of the 8 rows as vectors
+            // (scalar loads of A held this kernel back), then step through them.
+            for (; k + 16 <= K; k += 16) {
+                float16 a0 = vload16(0, a + 0 * sai + k), a1 = vload16(0, a + 1 * sai + k);
+                float16 a2 = vload16(0, a + 2 * sai + k), a3 = vload16(0, a + 3 * sai + k);
+                float16 a4 = vload16(0, a + 4 * sai + k), a5 = vload16(0, a + 5 * sai + k);
+                float16 a6 = vload16(0, a + 6 * sai + k), a7 = vload16(0, a + 7 * sai + k);
+#define GT_STEP_(j, sj)                                                                   \
     {                                                                                     \
-        float av = ak[r * sai];                                                           \
-        c0##r = fma((float16)(av), b0, c0##r);                                            \
-        c1##r = fma((float16)(av), b1, c1##r);                                            \
+        __global const float *bk = b + (k + j) * ldb;                                     \
+        float16 b0 = vload16(0, bk), b1 = vload16(0, bk + 16);                            \
+        GT_FMA_(0, a0.sj) GT_FMA_(1, a1.sj) GT_FMA_(2, a2.sj) GT_FMA_(3, a3.sj)           \
+        GT_FMA_(4, a4.sj) GT_FMA_(5, a5.sj) GT_FMA_(6, a6.sj) GT_FMA_(7, a7.sj)           \
     }
-            GT_ROW_(0) GT_ROW_(1) GT_ROW_(2) GT_ROW_(3)
-            GT_ROW_(4) GT_ROW_(5) GT_ROW_(6) GT_ROW_(7)
-#undef GT_ROW_
+                GT_STEP_(0, s0) GT_STEP_(1, s1) GT_STEP_(2, s2) GT_STEP_(3, s3)
+                GT_STEP_(4, s4) GT_STEP_(5, s5) GT_STEP_(6, s6) GT_STEP_(7, s7)
+                GT_STEP_(8, s8) GT_STEP_(9, s9) GT_STEP_(10, sa) GT_STEP_(11, sb)
+                GT_STEP_(12, sc) GT_STEP_(13, sd) GT_STEP_(14, se) GT_STEP_(15, sf)
+#undef GT_STEP_
+            }
         }
+        for (; k < K; k++) { // transposed A (8 contiguous rows per k), or the k tail
+            __global const float *bk = b + k * ldb;
+            float16 b0 = vload16(0, bk), b1 = vload16(0, bk + 16);
+            float8 av;
+            if (transA)
+                av = vload8(0, a + k * sak);
+            else
+                av = (float8)(a[k], a[sai + k], a[2 * sai + k], a[3 * sai + k],
+                              a[4 * sai + k], a[5 * sai + k], a[6 * sai + k], a[7 * sai + k]);
+            GT_FMA_(0, av.s0) GT_FMA_(1, av.s1) GT_FMA_(2, av.s2) GT_FMA_(3, av.s3)
+            GT_FMA_(4, av.s4) GT_FMA_(5, av.s5) GT_FMA_(6, av.s6) GT_FMA_(7, av.s7)
+        }
+#undef GT_FMA_
 #define GT_STORE_(r)                                                                      \
     {                                                                                     \
         __global float *c = C + offC + (i0 + r) * ldc + j0;                               \

@@ -1,7 +1,8 @@
 /* Conv2d and ConvTranspose2d on im2col/col2im + one GEMM over the whole
- * batch per step (channel-major (C, B*L) intermediates, then a permute back
- * to (B, C, L)); bias gradients by a two-stage fixed-order sum. Kernels in
- * cl/conv.cl; GEMMs through glf_gemm_tile (cl/gemm_tile.cl, else CLBlast). */
+ * batch per step, always in the A*B^T form (layout permutes put both operands
+ * contiguous along the reduction); bias gradients by a two-stage fixed-order
+ * sum. Kernels in cl/conv.cl; GEMMs through glf_gemm_tile_nt (cl/gemm_tile.cl,
+ * or CLBlast for thin shapes). */
 #include "glf/ops_conv.h"
 
 #include <limits.h>
@@ -9,9 +10,9 @@
 #include "glf/gemm.h"
 #include "ops/gemm_tile.h"
 
-/* Work-group size of the 1-D kernels (and dim 0 of im2col): small, so PoCL
- * vectorises along it without barriers; fixed, so each kernel compiles once. */
-#define CONV_WG_ 64
+/* Work-group size (dim 0) of every kernel here: small, so PoCL vectorises
+ * along it without barriers; fixed, so each kernel compiles once. */
+#define CONV_WG_ 16
 
 int glf_conv2d_out(int in, int K, int S, int P)
 {
@@ -95,10 +96,16 @@ static glf_status im2col_(glf_ctx *ctx, glf_dptr col, int transposed, glf_dptr i
                           const geom_ *g)
 {
     cl_kernel k;
+    if (transposed) {
+        GLF_TRY(kern_(ctx, "im2col_t", &k));
+        size_t gl = g->N, lo = CONV_WG_;
+        return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
+                          GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
+                          GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
+    }
     GLF_TRY(kern_(ctx, "im2col", &k));
-    size_t gl[2] = {g->N, g->R}, lo[2] = {CONV_WG_, 1};
-    return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_I32(transposed), GLF_DP(img),
-                      GLF_I32(g->B),
+    size_t gl[2] = {(size_t)g->B * g->Ho, g->R}, lo[2] = {CONV_WG_, 1};
+    return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
                       GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
                       GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
 }
@@ -108,7 +115,7 @@ static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bia
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "col2im", &k));
-    size_t gl = (size_t)g->B * g->C * g->H * g->W, lo = CONV_WG_;
+    size_t gl = (size_t)g->B * g->C * g->H, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
                       GLF_I32(bias.buf != NULL), GLF_I32(g->B), GLF_I32(g->C), GLF_I32(g->H),
                       GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
@@ -120,7 +127,7 @@ static glf_status to_cbl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C,
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "bcl_to_cbl", &k));
-    size_t gl = (size_t)B * C * L, lo = CONV_WG_;
+    size_t gl = (size_t)B * C, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_I32(B), GLF_I32(C),
                       GLF_I32(L));
 }
@@ -131,9 +138,19 @@ static glf_status to_bcl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, glf_dptr bias
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "cbl_to_bcl", &k));
-    size_t gl = (size_t)B * C * L, lo = CONV_WG_;
+    size_t gl = (size_t)B * C, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_DP(bias),
                       GLF_I32(bias.buf != NULL), GLF_I32(B), GLF_I32(C), GLF_I32(L));
+}
+
+/* out (B, L, C) <- in (B, C, L); B = 1 transposes a matrix (C, L). */
+static glf_status to_blc_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C, size_t L)
+{
+    cl_kernel k;
+    GLF_TRY(kern_(ctx, "bcl_to_blc", &k));
+    size_t gl = (size_t)B * L, lo = CONV_WG_;
+    return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(in), GLF_I32(B), GLF_I32(C),
+                      GLF_I32(L));
 }
 
 /* db (C) (+)= sum over b and l of dy (B, C, L); part: B*C floats of scratch. */
@@ -154,15 +171,18 @@ static glf_dptr at_(glf_dptr p, size_t floats) { return glf_dp(p.buf, p.off + fl
 
 /* ---- Conv2d ---------------------------------------------------------------- */
 
-/* Layout of `work`: col (R, N) | yT (Cout, N) | bias partials (Cout, B).
- * Backward reuses col for dcol once dw has consumed it. */
+/* Every GEMM is in the A B^T form (both operands contiguous along the
+ * reduction), the fastest tile kernel on PoCL (see bench_ops_conv).
+ * Layout of `work`: col (R*N: colT (N, R), col (R, N) or dcol (R, N)) |
+ * yT/dyT (Cout, N), reused for dy as (N, Cout) | wT (R, Cout) | bias
+ * partials (Cout, B). */
 size_t glf_conv2d_workspace(const glf_conv_shape *s)
 {
     geom_ g;
     int Ho, Wo;
     if (check_shape_("glf_conv2d_workspace", s, 0, &g, &Ho, &Wo) != GLF_OK)
         return 0;
-    return g.R * g.N + (size_t)s->Cout * g.N + (size_t)s->Cout * s->B;
+    return g.R * g.N + (size_t)s->Cout * g.N + g.R * s->Cout + (size_t)s->Cout * s->B;
 }
 
 glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b,
@@ -177,10 +197,9 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
     GLF_TRY(need_(op, "w", w));
     GLF_TRY(need_(op, "work", work));
     glf_dptr col = work, yT = at_(work, g.R * g.N);
-    GLF_TRY(im2col_(ctx, col, 0, x, &g));
-    /* yT (Cout, N) = w (Cout, R) * col (R, N) */
-    GLF_TRY(glf_gemm_tile(ctx, GLF_NO_TRANS, s->Cout, g.N, g.R, 1.0f, w, g.R, col, g.N, 0.0f,
-                          yT, g.N));
+    GLF_TRY(im2col_(ctx, col, 1, x, &g));
+    /* yT (Cout, N) = w (Cout, R) * colT (N, R)^T */
+    GLF_TRY(glf_gemm_tile_nt(ctx, s->Cout, g.N, g.R, 1.0f, w, g.R, col, g.R, 0.0f, yT, g.N));
     return to_bcl_(ctx, y, yT, b, s->B, s->Cout, g.L);
 }
 
@@ -194,25 +213,26 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
     GLF_TRY(check_shape_(op, s, 0, &g, &Ho, &Wo));
     GLF_TRY(need_(op, "dy", dy));
     GLF_TRY(need_(op, "work", work));
-    glf_dptr col = work, dyT = at_(work, g.R * g.N);
-    glf_dptr part = at_(work, g.R * g.N + (size_t)s->Cout * g.N);
+    size_t Co = (size_t)s->Cout;
+    glf_dptr col = work, dyT = at_(work, g.R * g.N), wT = at_(work, g.R * g.N + Co * g.N);
+    glf_dptr part = at_(work, g.R * g.N + Co * g.N + g.R * Co);
     if (db.buf)
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, g.L, accumulate));
-    if (!dw.buf && !dx.buf)
-        return GLF_OK;
-    GLF_TRY(to_cbl_(ctx, dyT, dy, s->B, s->Cout, g.L));
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
-        GLF_TRY(im2col_(ctx, col, 1, x, &g));
-        /* dw (Cout, R) (+)= dyT (Cout, N) * colT (N, R) */
-        GLF_TRY(glf_gemm_tile(ctx, GLF_NO_TRANS, s->Cout, g.R, g.N, 1.0f, dyT, g.N, col, g.R,
-                              accumulate ? 1.0f : 0.0f, dw, g.R));
+        GLF_TRY(to_cbl_(ctx, dyT, dy, s->B, s->Cout, g.L));
+        GLF_TRY(im2col_(ctx, col, 0, x, &g));
+        /* dw (Cout, R) (+)= dyT (Cout, N) * col (R, N)^T */
+        GLF_TRY(glf_gemm_tile_nt(ctx, Co, g.R, g.N, 1.0f, dyT, g.N, col, g.N,
+                                 accumulate ? 1.0f : 0.0f, dw, g.R));
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
-        /* dcol (R, N) = w^T (R, Cout) * dyT (Cout, N), into col's space */
-        GLF_TRY(glf_gemm_tile(ctx, GLF_TRANS, g.R, g.N, s->Cout, 1.0f, w, g.R, dyT, g.N, 0.0f,
-                              col, g.N));
+        glf_dptr dyP = dyT; /* dy as (N, Cout), once dw is done with dyT */
+        GLF_TRY(to_blc_(ctx, dyP, dy, s->B, s->Cout, g.L));
+        GLF_TRY(to_blc_(ctx, wT, w, 1, s->Cout, g.R));
+        /* dcol (R, N) = wT (R, Cout) * dyP (N, Cout)^T, into col's space */
+        GLF_TRY(glf_gemm_tile_nt(ctx, g.R, g.N, Co, 1.0f, wT, Co, dyP, Co, 0.0f, col, g.N));
         GLF_TRY(col2im_(ctx, dx, col, glf_dp(NULL, 0), &g));
     }
     return GLF_OK;
@@ -220,15 +240,16 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
 
 /* ---- ConvTranspose2d --------------------------------------------------------- */
 
-/* Layout of `work`: col (R, N) with R = Cout*K*K over the N = B*H*W input
- * pixels | xT (Cin, N), reused for dxT | bias partials (Cout, B). */
+/* Layout of `work`: col (R*N, R = Cout*K*K over the N = B*H*W input pixels:
+ * col (R, N) or colT (N, R)) | x as (N, Cin) or (Cin, N), reused for dxT
+ * (Cin, N) | wT (R, Cin) | bias partials (Cout, B). */
 size_t glf_conv_transpose2d_workspace(const glf_conv_shape *s)
 {
     geom_ g;
     int Ho, Wo;
     if (check_shape_("glf_conv_transpose2d_workspace", s, 1, &g, &Ho, &Wo) != GLF_OK)
         return 0;
-    return g.R * g.N + (size_t)s->Cin * g.N + (size_t)s->Cout * s->B;
+    return g.R * g.N + (size_t)s->Cin * g.N + g.R * s->Cin + (size_t)s->Cout * s->B;
 }
 
 glf_status glf_conv_transpose2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w,
@@ -242,11 +263,12 @@ glf_status glf_conv_transpose2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, gl
     GLF_TRY(need_(op, "x", x));
     GLF_TRY(need_(op, "w", w));
     GLF_TRY(need_(op, "work", work));
-    glf_dptr col = work, xT = at_(work, g.R * g.N);
-    GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
-    /* col (R, N) = w^T (R, Cin) * xT (Cin, N) */
-    GLF_TRY(glf_gemm_tile(ctx, GLF_TRANS, g.R, g.N, s->Cin, 1.0f, w, g.R, xT, g.N, 0.0f, col,
-                          g.N));
+    size_t Ci = (size_t)s->Cin;
+    glf_dptr col = work, xP = at_(work, g.R * g.N), wT = at_(work, g.R * g.N + Ci * g.N);
+    GLF_TRY(to_blc_(ctx, xP, x, s->B, s->Cin, g.L));
+    GLF_TRY(to_blc_(ctx, wT, w, 1, s->Cin, g.R));
+    /* col (R, N) = wT (R, Cin) * xP (N, Cin)^T */
+    GLF_TRY(glf_gemm_tile_nt(ctx, g.R, g.N, Ci, 1.0f, wT, Ci, xP, Ci, 0.0f, col, g.N));
     return col2im_(ctx, y, col, b, &g);
 }
 
@@ -261,26 +283,24 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
     GLF_TRY(check_shape_(op, s, 1, &g, &Ho, &Wo));
     GLF_TRY(need_(op, "dy", dy));
     GLF_TRY(need_(op, "work", work));
+    size_t Ci = (size_t)s->Cin;
     glf_dptr col = work, xT = at_(work, g.R * g.N);
-    glf_dptr part = at_(work, g.R * g.N + (size_t)s->Cin * g.N);
+    glf_dptr part = at_(work, g.R * g.N + Ci * g.N + g.R * Ci);
     if (db.buf)
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, (size_t)Ho * Wo, accumulate));
-    if (!dw.buf && !dx.buf)
-        return GLF_OK;
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
-        GLF_TRY(im2col_(ctx, col, 1, dy, &g));
+        GLF_TRY(im2col_(ctx, col, 0, dy, &g));
         GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
-        /* dw (Cin, R) (+)= xT (Cin, N) * colT (N, R) */
-        GLF_TRY(glf_gemm_tile(ctx, GLF_NO_TRANS, s->Cin, g.R, g.N, 1.0f, xT, g.N, col, g.R,
-                              accumulate ? 1.0f : 0.0f, dw, g.R));
+        /* dw (Cin, R) (+)= xT (Cin, N) * col (R, N)^T */
+        GLF_TRY(glf_gemm_tile_nt(ctx, Ci, g.R, g.N, 1.0f, xT, g.N, col, g.N,
+                                 accumulate ? 1.0f : 0.0f, dw, g.R));
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
-        GLF_TRY(im2col_(ctx, col, 0, dy, &g));
-        /* dxT (Cin, N) = w (Cin, R) * col (R, N), into xT's space */
-        GLF_TRY(glf_gemm_tile(ctx, GLF_NO_TRANS, s->Cin, g.N, g.R, 1.0f, w, g.R, col, g.N, 0.0f,
-                              xT, g.N));
+        GLF_TRY(im2col_(ctx, col, 1, dy, &g));
+        /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
+        GLF_TRY(glf_gemm_tile_nt(ctx, Ci, g.N, g.R, 1.0f, w, g.R, col, g.R, 0.0f, xT, g.N));
         GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
     }
     return GLF_OK;

@@ -69,7 +69,8 @@ glf_status glf_gemm_tile(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, size_t 
 {
     size_t tiles = ((M + TILE_M_ - 1) / TILE_M_) * ((N + TILE_N_ - 1) / TILE_N_);
     const char *env = getenv("GLF_CONV_GEMM");
-    if ((env && env[0] == 'c') || tiles < MIN_TILES_)
+    /* N < 32: every tile would take the kernel's slow scalar edge path. */
+    if ((env && env[0] == 'c') || ((tiles < MIN_TILES_ || N < TILE_N_) && !(env && env[0] == 't')))
         return glf_gemm(ctx, ta, GLF_NO_TRANS, M, N, K, alpha, A.buf, A.off, lda, B.buf, B.off,
                         ldb, beta, C.buf, C.off, ldc);
     return glf_gemm_tile_kernel(ctx, ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -115,7 +116,7 @@ glf_status glf_gemm_tile_nt(glf_ctx *ctx, size_t M, size_t N, size_t K, float al
 {
     size_t tiles = ((M + NT_TILE_ - 1) / NT_TILE_) * ((N + NT_TILE_ - 1) / NT_TILE_);
     const char *env = getenv("GLF_CONV_GEMM");
-    if ((env && env[0] == 'c') || tiles < MIN_TILES_)
+    if ((env && env[0] == 'c') || (tiles < MIN_TILES_ && !(env && env[0] == 't')))
         return glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, M, N, K, alpha, A.buf, A.off, lda, B.buf,
                         B.off, ldb, beta, C.buf, C.off, ldc);
     return glf_gemm_tile_nt_kernel(ctx, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -8,8 +8,9 @@
 
 /* C (M, N) = alpha * op(A) * B + beta * C, row-major, offsets and leading
  * dimensions in floats; beta == 0 never reads C. Uses the tile kernel, or
- * glf_gemm (CLBlast) where too few tiles would leave cores idle or when the
- * environment sets GLF_CONV_GEMM=clblast (for benchmarks). */
+ * glf_gemm (CLBlast) where too few tiles would leave cores idle. The
+ * environment variable GLF_CONV_GEMM=clblast forces CLBlast, =tile forces the
+ * tile kernels (benchmarks and tests). */
 glf_status glf_gemm_tile(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, size_t K, float alpha,
                          glf_dptr A, size_t lda, glf_dptr B, size_t ldb, float beta, glf_dptr C,
                          size_t ldc);
