@@ -11,7 +11,7 @@
 #include "glf/rng.h"
 #include "glf/util.h"
 
-#define TRIALS 5
+#define TRIALS 7
 
 static int reps_ = 20;
 
@@ -46,7 +46,8 @@ static int cmp_d_(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median over TRIALS of the mean time per call (ms) of reps back-to-back calls. */
+/* Best over TRIALS of the mean time per call (ms) of reps back-to-back calls:
+ * the machine is shared, and the minimum is the least disturbed figure. */
 static double time_ms_(glf_ctx *ctx, op_fn_ fn, void *arg)
 {
     for (int i = 0; i < 2; i++) /* warm-up: kernel builds, first launches */
@@ -61,7 +62,7 @@ static double time_ms_(glf_ctx *ctx, op_fn_ fn, void *arg)
         t[k] = (glf_now() - t0) * 1e3 / reps_;
     }
     qsort(t, TRIALS, sizeof t[0], cmp_d_);
-    return t[TRIALS / 2];
+    return t[0];
 }
 
 /* ---- BatchNorm --------------------------------------------------------------- */
@@ -243,7 +244,7 @@ int main(int argc, char **argv)
     CK(glf_ctx_create(NULL, &ctx));
     char dev[512];
     glf_ctx_describe(ctx, dev, sizeof dev);
-    printf("Device: %s. Batch 256, median of %d trials of %d back-to-back calls; ms per "
+    printf("Device: %s. Batch 256, best of %d trials of %d back-to-back calls; ms per "
            "call.\n\n",
            dev, TRIALS, reps_);
     printf("| BatchNorm (train) | (B, C, L) | fwd | bwd | fwd+bwd | GB/s fwd / bwd | eval fwd "

@@ -49,7 +49,13 @@ GLF_ACT_BWD(relu_y, 0, 1, o > 0.0f ? g : 0.0f)
 GLF_ACT_BWD(tanh, 0, 1, g * (1.0f - o * o))
 GLF_ACT_BWD(sigmoid, 0, 1, g * (1.0f - o) * o)
 GLF_ACT_BWD(outmap, 0, 0, g * 0.5f)
-// autograd: mul by 0.5 first, then tanh's backward with t = tanh(x).
-GLF_ACT_BWD(tanh_outmap, 1, 0, (g * 0.5f) * (1.0f - tanh(v) * tanh(v)))
+// autograd: mul by 0.5 first, then tanh's backward with t = tanh(x) (the
+// same bits as the forward's t; rebuilding t from y = t*0.5+0.5 would not be).
+float act_tanh_outmap_grad_(float g, float v)
+{
+    float t = tanh(v);
+    return (g * 0.5f) * (1.0f - t * t);
+}
+GLF_ACT_BWD(tanh_outmap, 1, 0, act_tanh_outmap_grad_(g, v))
 // autograd: mul by the constant, then atan's backward grad / (x^2 + 1).
 GLF_ACT_BWD(softclamp, 1, 0, (g * GLF_SOFTCLAMP_K) / (v * v + 1.0f))
