@@ -11,55 +11,14 @@
 #include "glf/ops_flow.h"
 #include "ref_flow.h"
 
-/* ---- helpers ----------------------------------------------------------------- */
-
-static double *to_f64_(const float *x, size_t n)
-{
-    double *y = malloc((n ? n : 1) * sizeof *y);
-    assert_non_null(y);
-    for (size_t i = 0; i < n; i++)
-        y[i] = x[i];
-    return y;
-}
-
-/* A device tensor at float offset off: off sentinel floats, the data (host
- * NULL: sentinel), then the guard. */
-static cl_mem dev_at_(glf_ctx *ctx, const float *host, size_t n, size_t off)
-{
-    float *tmp = malloc((off + n + 1) * sizeof *tmp);
-    assert_non_null(tmp);
-    for (size_t i = 0; i < off + n; i++)
-        tmp[i] = host && i >= off ? host[i - off] : tu_sentinel();
-    cl_mem b = tu_buf_from(ctx, tmp, off + n);
-    free(tmp);
-    return b;
-}
-
 /* An input tensor: like dev_at_, but the guard holds a finite poison value,
  * so a kernel reading past the end produces a value that cannot pass for
  * the sentinel (NaN payloads propagate through arithmetic). */
 static cl_mem dev_in_(glf_ctx *ctx, const float *host, size_t n, size_t off)
 {
-    cl_mem b = dev_at_(ctx, host, n, off);
+    cl_mem b = tu_buf_at(ctx, host, n, off);
     TU_OK(glf_buf_fill_f32(ctx, b, off + n, TU_GUARD, -3.5e7f));
     return b;
-}
-
-/* Read n floats at off; the prefix before off and the guard after must be
- * untouched. Returns a malloc'd copy of the n floats. */
-static float *read_at_(glf_ctx *ctx, cl_mem b, size_t n, size_t off, const char *what)
-{
-    float *all = tu_read(ctx, b, off + n);
-    uint32_t s = TU_SENTINEL_BITS;
-    for (size_t i = 0; i < off; i++)
-        if (memcmp(&all[i], &s, 4))
-            fail_msg("%s: prefix word %zu before offset %zu was overwritten", what, i, off);
-    tu_check_guard(ctx, b, off + n, what);
-    float *x = malloc((n ? n : 1) * sizeof *x);
-    assert_non_null(x);
-    memcpy(x, all + off, n * sizeof *x);
-    free(all);
-    return x;
 }
 
 static void expect_(const char *what, const float *got, const double *want, size_t n, double atol,
@@ -545,10 +504,10 @@ static void affine_run_(glf_ctx *ctx, int B, int D, size_t off, const float *u, 
     size_t n = (size_t)B * D;
     cl_mem bu = dev_in_(ctx, u, n, off), bs = dev_in_(ctx, s, n, off), bt = dev_in_(ctx, t, n, off);
     cl_mem bdv = dev_in_(ctx, dv, n, off), bdl = dev_in_(ctx, dl, B, off);
-    cl_mem bv = dev_at_(ctx, NULL, n, off), bl = dev_at_(ctx, NULL, B, off);
-    cl_mem bla = dev_at_(ctx, l0, B, off), bur = dev_at_(ctx, NULL, n, off);
-    cl_mem bdu = dev_at_(ctx, NULL, n, off), bds = dev_at_(ctx, NULL, n, off);
-    cl_mem bdt = dev_at_(ctx, NULL, n, off), bds2 = dev_at_(ctx, NULL, n, off);
+    cl_mem bv = tu_buf_at(ctx, NULL, n, off), bl = tu_buf_at(ctx, NULL, B, off);
+    cl_mem bla = tu_buf_at(ctx, l0, B, off), bur = tu_buf_at(ctx, NULL, n, off);
+    cl_mem bdu = tu_buf_at(ctx, NULL, n, off), bds = tu_buf_at(ctx, NULL, n, off);
+    cl_mem bdt = tu_buf_at(ctx, NULL, n, off), bds2 = tu_buf_at(ctx, NULL, n, off);
     glf_dptr none = {NULL, 0};
     /* ldj over NaN with accumulate 0 must not read the old value */
     TU_OK(glf_affine_forward(ctx, glf_dp(bv, off), glf_dp(bl, off), glf_dp(bu, off),
@@ -563,14 +522,14 @@ static void affine_run_(glf_ctx *ctx, int B, int D, size_t off, const float *u, 
     /* only ds, no dldj */
     TU_OK(glf_affine_backward(ctx, none, glf_dp(bds2, off), none, glf_dp(bdv, off), none,
                               glf_dp(bu, off), glf_dp(bs, off), B, D));
-    o->v = read_at_(ctx, bv, n, off, "affine v");
-    o->ldj = read_at_(ctx, bl, B, off, "affine ldj");
-    o->ldj_acc = read_at_(ctx, bla, B, off, "affine ldj (accumulate)");
-    o->u = read_at_(ctx, bur, n, off, "affine inverse u");
-    o->du = read_at_(ctx, bdu, n, off, "affine du");
-    o->ds = read_at_(ctx, bds, n, off, "affine ds");
-    o->dt = read_at_(ctx, bdt, n, off, "affine dt");
-    o->ds_only = read_at_(ctx, bds2, n, off, "affine ds (no dldj)");
+    o->v = tu_read_at(ctx, bv, n, off, "affine v");
+    o->ldj = tu_read_at(ctx, bl, B, off, "affine ldj");
+    o->ldj_acc = tu_read_at(ctx, bla, B, off, "affine ldj (accumulate)");
+    o->u = tu_read_at(ctx, bur, n, off, "affine inverse u");
+    o->du = tu_read_at(ctx, bdu, n, off, "affine du");
+    o->ds = tu_read_at(ctx, bds, n, off, "affine ds");
+    o->dt = tu_read_at(ctx, bdt, n, off, "affine dt");
+    o->ds_only = tu_read_at(ctx, bds2, n, off, "affine ds (no dldj)");
     cl_mem all[] = {bu, bs, bt, bdv, bdl, bv, bl, bla, bur, bdu, bds, bdt, bds2};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         glf_buf_release(all[i]);
@@ -582,8 +541,8 @@ static void affine_case_(glf_ctx *ctx, int B, int D, size_t off, uint64_t seed)
     float *u = tu_rand(n, seed, -2, 2), *s = tu_rand(n, seed + 1, -3, 3);
     float *t = tu_rand(n, seed + 2, -1, 1), *l0 = tu_rand(B, seed + 3, -5, 5);
     float *dv = tu_rand(n, seed + 4, -1, 1), *dl = tu_rand(B, seed + 5, -1, 1);
-    double *U = to_f64_(u, n), *S = to_f64_(s, n), *T = to_f64_(t, n), *L0 = to_f64_(l0, B);
-    double *DV = to_f64_(dv, n), *DL = to_f64_(dl, B);
+    double *U = tu_f64(u, n), *S = tu_f64(s, n), *T = tu_f64(t, n), *L0 = tu_f64(l0, B);
+    double *DV = tu_f64(dv, n), *DL = tu_f64(dl, B);
     double *v = calloc(n + 1, 8), *ld = calloc(B, 8), *lda = calloc(B, 8), *ur = calloc(n + 1, 8);
     double *du = calloc(n + 1, 8), *ds = calloc(n + 1, 8), *dt = calloc(n + 1, 8);
     double *ds2 = calloc(n + 1, 8);
@@ -594,7 +553,7 @@ static void affine_case_(glf_ctx *ctx, int B, int D, size_t off, uint64_t seed)
 
     aff_out_ o, o2;
     affine_run_(ctx, B, D, off, u, s, t, l0, dv, dl, &o);
-    double *VD = to_f64_(o.v, n);
+    double *VD = tu_f64(o.v, n);
     ref_affine_inverse(B, D, VD, S, T, ur); /* inverse of what the device produced */
     char w[64];
     snprintf(w, sizeof w, "B%d D%d off%zu", B, D, off);
@@ -648,10 +607,10 @@ static void test_soft_clamp_accuracy(void **state)
     for (int i = 0; i < N; i++)
         want[i] = (double)1.272f * atan((double)s[i]);
     cl_mem bs = dev_in_(ctx, s, N, 0), bz = dev_in_(ctx, z, N, 0);
-    cl_mem bv = dev_at_(ctx, NULL, N, 0), bl = dev_at_(ctx, NULL, N, 0);
+    cl_mem bv = tu_buf_at(ctx, NULL, N, 0), bl = tu_buf_at(ctx, NULL, N, 0);
     TU_OK(glf_affine_forward(ctx, glf_dp(bv, 0), glf_dp(bl, 0), glf_dp(bz, 0), glf_dp(bs, 0),
                              glf_dp(bz, 0), N, 1, 0));
-    float *got = read_at_(ctx, bl, N, 0, "soft clamp");
+    float *got = tu_read_at(ctx, bl, N, 0, "soft clamp");
     double worst = 0;
     for (int i = 0; i < N - 1; i++)
         if (fabs(want[i]) > 1.2e-38) /* normal results; denormals round to 1.4e-45 */
@@ -690,12 +649,12 @@ static void shuffle_dev_(glf_ctx *ctx, cl_mem perm, int B, int D1, int D2, size_
     size_t n1 = (size_t)B * D1, n2 = (size_t)B * D2;
     glf_dptr none = {NULL, 0};
     cl_mem bi1 = D1 ? dev_in_(ctx, in1, n1, off) : NULL, bi2 = dev_in_(ctx, in2, n2, off);
-    cl_mem bo1 = D1 ? dev_at_(ctx, NULL, n1, off) : NULL, bo2 = dev_at_(ctx, NULL, n2, off);
+    cl_mem bo1 = D1 ? tu_buf_at(ctx, NULL, n1, off) : NULL, bo2 = tu_buf_at(ctx, NULL, n2, off);
     TU_OK(glf_shuffle_cols(ctx, D1 ? glf_dp(bo1, off) : none, glf_dp(bo2, off),
                            D1 ? glf_dp(bi1, off) : none, glf_dp(bi2, off), perm, B, D1, D2,
                            inverse));
-    *o1 = D1 ? read_at_(ctx, bo1, n1, off, "shuffle out1") : malloc(1);
-    *o2 = read_at_(ctx, bo2, n2, off, "shuffle out2");
+    *o1 = D1 ? tu_read_at(ctx, bo1, n1, off, "shuffle out1") : malloc(1);
+    *o2 = tu_read_at(ctx, bo2, n2, off, "shuffle out2");
     glf_buf_release(bi1), glf_buf_release(bi2), glf_buf_release(bo1), glf_buf_release(bo2);
 }
 
@@ -706,7 +665,7 @@ static void shuffle_case_(glf_ctx *ctx, int B, int d, size_t off, uint64_t seed)
     int *perm = malloc((size_t)d * sizeof *perm);
     cl_mem bp = perm_buf_(ctx, d, seed, perm);
     float *in1 = tu_rand(n1, seed + 1, -1, 1), *in2 = tu_rand(n2, seed + 2, -1, 1);
-    double *I1 = to_f64_(in1, n1), *I2 = to_f64_(in2, n2);
+    double *I1 = tu_f64(in1, n1), *I2 = tu_f64(in2, n2);
     double *r1 = calloc(n1 + 1, 8), *r2 = calloc(n2 + 1, 8);
     for (int inverse = 0; inverse < 2; inverse++) {
         float *o1, *o2, *p1, *p2, *b1, *b2;
@@ -770,14 +729,14 @@ static void test_affine_composes_block(void **state)
     cl_mem bu1 = dev_in_(ctx, u1, n1, 0), bu2 = dev_in_(ctx, u2, n2, 0);
     cl_mem bs2 = dev_in_(ctx, s2, n1, 0), bt2 = dev_in_(ctx, t2, n1, 0);
     cl_mem bs1 = dev_in_(ctx, s1, n2, 0), bt1 = dev_in_(ctx, t1, n2, 0);
-    cl_mem bv1 = dev_at_(ctx, NULL, n1, 0), bv2 = dev_at_(ctx, NULL, n2, 0);
-    cl_mem bl_ = dev_at_(ctx, NULL, B, 0);
+    cl_mem bv1 = tu_buf_at(ctx, NULL, n1, 0), bv2 = tu_buf_at(ctx, NULL, n2, 0);
+    cl_mem bl_ = tu_buf_at(ctx, NULL, B, 0);
     TU_OK(glf_affine_forward(ctx, glf_dp(bv1, 0), glf_dp(bl_, 0), glf_dp(bu1, 0), glf_dp(bs2, 0),
                              glf_dp(bt2, 0), B, d1, 0));
     TU_OK(glf_affine_forward(ctx, glf_dp(bv2, 0), glf_dp(bl_, 0), glf_dp(bu2, 0), glf_dp(bs1, 0),
                              glf_dp(bt1, 0), B, d2, 1));
-    float *gv1 = read_at_(ctx, bv1, n1, 0, "v1"), *gv2 = read_at_(ctx, bv2, n2, 0, "v2");
-    float *gl = read_at_(ctx, bl_, B, 0, "logdet");
+    float *gv1 = tu_read_at(ctx, bv1, n1, 0, "v1"), *gv2 = tu_read_at(ctx, bv2, n2, 0, "v2");
+    float *gl = tu_read_at(ctx, bl_, B, 0, "logdet");
     expect_("block v1", gv1, c->v1, n1, 1e-5, 1e-5);
     expect_("block v2", gv2, c->v2, n2, 1e-5, 1e-5);
     expect_("block logdet", gl, ld, B, 1e-5 * d, 1e-5);

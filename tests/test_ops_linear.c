@@ -20,14 +20,7 @@ typedef struct dev_ {
 
 static dev_ dev_new_(glf_ctx *ctx, const float *host, size_t n, size_t off)
 {
-    float *tmp = malloc((off + n) * sizeof *tmp);
-    assert_non_null(tmp);
-    for (size_t i = 0; i < off + n; i++)
-        tmp[i] = tu_sentinel();
-    if (host)
-        memcpy(tmp + off, host, n * sizeof *tmp);
-    dev_ d = {tu_buf_from(ctx, tmp, off + n), off, n};
-    free(tmp);
+    dev_ d = {tu_buf_at(ctx, host, n, off), off, n};
     return d;
 }
 
@@ -35,28 +28,7 @@ static glf_dptr dp_(dev_ d) { return glf_dp(d.buf, d.off); }
 
 static float *dev_read_(glf_ctx *ctx, dev_ d, const char *what)
 {
-    float *all = tu_read(ctx, d.buf, d.off + d.n);
-    for (size_t i = 0; i < d.off; i++) {
-        uint32_t bits;
-        memcpy(&bits, &all[i], sizeof bits);
-        if (bits != TU_SENTINEL_BITS)
-            fail_msg("%s: float %zu before the offset %zu was overwritten", what, i, d.off);
-    }
-    tu_check_guard(ctx, d.buf, d.off + d.n, what);
-    float *out = malloc(d.n * sizeof *out);
-    assert_non_null(out);
-    memcpy(out, all + d.off, d.n * sizeof *out);
-    free(all);
-    return out;
-}
-
-static double *to_f64_(const float *x, size_t n)
-{
-    double *d = malloc(n * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
-    return d;
+    return tu_read_at(ctx, d.buf, d.n, d.off, what);
 }
 
 static void expect_close_(const char *tag, const char *what, const float *got,
@@ -82,8 +54,8 @@ static void check_case_(glf_ctx *ctx, int B, int IN, int OUT, int bias, int want
     uint64_t seed = (uint64_t)B * 7919 + (uint64_t)IN * 31 + (uint64_t)OUT;
     float *x = tu_rand(nx, seed, -1, 1), *w = tu_rand(nw, seed + 1, -0.5f, 0.5f);
     float *b = tu_rand(nb, seed + 2, -1, 1), *dy = tu_rand(ny, seed + 3, -1, 1);
-    double *xd = to_f64_(x, nx), *wd = to_f64_(w, nw), *bd = to_f64_(b, nb);
-    double *dyd = to_f64_(dy, ny);
+    double *xd = tu_f64(x, nx), *wd = tu_f64(w, nw), *bd = tu_f64(b, nb);
+    double *dyd = tu_f64(dy, ny);
     double *ry = malloc(ny * sizeof *ry), *rdx = malloc(nx * sizeof *rdx);
     double *rdw = malloc(nw * sizeof *rdw), *rdb = malloc(nb * sizeof *rdb);
     ref_linear_forward(ry, xd, wd, bias ? bd : NULL, B, IN, OUT);

@@ -11,48 +11,12 @@
 #include "glf/ops_flow.h"
 #include "ref_flow.h"
 
-static double *to_f64_(const float *x, size_t n)
-{
-    double *y = malloc((n ? n : 1) * sizeof *y);
-    assert_non_null(y);
-    for (size_t i = 0; i < n; i++)
-        y[i] = x[i];
-    return y;
-}
-
-/* off sentinel floats, the data (NULL: sentinel), the guard. */
-static cl_mem dev_at_(glf_ctx *ctx, const float *host, size_t n, size_t off)
-{
-    float *tmp = malloc((off + n + 1) * sizeof *tmp);
-    assert_non_null(tmp);
-    for (size_t i = 0; i < off + n; i++)
-        tmp[i] = host && i >= off ? host[i - off] : tu_sentinel();
-    cl_mem b = tu_buf_from(ctx, tmp, off + n);
-    free(tmp);
-    return b;
-}
-
 /* Pure inputs: a finite poison guard, so reads past the end show up. */
 static cl_mem dev_in_(glf_ctx *ctx, const float *host, size_t n, size_t off)
 {
-    cl_mem b = dev_at_(ctx, host, n, off);
+    cl_mem b = tu_buf_at(ctx, host, n, off);
     TU_OK(glf_buf_fill_f32(ctx, b, off + n, TU_GUARD, -3.5e7f));
     return b;
-}
-
-static float *read_at_(glf_ctx *ctx, cl_mem b, size_t n, size_t off, const char *what)
-{
-    float *all = tu_read(ctx, b, off + n);
-    uint32_t s = TU_SENTINEL_BITS;
-    for (size_t i = 0; i < off; i++)
-        if (memcmp(&all[i], &s, 4))
-            fail_msg("%s: prefix word %zu before offset %zu was overwritten", what, i, off);
-    tu_check_guard(ctx, b, off + n, what);
-    float *x = malloc((n ? n : 1) * sizeof *x);
-    assert_non_null(x);
-    memcpy(x, all + off, n * sizeof *x);
-    free(all);
-    return x;
 }
 
 static int is_sentinel_(float x)
@@ -176,8 +140,8 @@ static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float
     size_t n = (size_t)B * N, nb = k == GAUSS ? (size_t)B : n, P = glf_loss_workspace(B, N);
     glf_dptr none = {NULL, 0};
     cl_mem ba = dev_in_(ctx, a, n, off), bb = k == ENT ? NULL : dev_in_(ctx, b, nb, off);
-    cl_mem bl = dev_at_(ctx, NULL, 1, off), bw = dev_at_(ctx, NULL, P, off);
-    cl_mem bga = dev_at_(ctx, NULL, n, off), bgb = dev_at_(ctx, NULL, B, off);
+    cl_mem bl = tu_buf_at(ctx, NULL, 1, off), bw = tu_buf_at(ctx, NULL, P, off);
+    cl_mem bga = tu_buf_at(ctx, NULL, n, off), bgb = tu_buf_at(ctx, NULL, B, off);
     glf_dptr L = glf_dp(bl, off), A = glf_dp(ba, off), Bb = glf_dp(bb, off), W = glf_dp(bw, off);
     glf_dptr GA = want_grad ? glf_dp(bga, off) : none, GB = want_grad ? glf_dp(bgb, off) : none;
     switch (k) {
@@ -194,12 +158,12 @@ static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float
         TU_OK(glf_vae_entropy(ctx, L, GA, A, B, N, scale, W));
         break;
     }
-    float *l = read_at_(ctx, bl, 1, off, "loss");
+    float *l = tu_read_at(ctx, bl, 1, off, "loss");
     o->loss = l[0];
     free(l);
-    free(read_at_(ctx, bw, P, off, "loss workspace"));
-    o->ga = read_at_(ctx, bga, n, off, "loss gradient");
-    o->gb = read_at_(ctx, bgb, B, off, "loss gradient (ldj)");
+    free(tu_read_at(ctx, bw, P, off, "loss workspace"));
+    o->ga = tu_read_at(ctx, bga, n, off, "loss gradient");
+    o->gb = tu_read_at(ctx, bgb, B, off, "loss gradient (ldj)");
     glf_buf_release(ba), glf_buf_release(bb), glf_buf_release(bl), glf_buf_release(bw);
     glf_buf_release(bga), glf_buf_release(bgb);
 }
@@ -212,7 +176,7 @@ static void loss_case_(glf_ctx *ctx, int k, int B, int N, size_t off, float scal
     if (k == BCE && n >= 4) { /* PyTorch's clamp of the log at -100, and its 1e-12 */
         a[0] = 0, b[0] = 1, a[1] = 1, b[1] = 0, a[2] = 0, b[2] = 0, a[3] = 1, b[3] = 1;
     }
-    double *A = to_f64_(a, n), *Bd = to_f64_(b, nb), *ga = calloc(n, 8), *gb = calloc(B, 8);
+    double *A = tu_f64(a, n), *Bd = tu_f64(b, nb), *ga = calloc(n, 8), *gb = calloc(B, 8);
     double L = ref_loss_(k, B, N, A, Bd, scale, ga, gb);
     char w[96];
     snprintf(w, sizeof w, "%s B%d N%d off%zu scale %g", kind_name_[k], B, N, off, (double)scale);
@@ -267,15 +231,15 @@ static void test_vae_entropy_strided(void **state)
         for (int b = 0; b < B; b++)
             memcpy(lv + (size_t)b * D, enc + (size_t)b * ld + D, (size_t)D * sizeof(float));
         cl_mem be = dev_in_(ctx, enc, ne, 0), bl = dev_in_(ctx, lv, n, 0);
-        cl_mem bg = dev_at_(ctx, NULL, ne, 0), bgd = dev_at_(ctx, NULL, n, 0);
-        cl_mem bo = dev_at_(ctx, NULL, 2, 0), bw = dev_at_(ctx, NULL, W, 0);
+        cl_mem bg = tu_buf_at(ctx, NULL, ne, 0), bgd = tu_buf_at(ctx, NULL, n, 0);
+        cl_mem bo = tu_buf_at(ctx, NULL, 2, 0), bw = tu_buf_at(ctx, NULL, W, 0);
         TU_OK(glf_vae_entropy_ld(ctx, glf_dp(bo, 0), glf_dp(bg, D), glf_dp(be, D), B, D, ld, 0.5f,
                                  glf_dp(bw, 0)));
         TU_OK(glf_vae_entropy(ctx, glf_dp(bo, 1), glf_dp(bgd, 0), glf_dp(bl, 0), B, D, 0.5f,
                               glf_dp(bw, 0)));
-        float *o = read_at_(ctx, bo, 2, 0, "entropy"), *g = read_at_(ctx, bg, ne, 0, "dlogvar");
-        float *gd = read_at_(ctx, bgd, n, 0, "dlogvar dense");
-        double *LV = to_f64_(lv, n), L, *want = calloc(n, sizeof *want);
+        float *o = tu_read_at(ctx, bo, 2, 0, "entropy"), *g = tu_read_at(ctx, bg, ne, 0, "dlogvar");
+        float *gd = tu_read_at(ctx, bgd, n, 0, "dlogvar dense");
+        double *LV = tu_f64(lv, n), L, *want = calloc(n, sizeof *want);
         ref_vae_entropy(B, D, LV, 0.5, &L, want);
         expect_("strided entropy", &o[0], &L, 1, 1e-5, 1e-5);
         if (memcmp(&o[0], &o[1], sizeof(float)))
@@ -311,12 +275,12 @@ static void test_bce_log_accuracy(void **state)
     }
     a[N - 2] = 0.0f, a[N - 1] = 1.0f;
     size_t W = glf_loss_workspace(1, N);
-    cl_mem ba = dev_in_(ctx, a, N, 0), bx = dev_in_(ctx, x, N, 0), bl = dev_at_(ctx, NULL, 1, 0);
-    cl_mem bw = dev_at_(ctx, NULL, W, 0);
+    cl_mem ba = dev_in_(ctx, a, N, 0), bx = dev_in_(ctx, x, N, 0), bl = tu_buf_at(ctx, NULL, 1, 0);
+    cl_mem bw = tu_buf_at(ctx, NULL, W, 0);
     glf_dptr none = {NULL, 0};
     TU_OK(glf_bce_loss(ctx, glf_dp(bl, 0), none, glf_dp(ba, 0), glf_dp(bx, 0), 1, N, 1.0f,
                        glf_dp(bw, 0)));
-    float *w = read_at_(ctx, bw, W, 0, "bce workspace");
+    float *w = tu_read_at(ctx, bw, W, 0, "bce workspace");
     double worst = 0;
     for (int i = 0; i < N; i++) {
         double want = -fmax(log((double)a[i]), -100.0);
@@ -344,14 +308,14 @@ static void reparam_case_(glf_ctx *ctx, int B, int D, int strided, size_t off, u
     float *enc = tu_rand(ne, seed, -1.5f, 1.5f), *eps = tu_rand(n, seed + 1, -2, 2);
     float *dz = tu_rand(n, seed + 2, -1, 1), *old = tu_rand(ne, seed + 3, -1, 1);
     size_t lvo = strided ? (size_t)D : n; /* logvar's offset within enc */
-    double *E = to_f64_(enc, ne), *EPS = to_f64_(eps, n), *DZ = to_f64_(dz, n);
-    double *OLD = to_f64_(old, ne), *z = calloc(n, 8), *g = calloc(ne, 8), *ga = calloc(ne, 8);
+    double *E = tu_f64(enc, ne), *EPS = tu_f64(eps, n), *DZ = tu_f64(dz, n);
+    double *OLD = tu_f64(old, ne), *z = calloc(n, 8), *g = calloc(ne, 8), *ga = calloc(ne, 8);
     ref_reparam_forward(B, D, ld, E, E + lvo, EPS, z);
     ref_reparam_backward(B, D, ld, DZ, E + lvo, EPS, NULL, g, g + lvo);
     ref_reparam_backward(B, D, ld, DZ, E + lvo, EPS, OLD + lvo, ga, ga + lvo);
     cl_mem be = dev_in_(ctx, enc, ne, off), bep = dev_in_(ctx, eps, n, off);
-    cl_mem bdz = dev_in_(ctx, dz, n, off), bz = dev_at_(ctx, NULL, n, off);
-    cl_mem bg = dev_at_(ctx, NULL, ne, off), bga = dev_at_(ctx, old, ne, off);
+    cl_mem bdz = dev_in_(ctx, dz, n, off), bz = tu_buf_at(ctx, NULL, n, off);
+    cl_mem bg = tu_buf_at(ctx, NULL, ne, off), bga = tu_buf_at(ctx, old, ne, off);
     glf_dptr mu = glf_dp(be, off), lv = glf_dp(be, off + lvo), Z = glf_dp(bz, off);
     glf_dptr EP = glf_dp(bep, off), DZd = glf_dp(bdz, off);
     if (strided) {
@@ -370,14 +334,14 @@ static void reparam_case_(glf_ctx *ctx, int B, int D, int strided, size_t off, u
     char w[64];
     snprintf(w, sizeof w, "reparam B%d D%d ld%d", B, D, ld);
     print_message("  %s\n", w);
-    float *gz = read_at_(ctx, bz, n, off, w), *gg = read_at_(ctx, bg, ne, off, w);
-    float *gga = read_at_(ctx, bga, ne, off, w);
+    float *gz = tu_read_at(ctx, bz, n, off, w), *gg = tu_read_at(ctx, bg, ne, off, w);
+    float *gga = tu_read_at(ctx, bga, ne, off, w);
     expect_("reparam z", gz, z, n, 1e-6, 1e-6);
     expect_("reparam d(mu, logvar) overwrite", gg, g, ne, 1e-7, 1e-6);
     expect_("reparam d(mu, logvar) accumulate", gga, ga, ne, 1e-6, 1e-6);
     /* repeat the forward: same bits */
     TU_OK(glf_reparam_forward_ld(ctx, Z, mu, lv, EP, B, D, ld));
-    float *gz2 = read_at_(ctx, bz, n, off, w);
+    float *gz2 = tu_read_at(ctx, bz, n, off, w);
     if (memcmp(gz, gz2, n * 4))
         fail_msg("%s: two runs differ", w);
     cl_mem all[] = {be, bep, bdz, bz, bg, bga};

@@ -17,15 +17,6 @@
 #define MOM 0.1f
 #define EPS 1e-5f
 
-static double *f64_(const float *a, size_t n)
-{
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = a[i];
-    return d;
-}
-
 static double max_abs_(const double *a, size_t n)
 {
     double m = 0;
@@ -105,7 +96,7 @@ static void bn_case_(glf_ctx *ctx, int B, int C, int L, uint64_t seed)
     float *g0 = tu_rand(c2, seed + 4, -3.0f, 3.0f);
 
     /* Reference in double from the same float inputs. */
-    double *xd = f64_(x, n), *pd = f64_(params, c2), *rd = f64_(run0, c2), *dyd = f64_(dy, n);
+    double *xd = tu_f64(x, n), *pd = tu_f64(params, c2), *rd = tu_f64(run0, c2), *dyd = tu_f64(dy, n);
     double *y = malloc(n * sizeof *y), *mean = malloc(C * sizeof *mean);
     double *invstd = malloc(C * sizeof *invstd), *dx = malloc(n * sizeof *dx);
     double *grads = malloc(c2 * sizeof *grads), *save = malloc(c2 * sizeof *save);
@@ -178,7 +169,7 @@ static void test_bn_eval(void **state)
         float *x = tu_rand(n, 300 + s, -2.0f, 2.0f);
         float *params = tu_rand(c2, 400 + s, -1.5f, 1.5f);
         float *run = tu_rand(c2, 500 + s, 0.1f, 2.0f);
-        double *xd = f64_(x, n), *pd = f64_(params, c2), *rd = f64_(run, c2);
+        double *xd = tu_f64(x, n), *pd = tu_f64(params, c2), *rd = tu_f64(run, c2);
         double *y = malloc(n * sizeof *y);
         ref_bn_forward_eval(y, rd, rd + C, xd, pd, pd + C, B, C, L, EPS);
         cl_mem dX = tu_buf_from(ctx, x, n), dP = tu_buf_from(ctx, params, c2);

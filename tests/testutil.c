@@ -41,6 +41,43 @@ cl_mem tu_buf_from(glf_ctx *ctx, const float *host, size_t n)
 
 cl_mem tu_buf_nan(glf_ctx *ctx, size_t n) { return tu_buf_from(ctx, NULL, n); }
 
+cl_mem tu_buf_at(glf_ctx *ctx, const float *host, size_t n, size_t off)
+{
+    float *tmp = malloc((off + n + 1) * sizeof *tmp);
+    assert_non_null(tmp);
+    for (size_t i = 0; i < off + n; i++)
+        tmp[i] = host && i >= off ? host[i - off] : tu_sentinel();
+    cl_mem b = tu_buf_from(ctx, tmp, off + n);
+    free(tmp);
+    return b;
+}
+
+float *tu_read_at(glf_ctx *ctx, cl_mem buf, size_t n, size_t off, const char *what)
+{
+    float *all = tu_read(ctx, buf, off + n);
+    for (size_t i = 0; i < off; i++) {
+        uint32_t bits;
+        memcpy(&bits, &all[i], sizeof bits);
+        if (bits != TU_SENTINEL_BITS)
+            fail_msg("%s: float %zu before the offset %zu was overwritten", what, i, off);
+    }
+    tu_check_guard(ctx, buf, off + n, what);
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    assert_non_null(x);
+    memcpy(x, all + off, n * sizeof *x);
+    free(all);
+    return x;
+}
+
+double *tu_f64(const float *x, size_t n)
+{
+    double *y = malloc((n ? n : 1) * sizeof *y);
+    assert_non_null(y);
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i];
+    return y;
+}
+
 float *tu_read(glf_ctx *ctx, cl_mem buf, size_t n)
 {
     float *h = malloc((n ? n : 1) * sizeof(float));

@@ -38,6 +38,14 @@ float tu_sentinel(void);
 cl_mem tu_buf_nan(glf_ctx *ctx, size_t n);
 /* n floats copied from host (NULL: sentinel), followed by the guard. */
 cl_mem tu_buf_from(glf_ctx *ctx, const float *host, size_t n);
+/* A tensor at float offset off: off sentinel floats (a prefix that must stay
+ * untouched), n floats from host (NULL: sentinel), then the guard. */
+cl_mem tu_buf_at(glf_ctx *ctx, const float *host, size_t n, size_t off);
+/* Read the n floats at off into a malloc'd copy, failing the test if the
+ * prefix before off or the guard after the data was written. */
+float *tu_read_at(glf_ctx *ctx, cl_mem buf, size_t n, size_t off, const char *what);
+/* malloc'd double copy of n floats. */
+double *tu_f64(const float *x, size_t n);
 /* Read n floats back into a malloc'd array (caller frees). */
 float *tu_read(glf_ctx *ctx, cl_mem buf, size_t n);
 /* Assert the guard after n floats is untouched. */

@@ -148,7 +148,8 @@ static glf_status plan_(glf_net *n)
     size_t lw2 = glf_loss_workspace(n->max_batch, n->d);
     n->loss_work = glf_net_alloc_(n, lw > lw2 ? lw : lw2);
     n->scalars = glf_net_alloc_(n, 16);
-    return glf_flow_plan_(n);
+    /* The ae-gauss baseline has no flow (its layout holds no flow tensors). */
+    return c->mode == GLF_MODE_AE_GAUSS ? GLF_OK : glf_flow_plan_(n);
 }
 
 /* ---- creation -------------------------------------------------------------- */

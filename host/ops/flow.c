@@ -5,27 +5,11 @@
 
 #include "glf/ops_flow.h"
 
+#include "check.h"
+
 /* One fixed local size for every launch: PoCL generates code once per local
  * size, and small groups without barriers suit its CPU device. */
 #define GLF_FLOW_WG 64
-
-/* Offsets travel to kernels as int: the tensor's last element must fit. */
-static glf_status check_ptr_(const char *op, const char *name, glf_dptr p, size_t n)
-{
-    if (!p.buf)
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s: %s.buf is NULL, expected a device buffer", op,
-                        name);
-    if (p.off > (size_t)INT_MAX || n > (size_t)INT_MAX - p.off)
-        return glf_fail(GLF_ERR_INVALID_ARG,
-                        "%s: %s offset %zu + %zu floats exceeds INT_MAX, the kernels' index range",
-                        op, name, p.off, n);
-    return GLF_OK;
-}
-
-static glf_status check_opt_(const char *op, const char *name, glf_dptr p, size_t n)
-{
-    return p.buf ? check_ptr_(op, name, p, n) : GLF_OK;
-}
 
 static glf_status check_bd_(const char *op, int B, int D)
 {
@@ -47,11 +31,11 @@ glf_status glf_affine_forward(glf_ctx *ctx, glf_dptr v, glf_dptr ldj, glf_dptr u
     static const char *op = "glf_affine_forward";
     GLF_TRY(check_bd_(op, B, D));
     size_t n = (size_t)B * (size_t)D;
-    GLF_TRY(check_ptr_(op, "v", v, n));
-    GLF_TRY(check_ptr_(op, "ldj", ldj, (size_t)B));
-    GLF_TRY(check_ptr_(op, "u", u, n));
-    GLF_TRY(check_ptr_(op, "s_raw", s_raw, n));
-    GLF_TRY(check_ptr_(op, "t", t, n));
+    GLF_TRY(glf_check_dptr_(op, "v", v, n));
+    GLF_TRY(glf_check_dptr_(op, "ldj", ldj, (size_t)B));
+    GLF_TRY(glf_check_dptr_(op, "u", u, n));
+    GLF_TRY(glf_check_dptr_(op, "s_raw", s_raw, n));
+    GLF_TRY(glf_check_dptr_(op, "t", t, n));
     if (B == 0)
         return GLF_OK;
     cl_kernel k;
@@ -67,10 +51,10 @@ glf_status glf_affine_inverse(glf_ctx *ctx, glf_dptr u, glf_dptr v, glf_dptr s_r
     static const char *op = "glf_affine_inverse";
     GLF_TRY(check_bd_(op, B, D));
     size_t n = (size_t)B * (size_t)D;
-    GLF_TRY(check_ptr_(op, "u", u, n));
-    GLF_TRY(check_ptr_(op, "v", v, n));
-    GLF_TRY(check_ptr_(op, "s_raw", s_raw, n));
-    GLF_TRY(check_ptr_(op, "t", t, n));
+    GLF_TRY(glf_check_dptr_(op, "u", u, n));
+    GLF_TRY(glf_check_dptr_(op, "v", v, n));
+    GLF_TRY(glf_check_dptr_(op, "s_raw", s_raw, n));
+    GLF_TRY(glf_check_dptr_(op, "t", t, n));
     if (n == 0)
         return GLF_OK;
     cl_kernel k;
@@ -86,13 +70,13 @@ glf_status glf_affine_backward(glf_ctx *ctx, glf_dptr du, glf_dptr ds_raw, glf_d
     static const char *op = "glf_affine_backward";
     GLF_TRY(check_bd_(op, B, D));
     size_t n = (size_t)B * (size_t)D;
-    GLF_TRY(check_opt_(op, "du", du, n));
-    GLF_TRY(check_opt_(op, "ds_raw", ds_raw, n));
-    GLF_TRY(check_opt_(op, "dt", dt, n));
-    GLF_TRY(check_opt_(op, "dldj", dldj, (size_t)B));
-    GLF_TRY(check_ptr_(op, "dv", dv, n));
-    GLF_TRY(check_ptr_(op, "u", u, n));
-    GLF_TRY(check_ptr_(op, "s_raw", s_raw, n));
+    GLF_TRY(glf_check_dptr_opt_(op, "du", du, n));
+    GLF_TRY(glf_check_dptr_opt_(op, "ds_raw", ds_raw, n));
+    GLF_TRY(glf_check_dptr_opt_(op, "dt", dt, n));
+    GLF_TRY(glf_check_dptr_opt_(op, "dldj", dldj, (size_t)B));
+    GLF_TRY(glf_check_dptr_(op, "dv", dv, n));
+    GLF_TRY(glf_check_dptr_(op, "u", u, n));
+    GLF_TRY(glf_check_dptr_(op, "s_raw", s_raw, n));
     int want = (du.buf ? 1 : 0) | (ds_raw.buf ? 2 : 0) | (dt.buf ? 4 : 0) | (dldj.buf ? 8 : 0);
     if (n == 0 || (want & 7) == 0)
         return GLF_OK;
@@ -116,12 +100,12 @@ glf_status glf_shuffle_cols(glf_ctx *ctx, glf_dptr out1, glf_dptr out2, glf_dptr
         return glf_fail(GLF_ERR_INVALID_ARG, "%s: perm is NULL, expected %d cl_int", op, D1 + D2);
     size_t n1 = (size_t)B * (size_t)D1, n2 = (size_t)B * (size_t)D2;
     if (D1 > 0) {
-        GLF_TRY(check_ptr_(op, "out1", out1, n1));
-        GLF_TRY(check_ptr_(op, "in1", in1, n1));
+        GLF_TRY(glf_check_dptr_(op, "out1", out1, n1));
+        GLF_TRY(glf_check_dptr_(op, "in1", in1, n1));
     }
     if (D2 > 0) {
-        GLF_TRY(check_ptr_(op, "out2", out2, n2));
-        GLF_TRY(check_ptr_(op, "in2", in2, n2));
+        GLF_TRY(glf_check_dptr_(op, "out2", out2, n2));
+        GLF_TRY(glf_check_dptr_(op, "in2", in2, n2));
     }
     size_t n = n1 + n2;
     if (n == 0)

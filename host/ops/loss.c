@@ -6,6 +6,8 @@
 
 #include "glf/ops_flow.h"
 
+#include "check.h"
+
 #define GLF_LOSS_WG 64
 /* Most partial sums: enough work-items to fill a device, few enough that
  * the one-work-item final pass is short. Fixed, so results are the same
@@ -28,31 +30,14 @@ size_t glf_loss_workspace(int B, int N)
     return n + (n ? parts_(n, &c) : 1);
 }
 
-static glf_status check_ptr_(const char *op, const char *name, glf_dptr p, size_t n)
-{
-    if (!p.buf)
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s: %s.buf is NULL, expected a device buffer", op,
-                        name);
-    if (p.off > (size_t)INT_MAX || n > (size_t)INT_MAX - p.off)
-        return glf_fail(GLF_ERR_INVALID_ARG,
-                        "%s: %s offset %zu + %zu floats exceeds INT_MAX, the kernels' index range",
-                        op, name, p.off, n);
-    return GLF_OK;
-}
-
-static glf_status check_opt_(const char *op, const char *name, glf_dptr p, size_t n)
-{
-    return p.buf ? check_ptr_(op, name, p, n) : GLF_OK;
-}
-
 /* Validate the common loss arguments. */
 static glf_status loss_args_(const char *op, glf_dptr loss, glf_dptr work, int B, int N)
 {
     if (B < 1 || N < 1 || B > INT_MAX / N)
         return glf_fail(GLF_ERR_INVALID_ARG, "%s: B = %d, N = %d, expected both >= 1, B*N < 2^31",
                         op, B, N);
-    GLF_TRY(check_ptr_(op, "loss", loss, 1));
-    return check_ptr_(op, "work", work, glf_loss_workspace(B, N));
+    GLF_TRY(glf_check_dptr_(op, "loss", loss, 1));
+    return glf_check_dptr_(op, "work", work, glf_loss_workspace(B, N));
 }
 
 /* Passes 2 and 3 over the n terms at `terms`: partials into work after its
@@ -80,9 +65,9 @@ static glf_status pair_loss_(glf_ctx *ctx, const char *op, const char *kname, gl
 {
     GLF_TRY(loss_args_(op, loss, work, B, N));
     size_t n = (size_t)B * (size_t)N, l = GLF_LOSS_WG;
-    GLF_TRY(check_ptr_(op, "xhat", xhat, n));
-    GLF_TRY(check_ptr_(op, "x", x, n));
-    GLF_TRY(check_opt_(op, "dxhat", dxhat, n));
+    GLF_TRY(glf_check_dptr_(op, "xhat", xhat, n));
+    GLF_TRY(glf_check_dptr_(op, "x", x, n));
+    GLF_TRY(glf_check_dptr_opt_(op, "dxhat", dxhat, n));
     float gs = (float)((double)scale / B);
     cl_kernel k;
     GLF_TRY(glf_kernel(ctx, "loss", kname, NULL, &k));
@@ -113,10 +98,10 @@ glf_status glf_gauss_nll(glf_ctx *ctx, glf_dptr loss, glf_dptr dz, glf_dptr dldj
     static const char *op = "glf_gauss_nll";
     GLF_TRY(loss_args_(op, loss, work, B, D));
     size_t n = (size_t)B * (size_t)D, l = GLF_LOSS_WG;
-    GLF_TRY(check_ptr_(op, "z", z, n));
-    GLF_TRY(check_ptr_(op, "ldj", ldj, (size_t)B));
-    GLF_TRY(check_opt_(op, "dz", dz, n));
-    GLF_TRY(check_opt_(op, "dldj", dldj, (size_t)B));
+    GLF_TRY(glf_check_dptr_(op, "z", z, n));
+    GLF_TRY(glf_check_dptr_(op, "ldj", ldj, (size_t)B));
+    GLF_TRY(glf_check_dptr_opt_(op, "dz", dz, n));
+    GLF_TRY(glf_check_dptr_opt_(op, "dldj", dldj, (size_t)B));
     float gs = (float)((double)scale / B);
     /* The constant of all B samples, summed in double once. */
     float cst = (float)((double)B * (double)D * 0.5 * log(2.0 * 3.14159265358979323846));
@@ -133,8 +118,8 @@ glf_status glf_vae_entropy(glf_ctx *ctx, glf_dptr loss, glf_dptr dlogvar, glf_dp
     static const char *op = "glf_vae_entropy";
     GLF_TRY(loss_args_(op, loss, work, B, D));
     size_t n = (size_t)B * (size_t)D, l = GLF_LOSS_WG;
-    GLF_TRY(check_ptr_(op, "logvar", logvar, n));
-    GLF_TRY(check_opt_(op, "dlogvar", dlogvar, n));
+    GLF_TRY(glf_check_dptr_(op, "logvar", logvar, n));
+    GLF_TRY(glf_check_dptr_opt_(op, "dlogvar", dlogvar, n));
     float coef = (float)(-0.5 * (double)scale / B);
     if (dlogvar.buf) {
         cl_kernel k;
@@ -156,8 +141,8 @@ glf_status glf_vae_entropy_ld(glf_ctx *ctx, glf_dptr loss, glf_dptr dlogvar, glf
                         ld, D);
     size_t n = (size_t)B * (size_t)D, l = GLF_LOSS_WG;
     size_t span = (size_t)(B - 1) * (size_t)ld + (size_t)D;
-    GLF_TRY(check_ptr_(op, "logvar", logvar, span));
-    GLF_TRY(check_opt_(op, "dlogvar", dlogvar, span));
+    GLF_TRY(glf_check_dptr_(op, "logvar", logvar, span));
+    GLF_TRY(glf_check_dptr_opt_(op, "dlogvar", dlogvar, span));
     float coef = (float)(-0.5 * (double)scale / B);
     cl_kernel k;
     GLF_TRY(glf_kernel(ctx, "loss", "loss_strided_elem", NULL, &k));
@@ -192,10 +177,10 @@ glf_status glf_reparam_forward_ld(glf_ctx *ctx, glf_dptr z, glf_dptr mu, glf_dpt
     static const char *op = "glf_reparam_forward";
     GLF_TRY(reparam_check_(op, B, D, ld));
     size_t n = (size_t)B * (size_t)D, s = span_(B, D, ld);
-    GLF_TRY(check_ptr_(op, "z", z, n));
-    GLF_TRY(check_ptr_(op, "mu", mu, s));
-    GLF_TRY(check_ptr_(op, "logvar", logvar, s));
-    GLF_TRY(check_ptr_(op, "eps", eps, n));
+    GLF_TRY(glf_check_dptr_(op, "z", z, n));
+    GLF_TRY(glf_check_dptr_(op, "mu", mu, s));
+    GLF_TRY(glf_check_dptr_(op, "logvar", logvar, s));
+    GLF_TRY(glf_check_dptr_(op, "eps", eps, n));
     if (n == 0)
         return GLF_OK;
     cl_kernel k;
@@ -212,11 +197,11 @@ glf_status glf_reparam_backward_ld(glf_ctx *ctx, glf_dptr dmu, glf_dptr dlogvar,
     static const char *op = "glf_reparam_backward";
     GLF_TRY(reparam_check_(op, B, D, ld));
     size_t n = (size_t)B * (size_t)D, s = span_(B, D, ld);
-    GLF_TRY(check_opt_(op, "dmu", dmu, s));
-    GLF_TRY(check_opt_(op, "dlogvar", dlogvar, s));
-    GLF_TRY(check_ptr_(op, "dz", dz, n));
-    GLF_TRY(check_ptr_(op, "logvar", logvar, s));
-    GLF_TRY(check_ptr_(op, "eps", eps, n));
+    GLF_TRY(glf_check_dptr_opt_(op, "dmu", dmu, s));
+    GLF_TRY(glf_check_dptr_opt_(op, "dlogvar", dlogvar, s));
+    GLF_TRY(glf_check_dptr_(op, "dz", dz, n));
+    GLF_TRY(glf_check_dptr_(op, "logvar", logvar, s));
+    GLF_TRY(glf_check_dptr_(op, "eps", eps, n));
     int want = (dmu.buf ? 1 : 0) | (dlogvar.buf ? 2 : 0);
     if (n == 0 || want == 0)
         return GLF_OK;
