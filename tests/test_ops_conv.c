@@ -11,41 +11,6 @@
 #include "glf/ops_conv.h"
 #include "ref_conv.h"
 
-typedef struct dev_ {
-    cl_mem buf;
-    size_t off, n;
-} dev_;
-
-/* n floats at float offset off, the prefix and the guard set to the sentinel. */
-static dev_ dev_new_(glf_ctx *ctx, const float *host, size_t n, size_t off)
-{
-    dev_ d = {tu_buf_at(ctx, host, n, off), off, n};
-    return d;
-}
-
-static glf_dptr dp_(dev_ d) { return glf_dp(d.buf, d.off); }
-
-/* Read the data back; the prefix before off and the guard must be untouched. */
-static float *dev_read_(glf_ctx *ctx, dev_ d, const char *what)
-{
-    return tu_read_at(ctx, d.buf, d.n, d.off, what);
-}
-
-static void expect_close_(const char *tag, const char *what, const float *got,
-                          const double *want, size_t n, double red, double scale)
-{
-    char name[192];
-    snprintf(name, sizeof name, "%s %s", tag, what);
-    double *w = malloc(n * sizeof *w);
-    for (size_t i = 0; i < n; i++)
-        w[i] = scale * want[i];
-    /* fp32 sums of `red` terms of magnitude <= 1: error grows like sqrt(red). */
-    size_t bad = tu_compare(name, got, w, n, 1e-5 * scale * sqrt(red), 1e-4);
-    free(w);
-    if (bad)
-        fail_msg("%s: %zu mismatches", name, bad);
-}
-
 static void expect_same_bits_(const char *tag, const char *what, const float *a, const float *b,
                               size_t n)
 {
@@ -95,42 +60,42 @@ static void check_case_(glf_ctx *ctx, int tr, glf_conv_shape s, int bias, int wa
     double red_dw = (double)s.B * (tr ? (double)s.H * s.W : (double)Ho * Wo);
     double red_db = (double)s.B * Ho * Wo;
 
-    dev_ X = dev_new_(ctx, x, nx, off), Wt = dev_new_(ctx, w, nw, off);
-    dev_ Bi = dev_new_(ctx, b, nb, off), DY = dev_new_(ctx, dy, ny, off);
-    dev_ WK = dev_new_(ctx, NULL, ws, off);
+    tu_dev X = tu_dev_new(ctx, x, nx, off), Wt = tu_dev_new(ctx, w, nw, off);
+    tu_dev Bi = tu_dev_new(ctx, b, nb, off), DY = tu_dev_new(ctx, dy, ny, off);
+    tu_dev WK = tu_dev_new(ctx, NULL, ws, off);
     glf_dptr none = glf_dp(NULL, 0);
     float *got[2][4] = {{0}}; /* run, {y, dx, dw, db} */
     for (int run = 0; run < 2; run++) {
-        dev_ Y = dev_new_(ctx, NULL, ny, off), DX = dev_new_(ctx, NULL, nx, off);
-        dev_ DW = dev_new_(ctx, NULL, nw, off), DB = dev_new_(ctx, NULL, nb, off);
-        TU_OK(fwd(ctx, dp_(Y), dp_(X), dp_(Wt), bias ? dp_(Bi) : none, &s, dp_(WK)));
-        TU_OK(bwd(ctx, want_dx ? dp_(DX) : none, dp_(DW), bias ? dp_(DB) : none, dp_(DY),
-                  dp_(X), dp_(Wt), &s, dp_(WK), 0));
-        got[run][0] = dev_read_(ctx, Y, "y");
-        got[run][1] = dev_read_(ctx, DX, "dx");
-        got[run][2] = dev_read_(ctx, DW, "dw");
-        got[run][3] = dev_read_(ctx, DB, "db");
+        tu_dev Y = tu_dev_new(ctx, NULL, ny, off), DX = tu_dev_new(ctx, NULL, nx, off);
+        tu_dev DW = tu_dev_new(ctx, NULL, nw, off), DB = tu_dev_new(ctx, NULL, nb, off);
+        TU_OK(fwd(ctx, tu_dp(Y), tu_dp(X), tu_dp(Wt), bias ? tu_dp(Bi) : none, &s, tu_dp(WK)));
+        TU_OK(bwd(ctx, want_dx ? tu_dp(DX) : none, tu_dp(DW), bias ? tu_dp(DB) : none, tu_dp(DY),
+                  tu_dp(X), tu_dp(Wt), &s, tu_dp(WK), 0));
+        got[run][0] = tu_dev_read(ctx, Y, "y");
+        got[run][1] = tu_dev_read(ctx, DX, "dx");
+        got[run][2] = tu_dev_read(ctx, DW, "dw");
+        got[run][3] = tu_dev_read(ctx, DB, "db");
         if (run == 0) {
-            expect_close_(tag, "y", got[0][0], ry, ny, red_y, 1.0);
-            expect_close_(tag, "dw", got[0][2], rdw, nw, red_dw, 1.0);
+            tu_expect_close(tag, "y", got[0][0], ry, ny, red_y, 1.0);
+            tu_expect_close(tag, "dw", got[0][2], rdw, nw, red_dw, 1.0);
             if (want_dx)
-                expect_close_(tag, "dx", got[0][1], rdx, nx, red_dx, 1.0);
+                tu_expect_close(tag, "dx", got[0][1], rdx, nx, red_dx, 1.0);
             else /* skipped: must stay all sentinel */
                 for (size_t i = 0; i < nx; i++)
                     assert_true(isnan(got[0][1][i]));
             if (bias)
-                expect_close_(tag, "db", got[0][3], rdb, nb, red_db, 1.0);
+                tu_expect_close(tag, "db", got[0][3], rdb, nb, red_db, 1.0);
             else
                 for (size_t i = 0; i < nb; i++)
                     assert_true(isnan(got[0][3][i]));
             /* accumulate = 1 on top: dw, db double; dx is overwritten again. */
-            TU_OK(bwd(ctx, want_dx ? dp_(DX) : none, dp_(DW), bias ? dp_(DB) : none, dp_(DY),
-                      dp_(X), dp_(Wt), &s, dp_(WK), 1));
-            float *dx2 = dev_read_(ctx, DX, "dx acc"), *dw2 = dev_read_(ctx, DW, "dw acc");
-            float *db2 = dev_read_(ctx, DB, "db acc");
-            expect_close_(tag, "dw accumulate", dw2, rdw, nw, red_dw, 2.0);
+            TU_OK(bwd(ctx, want_dx ? tu_dp(DX) : none, tu_dp(DW), bias ? tu_dp(DB) : none, tu_dp(DY),
+                      tu_dp(X), tu_dp(Wt), &s, tu_dp(WK), 1));
+            float *dx2 = tu_dev_read(ctx, DX, "dx acc"), *dw2 = tu_dev_read(ctx, DW, "dw acc");
+            float *db2 = tu_dev_read(ctx, DB, "db acc");
+            tu_expect_close(tag, "dw accumulate", dw2, rdw, nw, red_dw, 2.0);
             if (bias)
-                expect_close_(tag, "db accumulate", db2, rdb, nb, red_db, 2.0);
+                tu_expect_close(tag, "db accumulate", db2, rdb, nb, red_db, 2.0);
             expect_same_bits_(tag, "dx after accumulate", dx2, got[0][1], nx);
             free(dx2), free(dw2), free(db2);
         }

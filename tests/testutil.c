@@ -69,6 +69,34 @@ float *tu_read_at(glf_ctx *ctx, cl_mem buf, size_t n, size_t off, const char *wh
     return x;
 }
 
+tu_dev tu_dev_new(glf_ctx *ctx, const float *host, size_t n, size_t off)
+{
+    tu_dev d = {tu_buf_at(ctx, host, n, off), off, n};
+    return d;
+}
+
+glf_dptr tu_dp(tu_dev d) { return glf_dp(d.buf, d.off); }
+
+float *tu_dev_read(glf_ctx *ctx, tu_dev d, const char *what)
+{
+    return tu_read_at(ctx, d.buf, d.n, d.off, what);
+}
+
+void tu_expect_close(const char *tag, const char *what, const float *got, const double *want,
+                     size_t n, double red, double scale)
+{
+    char name[192];
+    snprintf(name, sizeof name, "%s %s", tag, what);
+    double *w = malloc(n * sizeof *w);
+    for (size_t i = 0; i < n; i++)
+        w[i] = scale * want[i];
+    /* fp32 sums of `red` terms of magnitude <= 1: error grows like sqrt(red). */
+    size_t bad = tu_compare(name, got, w, n, 1e-5 * scale * sqrt(red), 1e-4);
+    free(w);
+    if (bad)
+        fail_msg("%s: %zu mismatches", name, bad);
+}
+
 double *tu_f64(const float *x, size_t n)
 {
     double *y = malloc((n ? n : 1) * sizeof *y);

@@ -44,6 +44,19 @@ cl_mem tu_buf_at(glf_ctx *ctx, const float *host, size_t n, size_t off);
 /* Read the n floats at off into a malloc'd copy, failing the test if the
  * prefix before off or the guard after the data was written. */
 float *tu_read_at(glf_ctx *ctx, cl_mem buf, size_t n, size_t off, const char *what);
+/* A device tensor with its offset and size, for tests that place tensors
+ * at offsets (tu_buf_at / tu_read_at underneath). */
+typedef struct tu_dev {
+    cl_mem buf;
+    size_t off, n;
+} tu_dev;
+tu_dev tu_dev_new(glf_ctx *ctx, const float *host, size_t n, size_t off);
+glf_dptr tu_dp(tu_dev d);
+float *tu_dev_read(glf_ctx *ctx, tu_dev d, const char *what);
+/* Fail the test unless got ~ scale*want within an fp32 tolerance for sums of
+ * `red` terms of magnitude <= 1 (error grows like sqrt(red)). */
+void tu_expect_close(const char *tag, const char *what, const float *got, const double *want,
+                     size_t n, double red, double scale);
 /* malloc'd double copy of n floats. */
 double *tu_f64(const float *x, size_t n);
 /* Read n floats back into a malloc'd array (caller frees). */
