@@ -3,7 +3,9 @@
  * and the device's FMA peak from a kernel of independent FMAs; a markdown
  * table on stdout.
  * usage: bench_gemm [--reps N] [--params rm,vw,nv,lx,ly] [--only glf|clblast]
- *                   [--shape TA,TB,M,N,K] [--no-peak] [--device SPEC] */
+ *                   [--vs rm,vw,nv,lx,ly]... [--shape TA,TB,M,N,K] [--no-peak]
+ *                   [--device SPEC]
+ * --vs adds columns for other glf parameter sets, alternated with the rest. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,10 +57,15 @@ static void note_(void *user, const char *line)
     fprintf(stderr, "%s\n", line);
 }
 
-static double time_one_(glf_ctx *ctx, glf_gemm_backend b, const struct shape_ *s, cl_mem dA,
-                        cl_mem dB, cl_mem dC)
+#define MAXV_ 6 /* variants: CLBlast, glf, up to 4 --vs sets */
+
+static double time_one_(glf_ctx *ctx, int v, const glf_gemm_params *prm, const struct shape_ *s,
+                        cl_mem dA, cl_mem dB, cl_mem dC)
 {
-    glf_status st = glf_gemm_set_backend(ctx, b);
+    glf_status st = v == 0 ? glf_gemm_set_backend(ctx, GLF_GEMM_CLBLAST)
+                           : glf_gemm_set_params(ctx, &prm[v]);
+    if (!st && v > 0)
+        st = glf_gemm_set_backend(ctx, GLF_GEMM_GLF);
     if (st)
         die_("set backend", st);
     double t0 = glf_now();
@@ -124,18 +131,26 @@ int main(int argc, char **argv)
     int reps = 5, only = -1, peak = 1;
     const char *spec = NULL;
     struct shape_ custom = {"custom", 0, 0, 0, 0, 0};
-    glf_gemm_params prm = glf_gemm_default_params();
-    int set_prm = 0;
+    glf_gemm_params prm[MAXV_];
+    int nv = 2;
+    prm[1] = glf_gemm_default_params();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--params") && i + 1 < argc) {
-            if (sscanf(argv[++i], "%d,%d,%d,%d,%d", &prm.rm, &prm.vw, &prm.nv, &prm.lx,
-                       &prm.ly) != 5) {
+            glf_gemm_params *q = &prm[1];
+            if (sscanf(argv[++i], "%d,%d,%d,%d,%d", &q->rm, &q->vw, &q->nv, &q->lx, &q->ly) !=
+                5) {
                 fprintf(stderr, "bench_gemm: --params expects rm,vw,nv,lx,ly\n");
                 return 2;
             }
-            set_prm = 1;
+        } else if (!strcmp(argv[i], "--vs") && i + 1 < argc && nv < MAXV_) {
+            glf_gemm_params *q = &prm[nv++];
+            if (sscanf(argv[++i], "%d,%d,%d,%d,%d", &q->rm, &q->vw, &q->nv, &q->lx, &q->ly) !=
+                5) {
+                fprintf(stderr, "bench_gemm: --vs expects rm,vw,nv,lx,ly\n");
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             i++;
             only = !strcmp(argv[i], "glf") ? GLF_GEMM_GLF : GLF_GEMM_CLBLAST;
@@ -151,7 +166,8 @@ int main(int argc, char **argv)
             spec = argv[++i];
         else {
             fprintf(stderr, "usage: bench_gemm [--reps N] [--params rm,vw,nv,lx,ly] "
-                            "[--only glf|clblast] [--shape TA,TB,M,N,K] [--no-peak] "
+                            "[--only glf|clblast] [--vs rm,vw,nv,lx,ly]... "
+                            "[--shape TA,TB,M,N,K] [--no-peak] "
                             "[--device SPEC]\n");
             return 2;
         }
@@ -165,17 +181,24 @@ int main(int argc, char **argv)
     glf_gemm_set_note(ctx, note_, NULL);
     char line[1024];
     glf_ctx_describe(ctx, line, sizeof line);
-    if (set_prm && (s = glf_gemm_set_params(ctx, &prm)))
-        die_("params", s);
-    prm = glf_gemm_get_params(ctx);
-    printf("device: %s\nglf params: rm=%d vw=%d nv=%d lx=%d ly=%d; %d timed reps, medians\n\n",
-           line, prm.rm, prm.vw, prm.nv, prm.lx, prm.ly, reps);
+    for (int v = 1; v < nv; v++) /* validates each set once */
+        if ((s = glf_gemm_set_params(ctx, &prm[v])))
+            die_("params", s);
+    printf("device: %s\n%d timed reps per variant, alternated, medians\n", line, reps);
+    for (int v = 1; v < nv; v++)
+        printf("glf%s: rm=%d vw=%d nv=%d lx=%d ly=%d\n", v == 1 ? "" : " vs", prm[v].rm,
+               prm[v].vw, prm[v].nv, prm[v].lx, prm[v].ly);
+    printf("\n");
     double pk = peak ? fma_peak_(ctx, 3) : 0;
     if (peak)
         printf("FMA peak (independent float16 FMAs): %.1f GFLOP/s\n\n", pk);
-    printf("| shape | op | M x N x K | CLBlast GFLOP/s | glf GFLOP/s | glf/CLBlast |%s\n",
-           peak ? " glf % of peak |" : "");
-    printf("|---|---|---|---:|---:|---:|%s\n", peak ? "---:|" : "");
+    printf("| shape | op | M x N x K | CLBlast GFLOP/s | glf GFLOP/s |");
+    for (int v = 2; v < nv; v++)
+        printf(" glf %d,%d,%d,%d,%d |", prm[v].rm, prm[v].vw, prm[v].nv, prm[v].lx, prm[v].ly);
+    printf(" glf/CLBlast |%s\n|---|---|---|---:|---:|", peak ? " glf % of peak |" : "");
+    for (int v = 2; v < nv; v++)
+        printf("---:|");
+    printf("---:|%s\n", peak ? "---:|" : "");
     size_t nshapes = custom.M ? 1 : sizeof shapes_ / sizeof shapes_[0];
     for (size_t si = 0; si < nshapes; si++) {
         const struct shape_ *sh = custom.M ? &custom : &shapes_[si];
@@ -190,25 +213,29 @@ int main(int argc, char **argv)
             (s = glf_buf_create(ctx, nc * 4, &dC)) || (s = glf_buf_write(ctx, dA, 0, na * 4, h)) ||
             (s = glf_buf_write(ctx, dB, 0, nb * 4, h)))
             die_("buffers", s);
-        double t[2][64];
-        for (int b = 0; b < 2; b++) /* warm-up: compiles, first launches */
-            if (only < 0 || only == b)
-                time_one_(ctx, (glf_gemm_backend)b, sh, dA, dB, dC);
-        for (int rep = 0; rep < reps && rep < 64; rep++)
-            for (int b = 0; b < 2; b++)
-                t[b][rep] = (only < 0 || only == b)
-                                ? time_one_(ctx, (glf_gemm_backend)b, sh, dA, dB, dC)
-                                : NAN;
-        double flop = 2.0 * (double)sh->M * (double)sh->N * (double)sh->K, gf[2];
-        for (int b = 0; b < 2; b++) {
-            int n = reps < 64 ? reps : 64;
-            qsort(t[b], (size_t)n, sizeof(double), cmp_);
-            gf[b] = flop / t[b][n / 2] * 1e-9;
+        double t[MAXV_][64];
+        int use[MAXV_];
+        for (int v = 0; v < nv; v++)
+            use[v] = only < 0 || (only == GLF_GEMM_CLBLAST) == (v == 0);
+        for (int v = 0; v < nv; v++) /* warm-up: compiles, first launches */
+            if (use[v])
+                time_one_(ctx, v, prm, sh, dA, dB, dC);
+        int n = reps < 64 ? reps : 64;
+        for (int rep = 0; rep < n; rep++)
+            for (int v = 0; v < nv; v++)
+                t[v][rep] = use[v] ? time_one_(ctx, v, prm, sh, dA, dB, dC) : NAN;
+        double flop = 2.0 * (double)sh->M * (double)sh->N * (double)sh->K, gf[MAXV_];
+        for (int v = 0; v < nv; v++) {
+            qsort(t[v], (size_t)n, sizeof(double), cmp_);
+            gf[v] = flop / t[v][n / 2] * 1e-9;
         }
-        printf("| %s | %c%c | %zux%zux%zu | %.1f | %.1f | %.2f |", sh->what, sh->ta ? 'T' : 'N',
-               sh->tb ? 'T' : 'N', sh->M, sh->N, sh->K, gf[1], gf[0], gf[0] / gf[1]);
+        printf("| %s | %c%c | %zux%zux%zu |", sh->what, sh->ta ? 'T' : 'N', sh->tb ? 'T' : 'N',
+               sh->M, sh->N, sh->K);
+        for (int v = 0; v < nv; v++)
+            printf(" %.1f |", gf[v]);
+        printf(" %.2f |", gf[1] / gf[0]);
         if (peak)
-            printf(" %.0f%% |", 100.0 * gf[0] / pk);
+            printf(" %.0f%% |", 100.0 * gf[1] / pk);
         printf("\n");
         fflush(stdout);
         free(h);

@@ -70,7 +70,7 @@ static glf_status gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t
 
 glf_gemm_params glf_gemm_default_params(void)
 {
-    glf_gemm_params p = {8, 16, 2, 16, 1};
+    glf_gemm_params p = {8, 16, 2, 1, 16};
     return p;
 }
 
@@ -115,12 +115,25 @@ static void note_(struct glf_gemm_state_ *st, const char *fmt, const char *detai
     st->note(st->note_user, line);
 }
 
+/* Validate p on this context unless it has passed before (only passes are
+ * remembered, so switching between validated sets is free). */
+static glf_status pass_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p)
+{
+    for (int i = 0; i < st->npassed; i++)
+        if (!memcmp(&st->passed[i], p, sizeof *p))
+            return GLF_OK;
+    GLF_TRY(glf_gemm_validate(ctx, p));
+    if (st->npassed < (int)(sizeof st->passed / sizeof st->passed[0]))
+        st->passed[st->npassed++] = *p;
+    return GLF_OK;
+}
+
 /* First use of glf's kernels on a context: validate, else fall back. */
 static glf_status ensure_checked_(glf_ctx *ctx, struct glf_gemm_state_ *st)
 {
     if (st->checked)
         return GLF_OK;
-    glf_status s = glf_gemm_validate(ctx, &st->params);
+    glf_status s = pass_(ctx, st, &st->params);
     if (s != GLF_OK) {
         st->backend = GLF_GEMM_CLBLAST;
         note_(st, "glf gemm: own kernels failed validation, using CLBlast: %s", glf_last_error());
@@ -131,6 +144,26 @@ static glf_status ensure_checked_(glf_ctx *ctx, struct glf_gemm_state_ *st)
     return GLF_OK;
 }
 
+/* For N below one tile, fewer vectors per row waste less work (a 16-wide
+ * tile for the flow's 10-wide layers instead of 32); used only once the
+ * narrower set has passed validation too. */
+static const glf_gemm_params *params_for_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t N,
+                                          glf_gemm_params *tmp)
+{
+    const glf_gemm_params *p = &st->params;
+    size_t nv = (N + (size_t)p->vw - 1) / (size_t)p->vw;
+    if (nv >= (size_t)p->nv)
+        return p;
+    *tmp = *p;
+    tmp->nv = (int)nv;
+    if (pass_(ctx, st, tmp) == GLF_OK)
+        return tmp;
+    note_(st, "glf gemm: narrow tile set failed validation, using the default: %s",
+          glf_last_error());
+    glf_clear_error();
+    return p;
+}
+
 glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
                     float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
                     size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc)
@@ -139,8 +172,9 @@ glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N
     GLF_TRY(glf_gemm_state_(ctx, &st));
     if (st->backend == GLF_GEMM_GLF)
         GLF_TRY(ensure_checked_(ctx, st));
+    glf_gemm_params tmp;
     if (st->backend == GLF_GEMM_GLF)
-        return glf_gemm_own_(ctx, st, &st->params, ta, tb, M, N, K, alpha, A, offA, lda, B, offB,
+        return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A, offA, lda, B, offB,
                              ldb, beta, C, offC, ldc);
     return gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC,
                          ldc);
@@ -153,7 +187,7 @@ glf_status glf_gemm_set_backend(glf_ctx *ctx, glf_gemm_backend b)
     if (b != GLF_GEMM_GLF && b != GLF_GEMM_CLBLAST)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_set_backend: unknown backend %d", (int)b);
     if (b == GLF_GEMM_GLF && !st->checked) {
-        GLF_TRY(glf_gemm_validate(ctx, &st->params));
+        GLF_TRY(pass_(ctx, st, &st->params));
         st->checked = 1;
     }
     st->backend = b;
@@ -172,7 +206,7 @@ glf_status glf_gemm_set_params(glf_ctx *ctx, const glf_gemm_params *p)
 {
     struct glf_gemm_state_ *st;
     GLF_TRY(glf_gemm_state_(ctx, &st));
-    GLF_TRY(glf_gemm_validate(ctx, p));
+    GLF_TRY(pass_(ctx, st, p));
     st->params = *p;
     st->checked = 1;
     return GLF_OK;

@@ -10,6 +10,8 @@ struct glf_gemm_state_ {
     glf_gemm_backend backend;
     int checked;            /* glf's kernels validated with params on this ctx */
     glf_gemm_params params;
+    glf_gemm_params passed[16]; /* parameter sets validated on this ctx */
+    int npassed;
     glf_gemm_note_fn note;
     void *note_user;
     cl_mem scratch;         /* packed panels of op(A) and op(B) */
