@@ -9,6 +9,7 @@
 /* Each returns the process exit status. argv[0] is the subcommand name. */
 int glf_cmd_devices(int argc, char **argv);
 int glf_cmd_check(int argc, char **argv);
+int glf_cmd_tune(int argc, char **argv);
 
 /* Print "glf <cmd>: <status>: <last error>" to stderr and return 1. */
 int cli_error(const char *cmd, glf_status s);

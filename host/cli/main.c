@@ -15,6 +15,7 @@ struct command_ {
 static const struct command_ commands_[] = {
     {"devices", glf_cmd_devices, "list OpenCL platforms and devices (--json, --device SPEC)"},
     {"check", glf_cmd_check, "GEMM self-check against a host reference, with GFLOP/s"},
+    {"tune", glf_cmd_tune, "search GEMM tile sets for a device and store the fastest (--show)"},
 };
 
 static void usage_(FILE *f)

@@ -90,6 +90,11 @@ glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out)
             return glf_fail(GLF_ERR_NOMEM, "out of memory for the GEMM state");
         st->backend = b;
         st->params = glf_gemm_default_params();
+        int found = 0;
+        glf_gemm_params tuned;
+        if (glf_gemm_tuned(ctx, &tuned, &found) == GLF_OK && found)
+            st->params = tuned, st->tuned = 1; /* validated before first use like any set */
+        glf_clear_error(); /* an unreadable tuning file leaves the defaults */
         ctx->gemm = st;
     }
     *out = ctx->gemm;
@@ -134,6 +139,13 @@ static glf_status ensure_checked_(glf_ctx *ctx, struct glf_gemm_state_ *st)
     if (st->checked)
         return GLF_OK;
     glf_status s = pass_(ctx, st, &st->params);
+    if (s != GLF_OK && st->tuned) { /* a stored set that no longer passes: defaults */
+        note_(st, "glf gemm: stored tuned tile set failed validation, using the defaults: %s",
+              glf_last_error());
+        st->params = glf_gemm_default_params();
+        st->tuned = 0;
+        s = pass_(ctx, st, &st->params);
+    }
     if (s != GLF_OK) {
         st->backend = GLF_GEMM_CLBLAST;
         note_(st, "glf gemm: own kernels failed validation, using CLBlast: %s", glf_last_error());

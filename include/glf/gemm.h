@@ -54,6 +54,15 @@ glf_gemm_params glf_gemm_get_params(glf_ctx *ctx);
  * changes nothing. */
 glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p);
 
+/* Search tile sets for ctx's device at GLF's shapes (quick: 3 candidates,
+ * one small shape, for tests), validating each before timing it; store the
+ * winner in the cache folder keyed by device, driver and platform, and use
+ * it on ctx. Contexts created later on that device start from it (after
+ * validating it). Progress lines go to the note callback. */
+glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best);
+/* The stored tile set of ctx's device: *found = 0 when untuned. */
+glf_status glf_gemm_tuned(glf_ctx *ctx, glf_gemm_params *out, int *found);
+
 /* One-line notes from the GEMM layer (e.g. a fallback to CLBlast). */
 typedef void (*glf_gemm_note_fn)(void *user, const char *line);
 void glf_gemm_set_note(glf_ctx *ctx, glf_gemm_note_fn fn, void *user);
