@@ -68,17 +68,22 @@ __kernel void pack_b(int K, int N, __global const float *restrict B, int offB, i
 }
 
 // Work-item (t, rb) computes C rows [rb*RM, rb*RM+RM) x columns
-// [t*TN, t*TN+TN) from the packed panels; stores skip rows and columns
-// outside C.
-__kernel void gemm_main(int M, int N, int K, float alpha, float beta,
+// [t*TN, t*TN+TN) from the packed panels over the K slice
+// [s*kc, s*kc+kc), s = get_global_id(2); stores skip rows and columns
+// outside C. With several slices (split K) each writes its partial product
+// to C + s*cstride (alpha 1, beta 0) and gemm_reduce sums them.
+__kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                         __global const float *restrict Ap, int offAp,
                         __global const float *restrict Bp, int offBp,
-                        __global float *C, int offC, int ldc, int ntiles)
+                        __global float *C, int offC, int ldc, int cstride, int ntiles)
 {
     const int t = get_global_id(0);
     const int rb = get_global_id(1);
+    const int sl = get_global_id(2);
     if (t >= ntiles || rb * GEMM_RM >= M)
         return;
+    const int kb = sl * kc, ke = min(K, kb + kc);
+    C += sl * cstride;
     Ap += offAp + rb * K * GEMM_RM;
     Bp += offBp + t * K * GEMM_TN;
     VT acc[GEMM_RM][GEMM_NV];
@@ -87,7 +92,7 @@ __kernel void gemm_main(int M, int N, int K, float alpha, float beta,
         #pragma unroll
         for (int v = 0; v < GEMM_NV; v++)
             acc[r][v] = (VT)(0.0f);
-    for (int k = 0; k < K; k++) {
+    for (int k = kb; k < ke; k++) {
         VT b[GEMM_NV];
         #pragma unroll
         for (int v = 0; v < GEMM_NV; v++)
@@ -124,4 +129,22 @@ __kernel void gemm_main(int M, int N, int K, float alpha, float beta,
                 c[cc] = beta != 0.0f ? fma(beta, c[cc], alpha * o[cc]) : alpha * o[cc];
         }
     }
+}
+
+// C = alpha * sum_s P[s] + beta * C over nsplit dense M x N partial
+// products, summed in order s = 0, 1, ... (fixed order: same bits each run).
+__kernel void gemm_reduce(int M, int N, int nsplit, float alpha, float beta,
+                          __global const float *restrict P, int offP,
+                          __global float *C, int offC, int ldc)
+{
+    const int j = get_global_id(0);
+    const int i = get_global_id(1);
+    if (j >= N || i >= M)
+        return;
+    P += offP + i * N + j;
+    float acc = 0.0f;
+    for (int s = 0; s < nsplit; s++)
+        acc += P[s * M * N];
+    __global float *c = C + offC + i * ldc + j;
+    *c = beta != 0.0f ? fma(beta, *c, alpha * acc) : alpha * acc;
 }

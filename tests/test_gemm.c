@@ -134,6 +134,18 @@ static void test_edges(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* Few output tiles and a long K: glf's kernels split K into slices and sum
+ * the partial products in a fixed order. */
+static void test_long_k(void **state)
+{
+    glf_ctx *ctx = ctx_for_(state);
+    for (int t = 0; t < 4; t++) {
+        check_(ctx, t & 1, t >> 1, 9, 33, 4099, 0, 0, 1.0f, 0.0f);
+        check_(ctx, t & 1, t >> 1, 16, 64, 9001, 2, 3, -0.5f, 0.25f);
+    }
+    glf_ctx_destroy(ctx);
+}
+
 static void test_odd_large(void **state)
 {
     glf_ctx *ctx = ctx_for_(state);
@@ -234,6 +246,7 @@ int main(void)
         BOTH_(test_edges),
         cmocka_unit_test_prestate(test_edges, (void *)&v_glf_small_),
         cmocka_unit_test_prestate(test_edges, (void *)&v_glf_scalar_),
+        BOTH_(test_long_k),
         BOTH_(test_odd_large),
         cmocka_unit_test_prestate(test_odd_large, (void *)&v_glf_small_),
         BOTH_(test_glf_shape),

@@ -11,6 +11,8 @@
 #include "glf/rng.h"
 
 #define PACK_LOCAL_ 16 /* work-group of the packing kernels (fixed: new sizes recompile) */
+#define SPLIT_TARGET_ 64 /* split K until the launch has this many work-items */
+#define SPLIT_MIN_K_ 1024 /* ... while each slice keeps at least this much of K */
 
 void glf_gemm_options_(const glf_gemm_params *p, char *buf, size_t n)
 {
@@ -71,6 +73,16 @@ static glf_status scratch_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t n)
     return GLF_OK;
 }
 
+/* How many K slices: enough work-items to keep a few threads busy when the
+ * output has few tiles, each slice at least SPLIT_MIN_K_ deep. */
+static size_t splits_(size_t tiles, size_t K)
+{
+    size_t s = 1;
+    while (tiles * s < SPLIT_TARGET_ && K / (2 * s) >= SPLIT_MIN_K_ && s < 64)
+        s *= 2;
+    return s;
+}
+
 glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p,
                          glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K, float alpha,
                          cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb,
@@ -89,11 +101,12 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     const size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
     const size_t ntiles = (N + tn - 1) / tn, rblocks = (M + rm - 1) / rm;
     const size_t na = rblocks * rm * K, nb = ntiles * tn * K; /* packed panels */
-    if (na + nb > (size_t)INT_MAX)
+    const size_t nsplit = splits_(ntiles * rblocks, K), np = nsplit > 1 ? nsplit * M * N : 0;
+    if (na + nb + np > (size_t)INT_MAX)
         return glf_fail(GLF_ERR_INVALID_ARG,
                         "glf_gemm: %zux%zux%zu needs %zu floats of packed panels, more than "
-                        "the kernels' int indexing allows", M, N, K, na + nb);
-    GLF_TRY(scratch_(ctx, st, na + nb));
+                        "the kernels' int indexing allows", M, N, K, na + nb + np);
+    GLF_TRY(scratch_(ctx, st, na + nb + np));
     cl_kernel kpa, kpb, km;
     GLF_TRY(glf_kernel(ctx, "gemm", "pack_a", opt, &kpa));
     GLF_TRY(glf_kernel(ctx, "gemm", "pack_b", opt, &kpb));
@@ -106,10 +119,27 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     GLF_TRY(GLF_LAUNCH(ctx, kpb, 2, gb, lp, GLF_I32(K), GLF_I32(N), GLF_MEM(B), GLF_I32(offB),
                        GLF_I32(tb ? 1 : ldb), GLF_I32(tb ? ldb : 1), GLF_MEM(st->scratch),
                        GLF_I32(na)));
-    size_t g[2] = {ntiles, rblocks}, l[2] = {(size_t)p->lx, (size_t)p->ly};
-    GLF_TRY(GLF_LAUNCH(ctx, km, 2, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_F32(alpha),
-                       GLF_F32(beta), GLF_MEM(st->scratch), GLF_I32(0), GLF_MEM(st->scratch),
-                       GLF_I32(na), GLF_MEM(C), GLF_I32(offC), GLF_I32(ldc), GLF_I32(ntiles)));
+    /* Split K when the output has few tiles and K is long (convolution
+     * weight gradients): slices run side by side in one launch (dimension
+     * 2), their partial products go to scratch, then one fixed-order sum.
+     * Split points depend only on the shape. */
+    const size_t kc = (K + nsplit - 1) / nsplit;
+    size_t g[3] = {ntiles, rblocks, nsplit}, l[3] = {(size_t)p->lx, (size_t)p->ly, 1};
+    if (nsplit == 1)
+        return GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(K),
+                          GLF_F32(alpha), GLF_F32(beta), GLF_MEM(st->scratch), GLF_I32(0),
+                          GLF_MEM(st->scratch), GLF_I32(na), GLF_MEM(C), GLF_I32(offC),
+                          GLF_I32(ldc), GLF_I32(0), GLF_I32(ntiles));
+    GLF_TRY(GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(kc),
+                       GLF_F32(1.0f), GLF_F32(0.0f), GLF_MEM(st->scratch), GLF_I32(0),
+                       GLF_MEM(st->scratch), GLF_I32(na), GLF_MEM(st->scratch),
+                       GLF_I32(na + nb), GLF_I32(N), GLF_I32(M * N), GLF_I32(ntiles)));
+    cl_kernel kr;
+    GLF_TRY(glf_kernel(ctx, "gemm", "gemm_reduce", opt, &kr));
+    size_t gr[2] = {N, M}, lr[2] = {PACK_LOCAL_, 1};
+    GLF_TRY(GLF_LAUNCH(ctx, kr, 2, gr, lr, GLF_I32(M), GLF_I32(N), GLF_I32(nsplit),
+                       GLF_F32(alpha), GLF_F32(beta), GLF_MEM(st->scratch),
+                       GLF_I32(na + nb), GLF_MEM(C), GLF_I32(offC), GLF_I32(ldc)));
     return GLF_OK;
 }
 
@@ -196,10 +226,13 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
     GLF_TRY(glf_gemm_state_(ctx, &st));
     GLF_TRY(check_params_(p));
     /* Odd shapes around the tile sizes: partial row blocks, full tiles plus
-     * an edge strip, N below one tile, K = 1. */
+     * an edge strip, N below one tile, K = 1, and a long K that is split. */
     size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
-    const size_t shapes[][3] = {
-        {1, 1, 1}, {3 * rm + 1, 2 * tn + 3, 19}, {rm, tn, 1}, {2 * rm - 1, tn + 1, 33}};
+    const size_t shapes[][3] = {{1, 1, 1},
+                                {3 * rm + 1, 2 * tn + 3, 19},
+                                {rm, tn, 1},
+                                {2 * rm - 1, tn + 1, 33},
+                                {rm + 1, 7, 2 * SPLIT_MIN_K_ + 37}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int t = 0; t < 4; t++)
             GLF_TRY(validate_case_(ctx, st, p, t & 1, t >> 1, shapes[i][0], shapes[i][1],
