@@ -72,9 +72,15 @@ __kernel void pack_b(int K, int N, __global const float *restrict B, int offB, i
 // [s*kc, s*kc+kc), s = get_global_id(2); stores skip rows and columns
 // outside C. With several slices (split K) each writes its partial product
 // to C + s*cstride (alpha 1, beta 0) and gemm_reduce sums them.
+//
+// The operands are read through strides, so a packed panel and a matrix
+// used in place (when packing would not pay: no 4 KiB aliasing, no
+// transposed B, whole tiles) take the same code:
+//   op(A)[rb*RM + r][k] = Ap[rb*psa + k*ka + r*ra]
+//   op(B)[k][t*TN + c]  = Bp[t*psb + k*kb_ + c]
 __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
-                        __global const float *restrict Ap, int offAp,
-                        __global const float *restrict Bp, int offBp,
+                        __global const float *restrict Ap, int offAp, int psa, int ka, int ra,
+                        __global const float *restrict Bp, int offBp, int psb, int kb_,
                         __global float *C, int offC, int ldc, int cstride, int ntiles)
 {
     const int t = get_global_id(0);
@@ -84,8 +90,8 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
         return;
     const int kb = sl * kc, ke = min(K, kb + kc);
     C += sl * cstride;
-    Ap += offAp + rb * K * GEMM_RM;
-    Bp += offBp + t * K * GEMM_TN;
+    Ap += offAp + rb * psa;
+    Bp += offBp + t * psb;
     VT acc[GEMM_RM][GEMM_NV];
     #pragma unroll
     for (int r = 0; r < GEMM_RM; r++)
@@ -96,10 +102,10 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
         VT b[GEMM_NV];
         #pragma unroll
         for (int v = 0; v < GEMM_NV; v++)
-            b[v] = VLOAD_(Bp + k * GEMM_TN + v * GEMM_VW);
+            b[v] = VLOAD_(Bp + k * kb_ + v * GEMM_VW);
         #pragma unroll
         for (int r = 0; r < GEMM_RM; r++) {
-            const float a = Ap[k * GEMM_RM + r];
+            const float a = Ap[k * ka + r * ra];
             #pragma unroll
             for (int v = 0; v < GEMM_NV; v++)
                 acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
