@@ -5,7 +5,8 @@
  * usage: bench_gemm [--reps N] [--params rm,vw,nv,lx,ly] [--only glf|clblast]
  *                   [--vs rm,vw,nv,lx,ly]... [--shape TA,TB,M,N,K] [--no-peak]
  *                   [--device SPEC]
- * --vs adds columns for other glf parameter sets, alternated with the rest. */
+ * --vs adds columns for other glf parameter sets, alternated with the rest.
+ * GEMMs under 50 MFLOP are timed as a stream of calls with one clFinish. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,8 +60,11 @@ static void note_(void *user, const char *line)
 
 #define MAXV_ 6 /* variants: CLBlast, glf, up to 4 --vs sets */
 
+/* Seconds per call over `inner` back-to-back calls and one clFinish: small
+ * GEMMs run that way inside a training step (the queue stays asynchronous),
+ * so a per-call clFinish would mostly measure the driver's round trip. */
 static double time_one_(glf_ctx *ctx, int v, const glf_gemm_params *prm, const struct shape_ *s,
-                        cl_mem dA, cl_mem dB, cl_mem dC)
+                        int inner, cl_mem dA, cl_mem dB, cl_mem dC)
 {
     glf_status st = v == 0 ? glf_gemm_set_backend(ctx, GLF_GEMM_CLBLAST)
                            : glf_gemm_set_params(ctx, &prm[v]);
@@ -69,14 +73,15 @@ static double time_one_(glf_ctx *ctx, int v, const glf_gemm_params *prm, const s
     if (st)
         die_("set backend", st);
     double t0 = glf_now();
-    st = glf_gemm(ctx, s->ta ? GLF_TRANS : GLF_NO_TRANS, s->tb ? GLF_TRANS : GLF_NO_TRANS, s->M,
-                  s->N, s->K, 1.0f, dA, 0, s->ta ? s->M : s->K, dB, 0, s->tb ? s->K : s->N, 0.0f,
-                  dC, 0, s->N);
+    for (int i = 0; i < inner && !st; i++)
+        st = glf_gemm(ctx, s->ta ? GLF_TRANS : GLF_NO_TRANS, s->tb ? GLF_TRANS : GLF_NO_TRANS,
+                      s->M, s->N, s->K, 1.0f, dA, 0, s->ta ? s->M : s->K, dB, 0,
+                      s->tb ? s->K : s->N, 0.0f, dC, 0, s->N);
     if (!st)
         st = glf_finish(ctx);
     if (st)
         die_("gemm", st);
-    return glf_now() - t0;
+    return (glf_now() - t0) / inner;
 }
 
 /* FMA peak: each work-item runs 16 independent float16 FMA chains. */
@@ -217,14 +222,15 @@ int main(int argc, char **argv)
         int use[MAXV_];
         for (int v = 0; v < nv; v++)
             use[v] = only < 0 || (only == GLF_GEMM_CLBLAST) == (v == 0);
+        double flop = 2.0 * (double)sh->M * (double)sh->N * (double)sh->K, gf[MAXV_];
+        int inner = flop >= 5e7 ? 1 : flop <= 5e7 / 32 ? 32 : (int)(5e7 / flop);
         for (int v = 0; v < nv; v++) /* warm-up: compiles, first launches */
             if (use[v])
-                time_one_(ctx, v, prm, sh, dA, dB, dC);
+                time_one_(ctx, v, prm, sh, 1, dA, dB, dC);
         int n = reps < 64 ? reps : 64;
         for (int rep = 0; rep < n; rep++)
             for (int v = 0; v < nv; v++)
-                t[v][rep] = use[v] ? time_one_(ctx, v, prm, sh, dA, dB, dC) : NAN;
-        double flop = 2.0 * (double)sh->M * (double)sh->N * (double)sh->K, gf[MAXV_];
+                t[v][rep] = use[v] ? time_one_(ctx, v, prm, sh, inner, dA, dB, dC) : NAN;
         for (int v = 0; v < nv; v++) {
             qsort(t[v], (size_t)n, sizeof(double), cmp_);
             gf[v] = flop / t[v][n / 2] * 1e-9;
