@@ -164,7 +164,7 @@ static const glf_gemm_params *params_for_(glf_ctx *ctx, struct glf_gemm_state_ *
 {
     const glf_gemm_params *p = &st->params;
     size_t nv = (N + (size_t)p->vw - 1) / (size_t)p->vw;
-    if (nv >= (size_t)p->nv)
+    if (nv >= (size_t)p->nv || st->no_narrow)
         return p;
     *tmp = *p;
     tmp->nv = (int)nv;
@@ -173,6 +173,7 @@ static const glf_gemm_params *params_for_(glf_ctx *ctx, struct glf_gemm_state_ *
     note_(st, "glf gemm: narrow tile set failed validation, using the default: %s",
           glf_last_error());
     glf_clear_error();
+    st->no_narrow = 1; /* say it once, do not validate again on every call */
     return p;
 }
 
@@ -220,6 +221,7 @@ glf_status glf_gemm_set_params(glf_ctx *ctx, const glf_gemm_params *p)
     GLF_TRY(glf_gemm_state_(ctx, &st));
     GLF_TRY(pass_(ctx, st, p));
     st->params = *p;
+    st->no_narrow = 0;
     st->checked = 1;
     return GLF_OK;
 }

@@ -10,6 +10,7 @@ struct glf_gemm_state_ {
     glf_gemm_backend backend;
     int checked;            /* glf's kernels validated with params on this ctx */
     int tuned;              /* params came from the stored tuning of this device */
+    int no_narrow;          /* a narrower tile set failed validation: never again */
     glf_gemm_params params;
     glf_gemm_params passed[16]; /* parameter sets validated on this ctx */
     int npassed;
