@@ -30,7 +30,8 @@ static void usage_(FILE *f)
             "  GLF_DEVICE      default device spec: N, P:N, cpu, gpu or a name substring\n"
             "  GLF_CACHE_DIR   kernel cache folder (default $XDG_CACHE_HOME/glf or ~/.cache/glf)\n"
             "  GLF_CACHE=off   disable the on-disk kernel cache\n"
-            "  GLF_KERNEL_DIR  load cl/*.cl from this folder instead of the embedded copies\n");
+            "  GLF_KERNEL_DIR  load cl/*.cl from this folder instead of the embedded copies\n"
+            "  GLF_GEMM        GEMM backend: glf (own kernels, default) or clblast\n");
 }
 
 int main(int argc, char **argv)
