@@ -1,6 +1,8 @@
-/* glf_gemm vs a double-precision C reference: all transposes, odd shapes,
- * offsets and padded leading dimensions, beta = 0 over NaN-filled C (NaN
- * must not leak in), beta != 0, and a guard region after C. */
+/* glf_gemm vs a double-precision C reference, for both backends (glf's own
+ * kernels with the default and two other tile sets, and CLBlast): all
+ * transposes, odd shapes around the tile sizes, offsets and padded leading
+ * dimensions, beta = 0 over NaN-filled C (NaN must not leak in), beta != 0,
+ * a guard region after C, and bit-identical repeats. */
 #include "testutil.h"
 
 #include <math.h>
@@ -53,6 +55,13 @@ static void check_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, s
     TU_OK(glf_gemm(ctx, ta ? GLF_TRANS : GLF_NO_TRANS, tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K,
                    alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc));
     float *C = tu_read(ctx, dC, nc);
+    if (beta == 0.0f) { /* a second run over the result gives the same bits */
+        TU_OK(glf_gemm(ctx, ta ? GLF_TRANS : GLF_NO_TRANS, tb ? GLF_TRANS : GLF_NO_TRANS, M, N,
+                       K, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc));
+        float *C2 = tu_read(ctx, dC, nc);
+        assert_memory_equal(C, C2, nc * sizeof(float));
+        free(C2);
+    }
     float *got = malloc(M * N * sizeof *got);
     for (size_t i = 0; i < M; i++)
         memcpy(got + i * N, C + off + i * ldc, N * sizeof(float));
@@ -71,10 +80,33 @@ static void check_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, s
     glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC);
 }
 
+/* The backend (and glf tile set) a test runs with: cmocka's prestate. */
+struct variant_ {
+    glf_gemm_backend backend;
+    glf_gemm_params params; /* rm == 0: the defaults */
+};
+
+static const struct variant_ v_glf_ = {GLF_GEMM_GLF, {0, 0, 0, 0, 0}};
+static const struct variant_ v_clblast_ = {GLF_GEMM_CLBLAST, {0, 0, 0, 0, 0}};
+/* Other tile sets: partial vectors (vw 4, nv 3 -> 12 columns), odd rm. */
+static const struct variant_ v_glf_small_ = {GLF_GEMM_GLF, {3, 4, 3, 4, 2}};
+static const struct variant_ v_glf_scalar_ = {GLF_GEMM_GLF, {5, 1, 7, 1, 1}};
+
+static glf_ctx *ctx_for_(void **state)
+{
+    const struct variant_ *v = *state;
+    glf_ctx *ctx = tu_ctx();
+    if (v->params.rm)
+        TU_OK(glf_gemm_set_params(ctx, &v->params));
+    TU_OK(glf_gemm_set_backend(ctx, v->backend));
+    assert_string_equal(glf_gemm_backend_name(ctx),
+                        v->backend == GLF_GEMM_GLF ? "glf" : "clblast");
+    return ctx;
+}
+
 static void test_small_shapes(void **state)
 {
-    (void)state;
-    glf_ctx *ctx = tu_ctx();
+    glf_ctx *ctx = ctx_for_(state);
     const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {3, 1, 9}, {1, 17, 2}, {33, 20, 64}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++) {
@@ -85,40 +117,102 @@ static void test_small_shapes(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* Sizes around the default tiles (8 rows, 32 columns) and vector widths. */
+static void test_edges(void **state)
+{
+    glf_ctx *ctx = ctx_for_(state);
+    const size_t mn[] = {1, 7, 9, 16, 17, 31, 33, 65}, ks[] = {1, 15, 17, 63};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof mn / sizeof mn[0]; i++)
+        for (size_t j = 0; j < sizeof mn / sizeof mn[0]; j++)
+            for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++, n++) {
+                int t = (int)(n % 4);
+                int beta0 = (n / 4) % 2 == 0;
+                check_(ctx, t & 1, t >> 1, mn[i], mn[j], ks[k], n % 3, n % 5, beta0 ? 1.0f : 0.5f,
+                       beta0 ? 0.0f : -1.25f);
+            }
+    glf_ctx_destroy(ctx);
+}
+
+/* Few output tiles and a long K: glf's kernels split K into slices and sum
+ * the partial products in a fixed order. */
+static void test_long_k(void **state)
+{
+    glf_ctx *ctx = ctx_for_(state);
+    for (int t = 0; t < 4; t++) {
+        check_(ctx, t & 1, t >> 1, 9, 33, 4099, 0, 0, 1.0f, 0.0f);
+        check_(ctx, t & 1, t >> 1, 16, 64, 9001, 2, 3, -0.5f, 0.25f);
+    }
+    glf_ctx_destroy(ctx);
+}
+
 static void test_odd_large(void **state)
 {
-    (void)state;
-    glf_ctx *ctx = tu_ctx();
+    glf_ctx *ctx = ctx_for_(state);
     for (int t = 0; t < 4; t++)
         check_(ctx, t & 1, t >> 1, 255, 257, 129, t, 7 * (size_t)t, 1.0f, t == 2 ? 1.0f : 0.0f);
     glf_ctx_destroy(ctx);
 }
 
+/* The encoder's widest layer at batch 256: 256 x 1024 x 6272. One logical
+ * A and B (so one double reference) laid out for each transpose. */
 static void test_glf_shape(void **state)
 {
-    (void)state;
-    glf_ctx *ctx = tu_ctx();
-    /* The encoder's widest layer at batch 256: 256 x 1024 x 6272. */
-    for (int t = 0; t < 4; t++)
-        check_(ctx, t & 1, t >> 1, 256, 1024, 6272, 0, 0, 1.0f, 0.0f);
+    glf_ctx *ctx = ctx_for_(state);
+    const size_t M = 256, N = 1024, K = 6272;
+    float *A = tu_rand(M * K, 11, -1, 1), *B = tu_rand(K * N, 12, -1, 1);
+    float *At = malloc(M * K * sizeof *At), *Bt = malloc(K * N * sizeof *Bt);
+    static double *want; /* computed once, shared by both backends' runs */
+    assert_true(At && Bt);
+    for (size_t i = 0; i < M; i++)
+        for (size_t k = 0; k < K; k++)
+            At[k * M + i] = A[i * K + k];
+    for (size_t k = 0; k < K; k++)
+        for (size_t j = 0; j < N; j++)
+            Bt[j * K + k] = B[k * N + j];
+    if (!want) {
+        want = malloc(M * N * sizeof *want);
+        assert_non_null(want);
+        ref_gemm_(0, 0, M, N, K, 1.0, A, K, B, N, 0.0, NULL, N, want);
+    }
+    cl_mem dA = tu_buf_from(ctx, A, M * K), dAt = tu_buf_from(ctx, At, M * K);
+    cl_mem dB = tu_buf_from(ctx, B, K * N), dBt = tu_buf_from(ctx, Bt, K * N);
+    for (int t = 0; t < 4; t++) {
+        int ta = t & 1, tb = t >> 1;
+        cl_mem dC = tu_buf_nan(ctx, M * N);
+        TU_OK(glf_gemm(ctx, ta ? GLF_TRANS : GLF_NO_TRANS, tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K,
+                       1.0f, ta ? dAt : dA, 0, ta ? M : K, tb ? dBt : dB, 0, tb ? K : N, 0.0f, dC,
+                       0, N));
+        float *C = tu_read(ctx, dC, M * N);
+        char what[64];
+        snprintf(what, sizeof what, "gemm %c%c 256x1024x6272", ta ? 'T' : 'N', tb ? 'T' : 'N');
+        assert_int_equal(tu_compare(what, C, want, M * N, 2e-6 * (double)K, 1e-4), 0);
+        tu_check_guard(ctx, dC, M * N, what);
+        free(C);
+        glf_buf_release(dC);
+    }
+    glf_buf_release(dA), glf_buf_release(dAt), glf_buf_release(dB), glf_buf_release(dBt);
+    free(A), free(At), free(B), free(Bt);
     glf_ctx_destroy(ctx);
 }
 
 static void test_invalid_arguments(void **state)
 {
-    (void)state;
-    glf_ctx *ctx = tu_ctx();
+    const struct variant_ *v = *state;
+    glf_ctx *ctx = ctx_for_(state);
+    int own = v->backend == GLF_GEMM_GLF;
+    glf_status bad = own ? GLF_ERR_INVALID_ARG : GLF_ERR_CLBLAST;
     cl_mem a = tu_buf_nan(ctx, 16);
-    /* lda smaller than the row length: CLBlast's error comes back named. */
+    /* lda smaller than the row length: the error comes back named. */
     assert_int_equal(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 4, 4, 1, a, 0, 2, a, 0, 4, 0,
                               a, 0, 4),
-                     GLF_ERR_CLBLAST);
-    assert_non_null(strstr(glf_last_error(), "CLBlastInvalidLeadDimA"));
+                     bad);
+    assert_non_null(strstr(glf_last_error(), own ? "ldA = 2" : "CLBlastInvalidLeadDimA"));
     /* A buffer too small for the shape. */
     assert_int_equal(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 64, 64, 64, 1, a, 0, 64, a, 0, 64,
                               0, a, 0, 64),
-                     GLF_ERR_CLBLAST);
-    assert_non_null(strstr(glf_last_error(), "InsufficientMemory"));
+                     bad);
+    assert_non_null(strstr(glf_last_error(), own ? "buffer holds" : "InsufficientMemory"));
     assert_int_equal(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 2, 2, 0, 1, a, 0, 2, a, 0, 2, 0,
                               a, 0, 2),
                      GLF_ERR_INVALID_ARG);
@@ -126,13 +220,38 @@ static void test_invalid_arguments(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* Parameter sets outside the contract are refused before anything runs,
+ * and the context keeps its old ones. */
+static void test_params_rejected(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    glf_gemm_params p = glf_gemm_default_params();
+    p.vw = 3;
+    assert_int_equal(glf_gemm_set_params(ctx, &p), GLF_ERR_INVALID_ARG);
+    assert_non_null(strstr(glf_last_error(), "vw=3"));
+    glf_gemm_params now = glf_gemm_get_params(ctx), def = glf_gemm_default_params();
+    assert_memory_equal(&now, &def, sizeof now);
+    glf_ctx_destroy(ctx);
+}
+
+#define BOTH_(f)                                                                             \
+    cmocka_unit_test_prestate(f, (void *)&v_glf_),                                           \
+        cmocka_unit_test_prestate(f, (void *)&v_clblast_)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_small_shapes),
-        cmocka_unit_test(test_odd_large),
-        cmocka_unit_test(test_glf_shape),
-        cmocka_unit_test(test_invalid_arguments),
+        BOTH_(test_small_shapes),
+        BOTH_(test_edges),
+        cmocka_unit_test_prestate(test_edges, (void *)&v_glf_small_),
+        cmocka_unit_test_prestate(test_edges, (void *)&v_glf_scalar_),
+        BOTH_(test_long_k),
+        BOTH_(test_odd_large),
+        cmocka_unit_test_prestate(test_odd_large, (void *)&v_glf_small_),
+        BOTH_(test_glf_shape),
+        BOTH_(test_invalid_arguments),
+        cmocka_unit_test(test_params_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@ static const struct command_ commands_[] = {
     {"check", glf_cmd_check, "GEMM self-check against a host reference, with GFLOP/s"},
     {"pack", glf_cmd_pack, "pack a data set into a .tar.zst archive with a hashed manifest"},
     {"data", glf_cmd_data, "data set tools: info FILE (manifest, hash check), roundtrip"},
+    {"tune", glf_cmd_tune, "search GEMM tile sets for a device and store the fastest (--show)"},
 };
 
 static void usage_(FILE *f)
@@ -36,7 +37,9 @@ static void usage_(FILE *f)
             "  GLF_CACHE_DIR   kernel cache folder (default $XDG_CACHE_HOME/glf or ~/.cache/glf)\n"
             "  GLF_CACHE=off   disable the on-disk kernel cache\n"
             "  GLF_KERNEL_DIR  load cl/*.cl from this folder instead of the embedded copies\n"
-            "  GLF_DATA_DIR    folder of data sets (GLF_DATA_DIR/<name> or the folder itself)\n");
+            "  GLF_DATA_DIR    folder of data sets (GLF_DATA_DIR/<name> or the folder itself)\n"
+
+            "  GLF_GEMM        GEMM backend: glf (own kernels, default) or clblast\n");
 }
 
 int main(int argc, char **argv)

@@ -144,6 +144,7 @@ void glf_ctx_destroy(glf_ctx *c)
         clFinish(c->queue);
         clReleaseCommandQueue(c->queue);
     }
+    glf_gemm_release_(c);
     glf_programs_release_(c);
     /* CLBlast caches programs (and so this context) globally; drop them so
      * the context and its device state are really released. */

@@ -1,10 +1,14 @@
-/* glf_gemm on CLBlast's row-major SGEMM. Every CLBlast status is checked and
- * translated into a glf_status with the status's name and the shapes. */
-#include "glf/gemm.h"
-
+/* glf_gemm: dispatch between glf's own kernels (gemm_glf.c, the default,
+ * validated before first use on a context) and CLBlast's row-major SGEMM.
+ * Every CLBlast status is checked and translated into a glf_status with the
+ * status's name and the shapes. */
 #include <clblast_c.h>
 
-#include "internal.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm_internal.h"
 
 static const char *clblast_name_(CLBlastStatusCode s)
 {
@@ -41,7 +45,7 @@ static const char *clblast_name_(CLBlastStatusCode s)
     return "CLBlastUnknownStatus";
 }
 
-glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
+static glf_status gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
                     float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
                     size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc)
 {
@@ -66,4 +70,179 @@ glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N
                         ta ? "T" : "N", tb ? "T" : "N", M, N, K, lda, ldb, ldc, offA, offB,
                         offC, clblast_name_(s), (int)s);
     return GLF_OK;
+}
+
+glf_gemm_params glf_gemm_default_params(void)
+{
+    glf_gemm_params p = {8, 16, 2, 1, 16};
+    return p;
+}
+
+glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out)
+{
+    if (!ctx->gemm) {
+        const char *env = getenv("GLF_GEMM");
+        glf_gemm_backend b = GLF_GEMM_GLF;
+        if (env && *env && strcmp(env, "glf") != 0) {
+            if (strcmp(env, "clblast") != 0)
+                return glf_fail(GLF_ERR_INVALID_ARG,
+                                "GLF_GEMM='%s': expected 'glf' or 'clblast'", env);
+            b = GLF_GEMM_CLBLAST;
+        }
+        struct glf_gemm_state_ *st = calloc(1, sizeof *st);
+        if (!st)
+            return glf_fail(GLF_ERR_NOMEM, "out of memory for the GEMM state");
+        st->backend = b;
+        st->params = glf_gemm_default_params();
+        int found = 0;
+        glf_gemm_params tuned;
+        if (glf_gemm_tuned(ctx, &tuned, &found) == GLF_OK && found)
+            st->params = tuned, st->tuned = 1; /* validated before first use like any set */
+        glf_clear_error(); /* an unreadable tuning file leaves the defaults */
+        ctx->gemm = st;
+    }
+    *out = ctx->gemm;
+    return GLF_OK;
+}
+
+void glf_gemm_release_(glf_ctx *ctx)
+{
+    if (!ctx->gemm)
+        return;
+    if (ctx->gemm->scratch)
+        clReleaseMemObject(ctx->gemm->scratch);
+    free(ctx->gemm);
+    ctx->gemm = NULL;
+}
+
+static void note_(struct glf_gemm_state_ *st, const char *fmt, const char *detail)
+{
+    if (!st->note)
+        return;
+    char line[512];
+    snprintf(line, sizeof line, fmt, detail);
+    st->note(st->note_user, line);
+}
+
+/* Validate p on this context unless it has passed before (only passes are
+ * remembered, so switching between validated sets is free). */
+static glf_status pass_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p)
+{
+    for (int i = 0; i < st->npassed; i++)
+        if (!memcmp(&st->passed[i], p, sizeof *p))
+            return GLF_OK;
+    GLF_TRY(glf_gemm_validate(ctx, p));
+    if (st->npassed < (int)(sizeof st->passed / sizeof st->passed[0]))
+        st->passed[st->npassed++] = *p;
+    return GLF_OK;
+}
+
+/* First use of glf's kernels on a context: validate, else fall back. */
+static glf_status ensure_checked_(glf_ctx *ctx, struct glf_gemm_state_ *st)
+{
+    if (st->checked)
+        return GLF_OK;
+    glf_status s = pass_(ctx, st, &st->params);
+    if (s != GLF_OK && st->tuned) { /* a stored set that no longer passes: defaults */
+        note_(st, "glf gemm: stored tuned tile set failed validation, using the defaults: %s",
+              glf_last_error());
+        st->params = glf_gemm_default_params();
+        st->tuned = 0;
+        s = pass_(ctx, st, &st->params);
+    }
+    if (s != GLF_OK) {
+        st->backend = GLF_GEMM_CLBLAST;
+        note_(st, "glf gemm: own kernels failed validation, using CLBlast: %s", glf_last_error());
+        glf_clear_error();
+        return GLF_OK;
+    }
+    st->checked = 1;
+    return GLF_OK;
+}
+
+/* For N below one tile, fewer vectors per row waste less work (a 16-wide
+ * tile for the flow's 10-wide layers instead of 32); used only once the
+ * narrower set has passed validation too. */
+static const glf_gemm_params *params_for_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t N,
+                                          glf_gemm_params *tmp)
+{
+    const glf_gemm_params *p = &st->params;
+    size_t nv = (N + (size_t)p->vw - 1) / (size_t)p->vw;
+    if (nv >= (size_t)p->nv || st->no_narrow)
+        return p;
+    *tmp = *p;
+    tmp->nv = (int)nv;
+    if (pass_(ctx, st, tmp) == GLF_OK)
+        return tmp;
+    note_(st, "glf gemm: narrow tile set failed validation, using the default: %s",
+          glf_last_error());
+    glf_clear_error();
+    st->no_narrow = 1; /* say it once, do not validate again on every call */
+    return p;
+}
+
+glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
+                    float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
+                    size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc)
+{
+    struct glf_gemm_state_ *st;
+    GLF_TRY(glf_gemm_state_(ctx, &st));
+    if (st->backend == GLF_GEMM_GLF)
+        GLF_TRY(ensure_checked_(ctx, st));
+    glf_gemm_params tmp;
+    if (st->backend == GLF_GEMM_GLF)
+        return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A, offA, lda, B, offB,
+                             ldb, beta, C, offC, ldc);
+    return gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC,
+                         ldc);
+}
+
+glf_status glf_gemm_set_backend(glf_ctx *ctx, glf_gemm_backend b)
+{
+    struct glf_gemm_state_ *st;
+    GLF_TRY(glf_gemm_state_(ctx, &st));
+    if (b != GLF_GEMM_GLF && b != GLF_GEMM_CLBLAST)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_set_backend: unknown backend %d", (int)b);
+    if (b == GLF_GEMM_GLF && !st->checked) {
+        GLF_TRY(pass_(ctx, st, &st->params));
+        st->checked = 1;
+    }
+    st->backend = b;
+    return GLF_OK;
+}
+
+const char *glf_gemm_backend_name(glf_ctx *ctx)
+{
+    struct glf_gemm_state_ *st;
+    if (glf_gemm_state_(ctx, &st) != GLF_OK)
+        return "invalid";
+    return st->backend == GLF_GEMM_GLF ? "glf" : "clblast";
+}
+
+glf_status glf_gemm_set_params(glf_ctx *ctx, const glf_gemm_params *p)
+{
+    struct glf_gemm_state_ *st;
+    GLF_TRY(glf_gemm_state_(ctx, &st));
+    GLF_TRY(pass_(ctx, st, p));
+    st->params = *p;
+    st->no_narrow = 0;
+    st->checked = 1;
+    return GLF_OK;
+}
+
+glf_gemm_params glf_gemm_get_params(glf_ctx *ctx)
+{
+    struct glf_gemm_state_ *st;
+    if (glf_gemm_state_(ctx, &st) != GLF_OK)
+        return glf_gemm_default_params();
+    return st->params;
+}
+
+void glf_gemm_set_note(glf_ctx *ctx, glf_gemm_note_fn fn, void *user)
+{
+    struct glf_gemm_state_ *st;
+    if (glf_gemm_state_(ctx, &st) != GLF_OK)
+        return;
+    st->note = fn;
+    st->note_user = user;
 }

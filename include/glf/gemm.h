@@ -19,6 +19,54 @@ glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M,
                     size_t lda, cl_mem B, size_t offB, size_t ldb, float beta,
                     cl_mem C, size_t offC, size_t ldc);
 
+/* ---- backends ------------------------------------------------------------
+ * GLF_GEMM_GLF: glf's own register-blocked kernels (cl/gemm.cl), the
+ * default. GLF_GEMM_CLBLAST: CLBlast with its parameters. The environment
+ * variable GLF_GEMM=clblast|glf, read when a context first uses GEMM, picks
+ * the default. Before glf's kernels run on a context they are checked at a
+ * few odd shapes against a host reference; if that fails, the context falls
+ * back to CLBlast and the note callback (if set) gets one line saying why. */
+typedef enum glf_gemm_backend { GLF_GEMM_GLF = 0, GLF_GEMM_CLBLAST = 1 } glf_gemm_backend;
+
+/* Tunables of glf's kernels; they become -D build options. */
+typedef struct glf_gemm_params {
+    int rm; /* rows of C per work-item (1..16) */
+    int vw; /* vector width along N: 1, 2, 4, 8 or 16 */
+    int nv; /* vectors per row per work-item (1..8) */
+    int lx; /* work-group size along column tiles (1..256) */
+    int ly; /* work-group size along row blocks (1..256) */
+} glf_gemm_params;
+
+/* The safe defaults: 8 rows x 2 float16 per work-item, work-group 16 x 1. */
+glf_gemm_params glf_gemm_default_params(void);
+
+/* Select the backend of ctx. Selecting GLF_GEMM_GLF runs the validation now
+ * and fails (GLF_ERR_NUMERIC, the backend left unchanged) if it does not pass. */
+glf_status glf_gemm_set_backend(glf_ctx *ctx, glf_gemm_backend b);
+/* "glf" or "clblast": what glf_gemm on ctx uses now. */
+const char *glf_gemm_backend_name(glf_ctx *ctx);
+
+/* Use params for glf's kernels on ctx after validating them (GLF_ERR_NUMERIC
+ * or the build error if they fail; the old parameters stay then). */
+glf_status glf_gemm_set_params(glf_ctx *ctx, const glf_gemm_params *p);
+glf_gemm_params glf_gemm_get_params(glf_ctx *ctx);
+/* Check p against the host reference at a few odd shapes, all transposes;
+ * changes nothing. */
+glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p);
+
+/* Search tile sets for ctx's device at GLF's shapes (quick: 3 candidates,
+ * one small shape, for tests), validating each before timing it; store the
+ * winner in the cache folder keyed by device, driver and platform, and use
+ * it on ctx. Contexts created later on that device start from it (after
+ * validating it). Progress lines go to the note callback. */
+glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best);
+/* The stored tile set of ctx's device: *found = 0 when untuned. */
+glf_status glf_gemm_tuned(glf_ctx *ctx, glf_gemm_params *out, int *found);
+
+/* One-line notes from the GEMM layer (e.g. a fallback to CLBlast). */
+typedef void (*glf_gemm_note_fn)(void *user, const char *line);
+void glf_gemm_set_note(glf_ctx *ctx, glf_gemm_note_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

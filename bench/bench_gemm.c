@@ -1,0 +1,252 @@
+/* GEMM benchmark: GFLOP/s of CLBlast (default parameters) vs glf's own
+ * kernels at GLF's layer shapes, alternated call by call in one run, medians,
+ * and the device's FMA peak from a kernel of independent FMAs; a markdown
+ * table on stdout.
+ * usage: bench_gemm [--reps N] [--params rm,vw,nv,lx,ly] [--only glf|clblast]
+ *                   [--vs rm,vw,nv,lx,ly]... [--shape TA,TB,M,N,K] [--no-peak]
+ *                   [--device SPEC]
+ * --vs adds columns for other glf parameter sets, alternated with the rest.
+ * GEMMs under 50 MFLOP are timed as a stream of calls with one clFinish. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "glf/gemm.h"
+#include "glf/rng.h"
+#include "glf/util.h"
+
+struct shape_ {
+    const char *what;
+    int ta, tb;
+    size_t M, N, K;
+};
+
+/* GLF at batch 256 (see glf-method.md): forward X W^T (NT), weight
+ * gradients dY^T X (TN), input gradients dY W (NN), im2col convolutions,
+ * the flow's small layers. */
+static const struct shape_ shapes_[] = {
+    {"enc fc fwd", 0, 1, 256, 1024, 6272},
+    {"dec fc fwd", 0, 1, 256, 6272, 1024},
+    {"latent fwd", 0, 1, 256, 20, 1024},
+    {"enc fc dW", 1, 0, 1024, 6272, 256},
+    {"dec fc dX", 0, 0, 256, 6272, 1024},
+    {"conv im2col", 0, 0, 256 * 196, 64, 16},
+    {"conv dW", 1, 0, 16, 64, 256 * 196},
+    {"conv dX", 0, 1, 256 * 196, 16, 64},
+    {"flow 64x10", 0, 1, 256, 64, 10},
+    {"flow 64x64", 0, 1, 256, 64, 64},
+    {"flow 10x64", 0, 1, 256, 10, 64},
+    {"square", 0, 0, 1024, 1024, 1024},
+};
+
+static int cmp_(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void die_(const char *what, glf_status s)
+{
+    fprintf(stderr, "bench_gemm: %s: %s: %s\n", what, glf_status_str(s), glf_last_error());
+    exit(1);
+}
+
+static void note_(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "%s\n", line);
+}
+
+#define MAXV_ 6 /* variants: CLBlast, glf, up to 4 --vs sets */
+
+/* Seconds per call over `inner` back-to-back calls and one clFinish: small
+ * GEMMs run that way inside a training step (the queue stays asynchronous),
+ * so a per-call clFinish would mostly measure the driver's round trip. */
+static double time_one_(glf_ctx *ctx, int v, const glf_gemm_params *prm, const struct shape_ *s,
+                        int inner, cl_mem dA, cl_mem dB, cl_mem dC)
+{
+    glf_status st = v == 0 ? glf_gemm_set_backend(ctx, GLF_GEMM_CLBLAST)
+                           : glf_gemm_set_params(ctx, &prm[v]);
+    if (!st && v > 0)
+        st = glf_gemm_set_backend(ctx, GLF_GEMM_GLF);
+    if (st)
+        die_("set backend", st);
+    double t0 = glf_now();
+    for (int i = 0; i < inner && !st; i++)
+        st = glf_gemm(ctx, s->ta ? GLF_TRANS : GLF_NO_TRANS, s->tb ? GLF_TRANS : GLF_NO_TRANS,
+                      s->M, s->N, s->K, 1.0f, dA, 0, s->ta ? s->M : s->K, dB, 0,
+                      s->tb ? s->K : s->N, 0.0f, dC, 0, s->N);
+    if (!st)
+        st = glf_finish(ctx);
+    if (st)
+        die_("gemm", st);
+    return (glf_now() - t0) / inner;
+}
+
+/* FMA peak: each work-item runs 16 independent float16 FMA chains. */
+static const char peak_src_[] =
+    "__kernel void fma_peak(__global float *out, int iters, float a) {\n"
+    "  float16 x0 = (float16)(get_global_id(0) * 1e-9f), x1 = x0 + 1, x2 = x0 + 2, x3 = x0 + 3;\n"
+    "  float16 x4 = x0 + 4, x5 = x0 + 5, x6 = x0 + 6, x7 = x0 + 7;\n"
+    "  for (int i = 0; i < iters; i++) {\n"
+    "    x0 = fma(x0, a, 0.5f); x1 = fma(x1, a, 0.5f); x2 = fma(x2, a, 0.5f);\n"
+    "    x3 = fma(x3, a, 0.5f); x4 = fma(x4, a, 0.5f); x5 = fma(x5, a, 0.5f);\n"
+    "    x6 = fma(x6, a, 0.5f); x7 = fma(x7, a, 0.5f);\n"
+    "  }\n"
+    "  float16 s = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;\n"
+    "  out[get_global_id(0)] = s.s0 + s.s1 + s.sf;\n"
+    "}\n";
+
+static double fma_peak_(glf_ctx *ctx, int reps)
+{
+    cl_program prog;
+    cl_mem out;
+    glf_status s = glf_program_source(ctx, "fma_peak", peak_src_, sizeof peak_src_ - 1, NULL, &prog);
+    if (s)
+        die_("fma peak build", s);
+    cl_int err;
+    cl_kernel k = clCreateKernel(prog, "fma_peak", &err);
+    if (err != CL_SUCCESS) {
+        fprintf(stderr, "bench_gemm: clCreateKernel(fma_peak): %s\n", glf_cl_error_name(err));
+        exit(1);
+    }
+    const size_t n = 1024, local = 8;
+    const int iters = 20000;
+    if ((s = glf_buf_create(ctx, n * sizeof(float), &out)))
+        die_("buffer", s);
+    double best = 0;
+    for (int r = 0; r < reps + 1; r++) {
+        double t0 = glf_now();
+        if ((s = GLF_LAUNCH(ctx, k, 1, &n, &local, GLF_MEM(out), GLF_I32(iters),
+                            GLF_F32(0.999f))) ||
+            (s = glf_finish(ctx)))
+            die_("fma peak", s);
+        double gf = 2.0 * 16 * 8 * (double)iters * (double)n / (glf_now() - t0) * 1e-9;
+        if (r > 0 && gf > best)
+            best = gf;
+    }
+    clReleaseKernel(k);
+    glf_buf_release(out);
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    int reps = 5, only = -1, peak = 1;
+    const char *spec = NULL;
+    struct shape_ custom = {"custom", 0, 0, 0, 0, 0};
+    glf_gemm_params prm[MAXV_];
+    int nv = 2;
+    prm[1] = glf_gemm_default_params();
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--params") && i + 1 < argc) {
+            glf_gemm_params *q = &prm[1];
+            if (sscanf(argv[++i], "%d,%d,%d,%d,%d", &q->rm, &q->vw, &q->nv, &q->lx, &q->ly) !=
+                5) {
+                fprintf(stderr, "bench_gemm: --params expects rm,vw,nv,lx,ly\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--vs") && i + 1 < argc && nv < MAXV_) {
+            glf_gemm_params *q = &prm[nv++];
+            if (sscanf(argv[++i], "%d,%d,%d,%d,%d", &q->rm, &q->vw, &q->nv, &q->lx, &q->ly) !=
+                5) {
+                fprintf(stderr, "bench_gemm: --vs expects rm,vw,nv,lx,ly\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            i++;
+            only = !strcmp(argv[i], "glf") ? GLF_GEMM_GLF : GLF_GEMM_CLBLAST;
+        } else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
+            if (sscanf(argv[++i], "%d,%d,%zu,%zu,%zu", &custom.ta, &custom.tb, &custom.M,
+                       &custom.N, &custom.K) != 5) {
+                fprintf(stderr, "bench_gemm: --shape expects TA,TB,M,N,K\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--no-peak"))
+            peak = 0;
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc)
+            spec = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_gemm [--reps N] [--params rm,vw,nv,lx,ly] "
+                            "[--only glf|clblast] [--vs rm,vw,nv,lx,ly]... "
+                            "[--shape TA,TB,M,N,K] [--no-peak] "
+                            "[--device SPEC]\n");
+            return 2;
+        }
+    }
+    if (reps < 1)
+        reps = 1;
+    glf_ctx *ctx;
+    glf_status s = glf_ctx_create(spec, &ctx);
+    if (s)
+        die_("context", s);
+    glf_gemm_set_note(ctx, note_, NULL);
+    char line[1024];
+    glf_ctx_describe(ctx, line, sizeof line);
+    for (int v = 1; v < nv; v++) /* validates each set once */
+        if ((s = glf_gemm_set_params(ctx, &prm[v])))
+            die_("params", s);
+    printf("device: %s\n%d timed reps per variant, alternated, medians\n", line, reps);
+    for (int v = 1; v < nv; v++)
+        printf("glf%s: rm=%d vw=%d nv=%d lx=%d ly=%d\n", v == 1 ? "" : " vs", prm[v].rm,
+               prm[v].vw, prm[v].nv, prm[v].lx, prm[v].ly);
+    printf("\n");
+    double pk = peak ? fma_peak_(ctx, 3) : 0;
+    if (peak)
+        printf("FMA peak (independent float16 FMAs): %.1f GFLOP/s\n\n", pk);
+    printf("| shape | op | M x N x K | CLBlast GFLOP/s | glf GFLOP/s |");
+    for (int v = 2; v < nv; v++)
+        printf(" glf %d,%d,%d,%d,%d |", prm[v].rm, prm[v].vw, prm[v].nv, prm[v].lx, prm[v].ly);
+    printf(" glf/CLBlast |%s\n|---|---|---|---:|---:|", peak ? " glf % of peak |" : "");
+    for (int v = 2; v < nv; v++)
+        printf("---:|");
+    printf("---:|%s\n", peak ? "---:|" : "");
+    size_t nshapes = custom.M ? 1 : sizeof shapes_ / sizeof shapes_[0];
+    for (size_t si = 0; si < nshapes; si++) {
+        const struct shape_ *sh = custom.M ? &custom : &shapes_[si];
+        size_t na = sh->M * sh->K, nb = sh->K * sh->N, nc = sh->M * sh->N;
+        float *h = malloc((na > nb ? na : nb) * sizeof *h);
+        glf_rng r;
+        glf_rng_init(&r, 7, si);
+        for (size_t i = 0; i < (na > nb ? na : nb); i++)
+            h[i] = glf_rng_uniform(&r) - 0.5f;
+        cl_mem dA, dB, dC;
+        if ((s = glf_buf_create(ctx, na * 4, &dA)) || (s = glf_buf_create(ctx, nb * 4, &dB)) ||
+            (s = glf_buf_create(ctx, nc * 4, &dC)) || (s = glf_buf_write(ctx, dA, 0, na * 4, h)) ||
+            (s = glf_buf_write(ctx, dB, 0, nb * 4, h)))
+            die_("buffers", s);
+        double t[MAXV_][64];
+        int use[MAXV_];
+        for (int v = 0; v < nv; v++)
+            use[v] = only < 0 || (only == GLF_GEMM_CLBLAST) == (v == 0);
+        double flop = 2.0 * (double)sh->M * (double)sh->N * (double)sh->K, gf[MAXV_];
+        int inner = flop >= 5e7 ? 1 : flop <= 5e7 / 32 ? 32 : (int)(5e7 / flop);
+        for (int v = 0; v < nv; v++) /* warm-up: compiles, first launches */
+            if (use[v])
+                time_one_(ctx, v, prm, sh, 1, dA, dB, dC);
+        int n = reps < 64 ? reps : 64;
+        for (int rep = 0; rep < n; rep++)
+            for (int v = 0; v < nv; v++)
+                t[v][rep] = use[v] ? time_one_(ctx, v, prm, sh, inner, dA, dB, dC) : NAN;
+        for (int v = 0; v < nv; v++) {
+            qsort(t[v], (size_t)n, sizeof(double), cmp_);
+            gf[v] = flop / t[v][n / 2] * 1e-9;
+        }
+        printf("| %s | %c%c | %zux%zux%zu |", sh->what, sh->ta ? 'T' : 'N', sh->tb ? 'T' : 'N',
+               sh->M, sh->N, sh->K);
+        for (int v = 0; v < nv; v++)
+            printf(" %.1f |", gf[v]);
+        printf(" %.2f |", gf[1] / gf[0]);
+        if (peak)
+            printf(" %.0f%% |", 100.0 * gf[1] / pk);
+        printf("\n");
+        fflush(stdout);
+        free(h);
+        glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC);
+    }
+    glf_ctx_destroy(ctx);
+    return 0;
+}

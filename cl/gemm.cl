@@ -1,0 +1,156 @@
+// Row-major SGEMM for CPU-like OpenCL devices (PoCL): C = alpha*op(A)*op(B) + beta*C.
+// Register blocking, no local memory, no barriers: each work-item of gemm_main
+// owns GEMM_RM rows x (GEMM_NV float-GEMM_VW vectors) of C, which lets the
+// compiler keep the block in vector registers.
+
+#ifndef GEMM_RM
+#define GEMM_RM 8 // rows of C per work-item
+#endif
+#ifndef GEMM_VW
+#define GEMM_VW 16 // vector width along N (1, 2, 4, 8 or 16)
+#endif
+#ifndef GEMM_NV
+#define GEMM_NV 2 // vectors per row per work-item
+#endif
+
+#define GEMM_TN (GEMM_VW * GEMM_NV) // columns of C per work-item
+
+#define CAT2_(a, b) a##b
+#define CAT2(a, b) CAT2_(a, b)
+#if GEMM_VW == 1
+#define VT float
+#define VLOAD_(p) (*(p))
+#define VSTORE_(v, p) (*(p) = (v))
+#else
+#define VT CAT2(float, GEMM_VW)
+#define VLOAD_(p) CAT2(vload, GEMM_VW)(0, (p))
+#define VSTORE_(v, p) CAT2(vstore, GEMM_VW)((v), 0, (p))
+#endif
+
+// Both operands are first packed into panels (pack_a, pack_b), so the
+// main kernel streams contiguous memory whatever the transposes, leading
+// dimensions (a 4 KiB row stride aliases in the caches) and edges are:
+//   Ap[rb][k][r] = op(A)[rb*RM + r][k]   (rows past M are 0)
+//   Bp[t][k][c]  = op(B)[k][t*TN + c]    (columns past N are 0)
+// op(A)[i][k] is A[i*sai + k*sak] and op(B)[k][j] is B[k*sbk + j*sbj]: the
+// transposes are run-time strides, so one program serves all four cases.
+
+// Work-item (k, rb) packs RM rows of column k of op(A).
+__kernel void pack_a(int M, int K, __global const float *restrict A, int offA, int sai,
+                     int sak, __global float *restrict Ap, int offAp)
+{
+    const int k = get_global_id(0);
+    const int rb = get_global_id(1);
+    if (k >= K || rb * GEMM_RM >= M)
+        return;
+    A += offA + k * sak;
+    Ap += offAp + (rb * K + k) * GEMM_RM;
+    for (int r = 0; r < GEMM_RM; r++) {
+        const int i = rb * GEMM_RM + r;
+        Ap[r] = i < M ? A[i * sai] : 0.0f;
+    }
+}
+
+// Work-item (k, t) packs row k of column tile t of op(B).
+__kernel void pack_b(int K, int N, __global const float *restrict B, int offB, int sbk,
+                     int sbj, __global float *restrict Bp, int offBp)
+{
+    const int k = get_global_id(0);
+    const int t = get_global_id(1);
+    if (k >= K || t * GEMM_TN >= N)
+        return;
+    B += offB + k * sbk;
+    Bp += offBp + (t * K + k) * GEMM_TN;
+    for (int c = 0; c < GEMM_TN; c++) {
+        const int j = t * GEMM_TN + c;
+        Bp[c] = j < N ? B[j * sbj] : 0.0f;
+    }
+}
+
+// Work-item (t, rb) computes C rows [rb*RM, rb*RM+RM) x columns
+// [t*TN, t*TN+TN) from the packed panels over the K slice
+// [s*kc, s*kc+kc), s = get_global_id(2); stores skip rows and columns
+// outside C. With several slices (split K) each writes its partial product
+// to C + s*cstride (alpha 1, beta 0) and gemm_reduce sums them.
+//
+// The operands are read through strides, so a packed panel and a matrix
+// used in place (when packing would not pay: no 4 KiB aliasing, no
+// transposed B, whole tiles) take the same code:
+//   op(A)[rb*RM + r][k] = Ap[rb*psa + k*ka + r*ra]
+//   op(B)[k][t*TN + c]  = Bp[t*psb + k*kb_ + c]
+__kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
+                        __global const float *restrict Ap, int offAp, int psa, int ka, int ra,
+                        __global const float *restrict Bp, int offBp, int psb, int kb_,
+                        __global float *C, int offC, int ldc, int cstride, int ntiles)
+{
+    const int t = get_global_id(0);
+    const int rb = get_global_id(1);
+    const int sl = get_global_id(2);
+    if (t >= ntiles || rb * GEMM_RM >= M)
+        return;
+    const int kb = sl * kc, ke = min(K, kb + kc);
+    C += sl * cstride;
+    Ap += offAp + rb * psa;
+    Bp += offBp + t * psb;
+    VT acc[GEMM_RM][GEMM_NV];
+    #pragma unroll
+    for (int r = 0; r < GEMM_RM; r++)
+        #pragma unroll
+        for (int v = 0; v < GEMM_NV; v++)
+            acc[r][v] = (VT)(0.0f);
+    for (int k = kb; k < ke; k++) {
+        VT b[GEMM_NV];
+        #pragma unroll
+        for (int v = 0; v < GEMM_NV; v++)
+            b[v] = VLOAD_(Bp + k * kb_ + v * GEMM_VW);
+        #pragma unroll
+        for (int r = 0; r < GEMM_RM; r++) {
+            const float a = Ap[k * ka + r * ra];
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
+        }
+    }
+    const int i0 = rb * GEMM_RM, j0 = t * GEMM_TN;
+    C += offC + j0;
+    #pragma unroll
+    for (int r = 0; r < GEMM_RM; r++) {
+        if (i0 + r >= M)
+            break;
+        __global float *c = C + (i0 + r) * ldc;
+        if (j0 + GEMM_TN <= N) {
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++) {
+                VT out = alpha * acc[r][v];
+                if (beta != 0.0f) // beta == 0: C is never read (NaN must not leak)
+                    out = fma((VT)(beta), VLOAD_(c + v * GEMM_VW), out);
+                VSTORE_(out, c + v * GEMM_VW);
+            }
+        } else { // the last, partial tile: element by element
+            float o[GEMM_TN];
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                VSTORE_(acc[r][v], o + v * GEMM_VW);
+            for (int cc = 0; cc < N - j0; cc++)
+                c[cc] = beta != 0.0f ? fma(beta, c[cc], alpha * o[cc]) : alpha * o[cc];
+        }
+    }
+}
+
+// C = alpha * sum_s P[s] + beta * C over nsplit dense M x N partial
+// products, summed in order s = 0, 1, ... (fixed order: same bits each run).
+__kernel void gemm_reduce(int M, int N, int nsplit, float alpha, float beta,
+                          __global const float *restrict P, int offP,
+                          __global float *C, int offC, int ldc)
+{
+    const int j = get_global_id(0);
+    const int i = get_global_id(1);
+    if (j >= N || i >= M)
+        return;
+    P += offP + i * N + j;
+    float acc = 0.0f;
+    for (int s = 0; s < nsplit; s++)
+        acc += P[s * M * N];
+    __global float *c = C + offC + i * ldc + j;
+    *c = beta != 0.0f ? fma(beta, *c, alpha * acc) : alpha * acc;
+}

@@ -1,0 +1,261 @@
+/* glf's own SGEMM (cl/gemm.cl): argument checks, the launch plan (pack
+ * op(A) and op(B) into panels, then one register-blocked pass), and the validation
+ * against a double-precision host reference that gates every parameter set. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm_internal.h"
+#include "glf/rng.h"
+
+#define PACK_LOCAL_ 16 /* work-group of the packing kernels (fixed: new sizes recompile) */
+#define REUSE_ 16 /* pack an operand whose panels this many work-items share */
+#define SPLIT_TARGET_ 64 /* split K until the launch has this many work-items */
+#define SPLIT_MIN_K_ 1024 /* ... while each slice keeps at least this much of K */
+
+void glf_gemm_options_(const glf_gemm_params *p, char *buf, size_t n)
+{
+    snprintf(buf, n, "-DGEMM_RM=%d -DGEMM_VW=%d -DGEMM_NV=%d", p->rm, p->vw, p->nv);
+}
+
+static glf_status check_params_(const glf_gemm_params *p)
+{
+    if (p->rm < 1 || p->rm > 16 || p->nv < 1 || p->nv > 8 || p->lx < 1 || p->lx > 256 ||
+        p->ly < 1 || p->ly > 256 || p->lx * p->ly > 256 ||
+        (p->vw != 1 && p->vw != 2 && p->vw != 4 && p->vw != 8 && p->vw != 16))
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "gemm params rm=%d vw=%d nv=%d lx=%d ly=%d: expected rm 1..16, vw in "
+                        "{1,2,4,8,16}, nv 1..8, lx*ly <= 256",
+                        p->rm, p->vw, p->nv, p->lx, p->ly);
+    return GLF_OK;
+}
+
+/* A rows x cols matrix with row stride ld at float offset off must fit in
+ * buf, and every index the kernels form must fit in an int. */
+static glf_status check_matrix_(const char *name, cl_mem buf, size_t off, size_t rows,
+                                size_t cols, size_t ld)
+{
+    if (ld < cols)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_gemm: ld%s = %zu is smaller than the row length %zu of %s", name,
+                        ld, cols, name);
+    size_t bytes = 0;
+    cl_int err = clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
+    if (err != CL_SUCCESS)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: %s is not a valid buffer: %s", name,
+                        glf_cl_error_name(err));
+    size_t end = off + (rows - 1) * ld + cols; /* one past the last element */
+    if (end > bytes / sizeof(float))
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_gemm: %s (%zu x %zu, ld %zu, offset %zu) needs %zu floats but "
+                        "its buffer holds %zu",
+                        name, rows, cols, ld, off, end, bytes / sizeof(float));
+    if (end > (size_t)INT_MAX)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_gemm: %s spans %zu floats, more than the kernels' int indexing "
+                        "allows (%d)", name, end, INT_MAX);
+    return GLF_OK;
+}
+
+/* Scratch of at least n floats for the packed panels (grown, never shrunk; the in-order
+ * queue keeps a released buffer alive for commands still using it). */
+static glf_status scratch_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t n)
+{
+    if (st->scratch_floats >= n)
+        return GLF_OK;
+    if (st->scratch)
+        clReleaseMemObject(st->scratch);
+    st->scratch = NULL;
+    st->scratch_floats = 0;
+    GLF_TRY(glf_buf_create(ctx, n * sizeof(float), &st->scratch));
+    st->scratch_floats = n;
+    return GLF_OK;
+}
+
+/* How many K slices: enough work-items to keep a few threads busy when the
+ * output has few tiles, each slice at least SPLIT_MIN_K_ deep. */
+static size_t splits_(size_t tiles, size_t K)
+{
+    size_t s = 1;
+    while (tiles * s < SPLIT_TARGET_ && K / (2 * s) >= SPLIT_MIN_K_ && s < 64)
+        s *= 2;
+    return s;
+}
+
+glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p,
+                         glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K, float alpha,
+                         cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb,
+                         float beta, cl_mem C, size_t offC, size_t ldc)
+{
+    if (M == 0 || N == 0)
+        return GLF_OK;
+    if (K == 0)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: K = 0, expected K >= 1 (M=%zu N=%zu)",
+                        M, N);
+    GLF_TRY(check_matrix_("A", A, offA, ta ? K : M, ta ? M : K, lda));
+    GLF_TRY(check_matrix_("B", B, offB, tb ? N : K, tb ? K : N, ldb));
+    GLF_TRY(check_matrix_("C", C, offC, M, N, ldc));
+    char opt[128];
+    glf_gemm_options_(p, opt, sizeof opt);
+    const size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
+    const size_t ntiles = (N + tn - 1) / tn, rblocks = (M + rm - 1) / rm;
+    /* Pack an operand where the kernel needs it (transposed B, partial
+     * tiles), where a row stride that is a multiple of 256 floats (1 KiB)
+     * would alias in the caches, or where the panel is reused by at least
+     * REUSE_ work-items (measured: ~15% faster then; for skinny shapes the
+     * packing pass costs more than it saves, up to 3x). */
+    const int pack_a = M % rm != 0 || lda % 256 == 0 || ntiles >= REUSE_;
+    const int pack_b = tb || N % tn != 0 || ldb % 256 == 0 || rblocks >= REUSE_;
+    const size_t na = pack_a ? rblocks * rm * K : 0, nb = pack_b ? ntiles * tn * K : 0;
+    const size_t nsplit = splits_(ntiles * rblocks, K), np = nsplit > 1 ? nsplit * M * N : 0;
+    if (na + nb + np > (size_t)INT_MAX)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_gemm: %zux%zux%zu needs %zu floats of packed panels, more than "
+                        "the kernels' int indexing allows", M, N, K, na + nb + np);
+    GLF_TRY(scratch_(ctx, st, na + nb + np));
+    cl_kernel kpa, kpb, km;
+    GLF_TRY(glf_kernel(ctx, "gemm", "pack_a", opt, &kpa));
+    GLF_TRY(glf_kernel(ctx, "gemm", "pack_b", opt, &kpb));
+    GLF_TRY(glf_kernel(ctx, "gemm", "gemm_main", opt, &km));
+    const size_t lp[2] = {PACK_LOCAL_, 1};
+    size_t ga[2] = {K, rblocks}, gb[2] = {K, ntiles};
+    if (pack_a)
+        GLF_TRY(GLF_LAUNCH(ctx, kpa, 2, ga, lp, GLF_I32(M), GLF_I32(K), GLF_MEM(A),
+                           GLF_I32(offA), GLF_I32(ta ? 1 : lda), GLF_I32(ta ? lda : 1),
+                           GLF_MEM(st->scratch), GLF_I32(0)));
+    if (pack_b)
+        GLF_TRY(GLF_LAUNCH(ctx, kpb, 2, gb, lp, GLF_I32(K), GLF_I32(N), GLF_MEM(B),
+                           GLF_I32(offB), GLF_I32(tb ? 1 : ldb), GLF_I32(tb ? ldb : 1),
+                           GLF_MEM(st->scratch), GLF_I32(na)));
+    /* Operand strides for gemm_main (see cl/gemm.cl). */
+    cl_mem Am = pack_a ? st->scratch : A, Bm = pack_b ? st->scratch : B;
+    size_t offAm = pack_a ? 0 : offA, offBm = pack_b ? na : offB;
+    size_t psa = pack_a ? K * rm : (ta ? rm : rm * lda), ka = pack_a ? rm : (ta ? lda : 1);
+    size_t ra = pack_a ? 1 : (ta ? 1 : lda);
+    size_t psb = pack_b ? K * tn : tn, kbs = pack_b ? tn : ldb;
+#define OPERANDS_                                                                            \
+    GLF_MEM(Am), GLF_I32(offAm), GLF_I32(psa), GLF_I32(ka), GLF_I32(ra), GLF_MEM(Bm),        \
+        GLF_I32(offBm), GLF_I32(psb), GLF_I32(kbs)
+    /* Split K when the output has few tiles and K is long (convolution
+     * weight gradients): slices run side by side in one launch (dimension
+     * 2), their partial products go to scratch, then one fixed-order sum.
+     * Split points depend only on the shape. */
+    const size_t kc = (K + nsplit - 1) / nsplit;
+    size_t g[3] = {ntiles, rblocks, nsplit}, l[3] = {(size_t)p->lx, (size_t)p->ly, 1};
+    if (nsplit == 1)
+        return GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(K),
+                          GLF_F32(alpha), GLF_F32(beta), OPERANDS_, GLF_MEM(C), GLF_I32(offC),
+                          GLF_I32(ldc), GLF_I32(0), GLF_I32(ntiles));
+    GLF_TRY(GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(kc),
+                       GLF_F32(1.0f), GLF_F32(0.0f), OPERANDS_, GLF_MEM(st->scratch),
+                       GLF_I32(na + nb), GLF_I32(N), GLF_I32(M * N), GLF_I32(ntiles)));
+#undef OPERANDS_
+    cl_kernel kr;
+    GLF_TRY(glf_kernel(ctx, "gemm", "gemm_reduce", opt, &kr));
+    size_t gr[2] = {N, M}, lr[2] = {PACK_LOCAL_, 1};
+    GLF_TRY(GLF_LAUNCH(ctx, kr, 2, gr, lr, GLF_I32(M), GLF_I32(N), GLF_I32(nsplit),
+                       GLF_F32(alpha), GLF_F32(beta), GLF_MEM(st->scratch),
+                       GLF_I32(na + nb), GLF_MEM(C), GLF_I32(offC), GLF_I32(ldc)));
+    return GLF_OK;
+}
+
+/* ---- validation ------------------------------------------------------------ */
+
+/* One case: random A, B, C (NaN when beta == 0) with padding and offsets;
+ * the device result must match the double reference inside C and leave
+ * every other float of C's buffer bit-identical. */
+static glf_status validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
+                                 const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
+                                 size_t K, float alpha, float beta)
+{
+    const size_t pad = 3, off = 5, guard = 17;
+    size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    size_t na = off + (ta ? K : M) * lda, nb = off + (tb ? N : K) * ldb;
+    size_t nc = off + M * ldc + guard;
+    float *h = malloc((na + nb + 2 * nc) * sizeof *h);
+    double *want = malloc(M * N * sizeof *want);
+    cl_mem dA = NULL, dB = NULL, dC = NULL;
+    glf_status s = GLF_OK;
+    if (!h || !want) {
+        s = glf_fail(GLF_ERR_NOMEM, "gemm validation: out of memory");
+        goto done;
+    }
+    float *hA = h, *hB = h + na, *hC = h + na + nb, *got = hC + nc;
+    glf_rng r;
+    glf_rng_init(&r, 0x6e3d, M * 1000003u + N * 1009u + K + (size_t)(2 * ta + tb));
+    for (size_t i = 0; i < na + nb + nc; i++)
+        h[i] = 2.0f * glf_rng_uniform(&r) - 1.0f;
+    if (beta == 0.0f)
+        for (size_t i = 0; i < nc; i++)
+            hC[i] = NAN;
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (size_t k = 0; k < K; k++)
+                acc += (double)hA[off + (ta ? k * lda + i : i * lda + k)] *
+                       (double)hB[off + (tb ? j * ldb + k : k * ldb + j)];
+            want[i * N + j] = alpha * acc + (beta != 0.0f ? beta * hC[off + i * ldc + j] : 0.0);
+        }
+    if ((s = glf_buf_create(ctx, na * 4, &dA)) || (s = glf_buf_create(ctx, nb * 4, &dB)) ||
+        (s = glf_buf_create(ctx, nc * 4, &dC)) || (s = glf_buf_write(ctx, dA, 0, na * 4, hA)) ||
+        (s = glf_buf_write(ctx, dB, 0, nb * 4, hB)) || (s = glf_buf_write(ctx, dC, 0, nc * 4, hC)))
+        goto done;
+    if ((s = glf_gemm_own_(ctx, st, p, ta ? GLF_TRANS : GLF_NO_TRANS,
+                           tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda, dB, off,
+                           ldb, beta, dC, off, ldc)) ||
+        (s = glf_buf_read(ctx, dC, 0, nc * 4, got)))
+        goto done;
+    for (size_t i = 0; i < nc; i++) {
+        size_t row = (i - off) / ldc, col = (i - off) % ldc;
+        int inside = i >= off && row < M && col < N;
+        if (!inside) {
+            if (memcmp(&got[i], &hC[i], sizeof(float)) != 0) {
+                s = glf_fail(GLF_ERR_NUMERIC,
+                             "gemm validation (rm=%d vw=%d nv=%d) %c%c %zux%zux%zu: float %zu "
+                             "of C's buffer, outside C, was overwritten",
+                             p->rm, p->vw, p->nv, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, i);
+                goto done;
+            }
+            continue;
+        }
+        double w = want[row * N + col], e = fabs((double)got[i] - w);
+        if (!(e <= 2e-6 * (double)K + 1e-4 * fabs(w))) { /* NaN fails too */
+            char opt[128];
+            glf_gemm_options_(p, opt, sizeof opt);
+            s = glf_fail(GLF_ERR_NUMERIC,
+                         "gemm validation (%s lx=%d ly=%d) %c%c %zux%zux%zu: C[%zu,%zu] = %g, "
+                         "expected %g",
+                         opt, p->lx, p->ly, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, row, col,
+                         (double)got[i], w);
+            goto done;
+        }
+    }
+done:
+    glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC);
+    free(h), free(want);
+    return s;
+}
+
+glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
+{
+    struct glf_gemm_state_ *st;
+    GLF_TRY(glf_gemm_state_(ctx, &st));
+    GLF_TRY(check_params_(p));
+    /* Odd shapes around the tile sizes: partial row blocks, full tiles plus
+     * an edge strip, N below one tile, K = 1, and a long K that is split. */
+    size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
+    const size_t shapes[][3] = {{1, 1, 1},
+                                {3 * rm + 1, 2 * tn + 3, 19},
+                                {rm, tn, 1},
+                                {2 * rm - 1, tn + 1, 33},
+                                {rm + 1, 7, 2 * SPLIT_MIN_K_ + 37},
+                                {2 * rm, 2 * tn, 37}, /* whole tiles: operands in place */
+                                {rm, tn, 2 * SPLIT_MIN_K_ + 5}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int t = 0; t < 4; t++)
+            GLF_TRY(validate_case_(ctx, st, p, t & 1, t >> 1, shapes[i][0], shapes[i][1],
+                                   shapes[i][2], i & 1 ? 1.0f : -0.5f, (i + t) & 1 ? 0.0f : 0.75f));
+    return GLF_OK;
+}

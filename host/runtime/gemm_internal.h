@@ -1,0 +1,37 @@
+/* Private interface of the GEMM layer: per-context state (gemm.c) shared
+ * with glf's own kernels and their validation (gemm_glf.c). */
+#ifndef GLF_GEMM_INTERNAL_H
+#define GLF_GEMM_INTERNAL_H
+
+#include "glf/gemm.h"
+#include "internal.h"
+
+struct glf_gemm_state_ {
+    glf_gemm_backend backend;
+    int checked;            /* glf's kernels validated with params on this ctx */
+    int tuned;              /* params came from the stored tuning of this device */
+    int no_narrow;          /* a narrower tile set failed validation: never again */
+    glf_gemm_params params;
+    glf_gemm_params passed[16]; /* parameter sets validated on this ctx */
+    int npassed;
+    glf_gemm_note_fn note;
+    void *note_user;
+    cl_mem scratch;         /* packed panels of op(A) and op(B) */
+    size_t scratch_floats;
+};
+
+/* C = alpha*op(A)*op(B) + beta*C with glf's kernels and parameters p;
+ * arguments checked (GLF_ERR_INVALID_ARG names the one at fault). */
+glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p,
+                         glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
+                         float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B,
+                         size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
+                         size_t ldc);
+
+/* The state of ctx, made on first use (backend from GLF_GEMM). */
+glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out);
+
+/* Build options for p, e.g. "-DGEMM_RM=8 -DGEMM_VW=16 -DGEMM_NV=2". */
+void glf_gemm_options_(const glf_gemm_params *p, char *buf, size_t n);
+
+#endif

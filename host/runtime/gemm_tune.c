@@ -1,0 +1,178 @@
+/* GEMM tuning: time candidate tile sets of glf's kernels at GLF's shapes on
+ * one device, validate every candidate before timing it, and store the
+ * winner in the cache folder under a key of device, driver and platform, so
+ * later contexts on that device start from it (still validated first). */
+#include <nettle/sha2.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gemm_internal.h"
+#include "glf/util.h"
+
+#define TUNE_MAGIC_ "glf-gemm-tune 1"
+
+/* <cache>/gemm-tune-<sha256(device, driver, platform, versions)[0..16]>.txt */
+static glf_status tune_path_(glf_ctx *ctx, char *buf, size_t n)
+{
+    const char *dir = glf_ctx_cache_dir(ctx);
+    if (!dir)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "GEMM tuning needs the disk cache, which is off (GLF_CACHE=off?)");
+    const glf_device_info *d = glf_ctx_device(ctx);
+    const char *parts[] = {d->name, d->vendor, d->driver, d->version, d->platform,
+                           d->platform_version};
+    struct sha256_ctx h;
+    uint8_t sum[SHA256_DIGEST_SIZE];
+    sha256_init(&h);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        sha256_update(&h, strlen(parts[i]) + 1, (const uint8_t *)parts[i]);
+    sha256_digest(&h, sizeof sum, sum);
+    int k = snprintf(buf, n, "%s/gemm-tune-", dir);
+    for (int i = 0; i < 8 && k > 0 && (size_t)k + 3 < n; i++)
+        k += snprintf(buf + k, n - (size_t)k, "%02x", sum[i]);
+    if (k < 0 || (size_t)k + 5 >= n)
+        return glf_fail(GLF_ERR_INVALID_ARG, "cache folder path too long: %s", dir);
+    snprintf(buf + k, n - (size_t)k, ".txt");
+    return GLF_OK;
+}
+
+glf_status glf_gemm_tuned(glf_ctx *ctx, glf_gemm_params *out, int *found)
+{
+    char path[4096], line[512];
+    *found = 0;
+    GLF_TRY(tune_path_(ctx, path, sizeof path));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return GLF_OK; /* untuned */
+    glf_gemm_params p;
+    int ok = fgets(line, sizeof line, f) && !strncmp(line, TUNE_MAGIC_, strlen(TUNE_MAGIC_)) &&
+             fgets(line, sizeof line, f) && /* the device, for people reading it */
+             fgets(line, sizeof line, f) &&
+             sscanf(line, "rm=%d vw=%d nv=%d lx=%d ly=%d", &p.rm, &p.vw, &p.nv, &p.lx,
+                    &p.ly) == 5;
+    fclose(f);
+    if (!ok)
+        return glf_fail(GLF_ERR_FORMAT,
+                        "%s: expected '%s', a device line and 'rm=.. vw=.. nv=.. lx=.. ly=..'",
+                        path, TUNE_MAGIC_);
+    *out = p;
+    *found = 1;
+    return GLF_OK;
+}
+
+static glf_status store_(glf_ctx *ctx, const glf_gemm_params *p, double score)
+{
+    char path[4096], tmp[4200];
+    GLF_TRY(tune_path_(ctx, path, sizeof path));
+    mkdir(glf_ctx_cache_dir(ctx), 0755); /* may exist; fopen reports real failures */
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return glf_fail(GLF_ERR_IO, "%s: cannot create", tmp);
+    const glf_device_info *d = glf_ctx_device(ctx);
+    fprintf(f, "%s\n%s | %s | %s | %s\nrm=%d vw=%d nv=%d lx=%d ly=%d\nscore_ms=%.3f\n",
+            TUNE_MAGIC_, d->name, d->driver, d->platform, d->platform_version, p->rm, p->vw,
+            p->nv, p->lx, p->ly, score * 1e3);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return glf_fail(GLF_ERR_IO, "%s: cannot write", path);
+    }
+    return GLF_OK;
+}
+
+struct tshape_ {
+    int ta, tb;
+    size_t M, N, K;
+};
+
+/* Seconds for one pass over the shapes with p (best of reps). */
+static glf_status score_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p,
+                         const struct tshape_ *sh, size_t nsh, int reps, cl_mem buf,
+                         size_t boff, double *out)
+{
+    *out = 0;
+    for (size_t i = 0; i < nsh; i++) {
+        const struct tshape_ *s = &sh[i];
+        double best = 1e30;
+        for (int r = 0; r < reps + 1; r++) { /* the first run compiles/warms */
+            double t0 = glf_now();
+            GLF_TRY(glf_gemm_own_(ctx, st, p, s->ta ? GLF_TRANS : GLF_NO_TRANS,
+                                  s->tb ? GLF_TRANS : GLF_NO_TRANS, s->M, s->N, s->K, 1.0f, buf, 0,
+                                  s->ta ? s->M : s->K, buf, boff, s->tb ? s->K : s->N, 0.0f, buf,
+                                  2 * boff, s->N));
+            GLF_TRY(glf_finish(ctx));
+            double t = glf_now() - t0;
+            if (r > 0 && t < best)
+                best = t;
+        }
+        *out += best;
+    }
+    return GLF_OK;
+}
+
+static void say_(struct glf_gemm_state_ *st, const char *line)
+{
+    if (st->note)
+        st->note(st->note_user, line);
+}
+
+glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best)
+{
+    struct glf_gemm_state_ *st;
+    GLF_TRY(glf_gemm_state_(ctx, &st));
+    /* GLF's dominant GEMMs at batch 256 (fully connected forward and weight
+     * gradient, im2col convolution); quick: one small shape. */
+    static const struct tshape_ full_[] = {{0, 1, 256, 1024, 6272},
+                                           {1, 0, 1024, 6272, 256},
+                                           {0, 0, 256 * 196, 64, 16},
+                                           {0, 1, 256, 64, 64}};
+    static const struct tshape_ quick_[] = {{0, 1, 64, 96, 80}};
+    static const int cand_[][5] = {
+        {8, 16, 2, 1, 16}, {8, 16, 2, 1, 4},  {8, 16, 2, 1, 8},  {8, 16, 2, 16, 1},
+        {4, 16, 2, 1, 16}, {6, 16, 2, 1, 16}, {12, 16, 2, 1, 16}, {8, 16, 1, 1, 16},
+        {8, 16, 3, 1, 16}, {4, 16, 4, 1, 16}, {8, 8, 4, 1, 16},  {16, 16, 1, 1, 16},
+        {4, 8, 2, 16, 4},  {4, 4, 4, 16, 16}, {1, 4, 1, 64, 1},  {2, 8, 2, 32, 2}};
+    const struct tshape_ *sh = quick ? quick_ : full_;
+    size_t nsh = quick ? 1 : sizeof full_ / sizeof full_[0];
+    size_t ncand = quick ? 3 : sizeof cand_ / sizeof cand_[0];
+    size_t boff = 0; /* A, B and C of every shape share one buffer, in thirds */
+    for (size_t i = 0; i < nsh; i++) {
+        size_t m = sh[i].M * sh[i].K, n = sh[i].K * sh[i].N, c = sh[i].M * sh[i].N;
+        size_t big = m > n ? m : n;
+        big = big > c ? big : c;
+        boff = boff > big ? boff : big;
+    }
+    cl_mem buf;
+    GLF_TRY(glf_buf_create(ctx, 3 * boff * sizeof(float), &buf));
+    glf_status s = glf_buf_fill_f32(ctx, buf, 0, 3 * boff, 0.5f);
+    double best_t = 1e30;
+    char line[256];
+    for (size_t c = 0; c < ncand && s == GLF_OK; c++) {
+        glf_gemm_params p = {cand_[c][0], cand_[c][1], cand_[c][2], cand_[c][3], cand_[c][4]};
+        double t;
+        if (glf_gemm_validate(ctx, &p) != GLF_OK) { /* never time an invalid set */
+            snprintf(line, sizeof line, "tune: rm=%d vw=%d nv=%d lx=%d ly=%d rejected: %s", p.rm,
+                     p.vw, p.nv, p.lx, p.ly, glf_last_error());
+            say_(st, line);
+            glf_clear_error();
+            continue;
+        }
+        if ((s = score_(ctx, st, &p, sh, nsh, quick ? 1 : 3, buf, boff, &t)))
+            break;
+        snprintf(line, sizeof line, "tune: rm=%d vw=%d nv=%d lx=%d ly=%d: %.3f ms", p.rm, p.vw,
+                 p.nv, p.lx, p.ly, t * 1e3);
+        say_(st, line);
+        if (t < best_t)
+            best_t = t, *best = p;
+    }
+    glf_buf_release(buf);
+    GLF_TRY(s);
+    if (best_t >= 1e30)
+        return glf_fail(GLF_ERR_NUMERIC, "GEMM tuning: no candidate passed validation");
+    GLF_TRY(store_(ctx, best, best_t));
+    return glf_gemm_set_params(ctx, best);
+}
