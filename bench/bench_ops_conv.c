@@ -235,11 +235,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         op_ *o = &ops[i];
         setup_(o);
-        unsetenv("GLF_CONV_GEMM");
+        CHECK_(glf_gemm_set_backend(ctx_, GLF_GEMM_GLF));
         double tf = time_(fwd_, o, reps), tb = time_(bwd_, o, reps);
-        setenv("GLF_CONV_GEMM", "clblast", 1); /* every GEMM through glf_gemm */
+        CHECK_(glf_gemm_set_backend(ctx_, GLF_GEMM_CLBLAST)); /* the same ops on CLBlast */
         double cf = time_(fwd_, o, reps), cb = time_(bwd_, o, reps);
-        unsetenv("GLF_CONV_GEMM");
+        CHECK_(glf_gemm_set_backend(ctx_, GLF_GEMM_GLF));
         double fl = flops_fwd_(o) * (o->skip_dx ? 2.0 : 3.0);
         printf("| %s | %s | %.2f | %.2f | %.2f | %.1f | %.2f |\n", o->name, o->shape, tf * 1e3,
                tb * 1e3, (tf + tb) * 1e3, fl / (tf + tb) * 1e-9, (cf + cb) * 1e3);
@@ -254,18 +254,18 @@ int main(int argc, char **argv)
     setup_(o);
     double fl = flops_fwd_(o);
     double t_lib = time_(fwd_, o, reps), t_dwlib = time_(dw_batched_, o, reps);
-    setenv("GLF_CONV_GEMM", "clblast", 1);
+    CHECK_(glf_gemm_set_backend(ctx_, GLF_GEMM_CLBLAST));
     double t_cb = time_(fwd_, o, reps), t_dwcb = time_(dw_batched_, o, reps);
     strategy_ = 1;
     double t_loop = time_(fwd_per_sample_, o, reps);
     strategy_ = 2;
     double t_sb = time_(fwd_per_sample_, o, reps);
     double t_dwl = time_(dw_per_sample_, o, reps);
-    unsetenv("GLF_CONV_GEMM");
+    CHECK_(glf_gemm_set_backend(ctx_, GLF_GEMM_GLF));
     printf("Conv GEMM strategies on enc.conv2 (batch %d; forward includes im2col and the "
            "permute/bias; the per-sample rows skip the bias):\n\n", B);
     printf("| strategy | forward ms | GFLOP/s | dw ms |\n|---|---:|---:|---:|\n");
-    printf("| one im2col + one tile GEMM (A*B^T) over the batch + permute (used) | %.2f | "
+    printf("| one im2col + one glf_gemm (A*B^T) over the batch + permute (used) | %.2f | "
            "%.1f | %.2f |\n", t_lib * 1e3, fl / t_lib * 1e-9, t_dwlib * 1e3);
     printf("| same, GEMM on CLBlast | %.2f | %.1f | %.2f |\n", t_cb * 1e3, fl / t_cb * 1e-9,
            t_dwcb * 1e3);

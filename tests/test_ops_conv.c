@@ -123,18 +123,15 @@ static const glf_conv_shape odd_[] = {
 };
 #define NODD_ (sizeof odd_ / sizeof odd_[0])
 
-/* Small shapes would take CLBlast; each odd case also runs with the tile
- * GEMM kernels forced (GLF_CONV_GEMM=tile), so both paths are checked. */
+/* Each odd case runs on both GEMM backends (glf's kernels and CLBlast). */
 static void test_conv2d_odd(void **state)
 {
     (void)state;
     glf_ctx *ctx = tu_ctx();
-    for (int tile = 0; tile < 2; tile++) {
-        if (tile)
-            setenv("GLF_CONV_GEMM", "tile", 1);
+    for (int be = 0; be < 2; be++) {
+        TU_OK(glf_gemm_set_backend(ctx, be ? GLF_GEMM_CLBLAST : GLF_GEMM_GLF));
         for (size_t i = 0; i < NODD_; i++)
             check_case_(ctx, 0, odd_[i], (int)(i % 3 != 2), (int)(i % 4 != 3), (i % 2) * 7);
-        unsetenv("GLF_CONV_GEMM");
     }
     glf_ctx_destroy(ctx);
 }
@@ -143,9 +140,8 @@ static void test_conv_transpose2d_odd(void **state)
 {
     (void)state;
     glf_ctx *ctx = tu_ctx();
-    for (int tile = 0; tile < 2; tile++) {
-        if (tile)
-            setenv("GLF_CONV_GEMM", "tile", 1);
+    for (int be = 0; be < 2; be++) {
+        TU_OK(glf_gemm_set_backend(ctx, be ? GLF_GEMM_CLBLAST : GLF_GEMM_GLF));
         for (size_t i = 0; i < NODD_; i++) {
             glf_conv_shape s = odd_[i];
             if (glf_conv_transpose2d_out(s.H, s.K, s.S, s.P) < 1 ||
@@ -153,7 +149,6 @@ static void test_conv_transpose2d_odd(void **state)
                 continue;
             check_case_(ctx, 1, s, (int)(i % 3 != 1), (int)(i % 4 != 2), (i % 2) * 5);
         }
-        unsetenv("GLF_CONV_GEMM");
     }
     glf_ctx_destroy(ctx);
 }

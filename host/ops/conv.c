@@ -1,14 +1,12 @@
 /* Conv2d and ConvTranspose2d on im2col/col2im + one GEMM over the whole
  * batch per step, always in the A*B^T form (layout permutes put both operands
  * contiguous along the reduction); bias gradients by a two-stage fixed-order
- * sum. Kernels in cl/conv.cl; GEMMs through glf_gemm_tile_nt (cl/gemm_tile.cl,
- * or CLBlast for thin shapes). */
+ * sum. Kernels in cl/conv.cl; GEMMs through glf_gemm. */
 #include "glf/ops_conv.h"
 
 #include <limits.h>
 
 #include "glf/gemm.h"
-#include "ops/gemm_tile.h"
 
 /* Work-group size (dim 0) of every kernel here: small, so PoCL vectorises
  * along it without barriers; fixed, so each kernel compiles once. */
@@ -22,7 +20,10 @@ int glf_conv2d_out(int in, int K, int S, int P)
     return span < 0 ? 0 : span / S + 1;
 }
 
-int glf_conv_transpose2d_out(int in, int K, int S, int P) { return (in - 1) * S - 2 * P + K; }
+int glf_conv_transpose2d_out(int in, int K, int S, int P)
+{
+    return (in - 1) * S - 2 * P + K;
+}
 
 /* The GEMM problem either op reduces to: a conv over an "image" of C channels
  * (side H x W) whose column grid is Ho x Wo, with R = C*K*K column rows.
@@ -32,13 +33,13 @@ typedef struct geom_ {
     size_t L, N, R; /* Ho*Wo, B*L, C*K*K */
 } geom_;
 
-static glf_status check_shape_(const char *op, const glf_conv_shape *s, int transpose,
-                               geom_ *g, int *Ho, int *Wo)
+static glf_status check_shape_(const char *op, const glf_conv_shape *s, int transpose, geom_ *g,
+                               int *Ho, int *Wo)
 {
     if (!s)
         return glf_fail(GLF_ERR_INVALID_ARG, "%s: shape is NULL", op);
-    if (s->B < 1 || s->Cin < 1 || s->H < 1 || s->W < 1 || s->Cout < 1 || s->K < 1 ||
-        s->S < 1 || s->P < 0)
+    if (s->B < 1 || s->Cin < 1 || s->H < 1 || s->W < 1 || s->Cout < 1 || s->K < 1 || s->S < 1 ||
+        s->P < 0)
         return glf_fail(GLF_ERR_INVALID_ARG,
                         "%s: shape B=%d Cin=%d H=%d W=%d Cout=%d K=%d S=%d P=%d, expected "
                         "B, Cin, H, W, Cout, K, S >= 1 and P >= 0",
@@ -46,8 +47,8 @@ static glf_status check_shape_(const char *op, const glf_conv_shape *s, int tran
     if (!transpose) {
         if (s->H + 2 * s->P < s->K || s->W + 2 * s->P < s->K)
             return glf_fail(GLF_ERR_INVALID_ARG,
-                            "%s: kernel K=%d larger than the padded input %dx%d (P=%d)", op,
-                            s->K, s->H, s->W, s->P);
+                            "%s: kernel K=%d larger than the padded input %dx%d (P=%d)", op, s->K,
+                            s->H, s->W, s->P);
         *Ho = glf_conv2d_out(s->H, s->K, s->S, s->P);
         *Wo = glf_conv2d_out(s->W, s->K, s->S, s->P);
         *g = (geom_){s->B, s->Cin, s->H, s->W, s->K, s->S, s->P, *Ho, *Wo, 0, 0, 0};
@@ -56,8 +57,8 @@ static glf_status check_shape_(const char *op, const glf_conv_shape *s, int tran
         *Wo = glf_conv_transpose2d_out(s->W, s->K, s->S, s->P);
         if (*Ho < 1 || *Wo < 1)
             return glf_fail(GLF_ERR_INVALID_ARG,
-                            "%s: output %dx%d from input %dx%d (K=%d S=%d P=%d), expected >= 1",
-                            op, *Ho, *Wo, s->H, s->W, s->K, s->S, s->P);
+                            "%s: output %dx%d from input %dx%d (K=%d S=%d P=%d), expected >= 1", op,
+                            *Ho, *Wo, s->H, s->W, s->K, s->S, s->P);
         *g = (geom_){s->B, s->Cout, *Ho, *Wo, s->K, s->S, s->P, s->H, s->W, 0, 0, 0};
     }
     g->L = (size_t)g->Ho * (size_t)g->Wo;
@@ -66,8 +67,8 @@ static glf_status check_shape_(const char *op, const glf_conv_shape *s, int tran
     /* Kernels index with int: every tensor and the column matrix must fit. */
     size_t cmax = (size_t)(s->Cin > s->Cout ? s->Cin : s->Cout);
     size_t biggest = g->R * g->N;
-    size_t img = (size_t)s->B * cmax * (size_t)(*Ho > s->H ? *Ho : s->H) *
-                 (size_t)(*Wo > s->W ? *Wo : s->W);
+    size_t img =
+        (size_t)s->B * cmax * (size_t)(*Ho > s->H ? *Ho : s->H) * (size_t)(*Wo > s->W ? *Wo : s->W);
     if (cmax * g->N > biggest)
         biggest = cmax * g->N;
     if (img > biggest)
@@ -75,7 +76,8 @@ static glf_status check_shape_(const char *op, const glf_conv_shape *s, int tran
     if (biggest > (size_t)INT_MAX)
         return glf_fail(GLF_ERR_INVALID_ARG,
                         "%s: %zu floats in one tensor (B=%d), expected <= %d; use a smaller "
-                        "batch", op, biggest, s->B, INT_MAX);
+                        "batch",
+                        op, biggest, s->B, INT_MAX);
     return GLF_OK;
 }
 
@@ -92,34 +94,32 @@ static glf_status kern_(glf_ctx *ctx, const char *name, cl_kernel *k)
 }
 
 /* col (R, N), or its transpose (N, R) when transposed. */
-static glf_status im2col_(glf_ctx *ctx, glf_dptr col, int transposed, glf_dptr img,
-                          const geom_ *g)
+static glf_status im2col_(glf_ctx *ctx, glf_dptr col, int transposed, glf_dptr img, const geom_ *g)
 {
     cl_kernel k;
     if (transposed) {
         GLF_TRY(kern_(ctx, "im2col_t", &k));
         size_t gl = g->N, lo = CONV_WG_;
         return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
-                          GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
-                          GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
+                          GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S),
+                          GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
     }
     GLF_TRY(kern_(ctx, "im2col", &k));
     size_t gl[2] = {(size_t)g->B * g->Ho, g->R}, lo[2] = {CONV_WG_, 1};
-    return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
-                      GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
-                      GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
+    return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B), GLF_I32(g->C),
+                      GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
+                      GLF_I32(g->Ho), GLF_I32(g->Wo));
 }
 
-static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bias,
-                          const geom_ *g)
+static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bias, const geom_ *g)
 {
     cl_kernel k;
     GLF_TRY(kern_(ctx, "col2im", &k));
     size_t gl = (size_t)g->B * g->C * g->H, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
                       GLF_I32(bias.buf != NULL), GLF_I32(g->B), GLF_I32(g->C), GLF_I32(g->H),
-                      GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
-                      GLF_I32(g->Ho), GLF_I32(g->Wo));
+                      GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho),
+                      GLF_I32(g->Wo));
 }
 
 /* out (C, B*L) <- in (B, C, L). */
@@ -154,8 +154,8 @@ static glf_status to_blc_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C,
 }
 
 /* db (C) (+)= sum over b and l of dy (B, C, L); part: B*C floats of scratch. */
-static glf_status bias_grad_(glf_ctx *ctx, glf_dptr db, glf_dptr dy, glf_dptr part, int B,
-                             int C, size_t L, int accumulate)
+static glf_status bias_grad_(glf_ctx *ctx, glf_dptr db, glf_dptr dy, glf_dptr part, int B, int C,
+                             size_t L, int accumulate)
 {
     cl_kernel k1, k2;
     GLF_TRY(kern_(ctx, "bias_grad_partial", &k1));
@@ -167,7 +167,10 @@ static glf_status bias_grad_(glf_ctx *ctx, glf_dptr db, glf_dptr dy, glf_dptr pa
                       GLF_I32(accumulate != 0));
 }
 
-static glf_dptr at_(glf_dptr p, size_t floats) { return glf_dp(p.buf, p.off + floats); }
+static glf_dptr at_(glf_dptr p, size_t floats)
+{
+    return glf_dp(p.buf, p.off + floats);
+}
 
 /* ---- Conv2d ---------------------------------------------------------------- */
 
@@ -199,13 +202,14 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
     glf_dptr col = work, yT = at_(work, g.R * g.N);
     GLF_TRY(im2col_(ctx, col, 1, x, &g));
     /* yT (Cout, N) = w (Cout, R) * colT (N, R)^T */
-    GLF_TRY(glf_gemm_tile_nt(ctx, s->Cout, g.N, g.R, 1.0f, w, g.R, col, g.R, 0.0f, yT, g.N));
+    GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, 1.0f, w, g.R, col, g.R,
+                        0.0f, yT, g.N));
     return to_bcl_(ctx, y, yT, b, s->B, s->Cout, g.L);
 }
 
-glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db,
-                               glf_dptr dy, glf_dptr x, glf_dptr w,
-                               const glf_conv_shape *s, glf_dptr work, int accumulate)
+glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db, glf_dptr dy,
+                               glf_dptr x, glf_dptr w, const glf_conv_shape *s, glf_dptr work,
+                               int accumulate)
 {
     static const char *op = "glf_conv2d_backward";
     geom_ g;
@@ -223,8 +227,8 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
         GLF_TRY(to_cbl_(ctx, dyT, dy, s->B, s->Cout, g.L));
         GLF_TRY(im2col_(ctx, col, 0, x, &g));
         /* dw (Cout, R) (+)= dyT (Cout, N) * col (R, N)^T */
-        GLF_TRY(glf_gemm_tile_nt(ctx, Co, g.R, g.N, 1.0f, dyT, g.N, col, g.N,
-                                 accumulate ? 1.0f : 0.0f, dw, g.R));
+        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Co, g.R, g.N, 1.0f, dyT, g.N, col, g.N,
+                            accumulate ? 1.0f : 0.0f, dw, g.R));
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
@@ -232,7 +236,8 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
         GLF_TRY(to_blc_(ctx, dyP, dy, s->B, s->Cout, g.L));
         GLF_TRY(to_blc_(ctx, wT, w, 1, s->Cout, g.R));
         /* dcol (R, N) = wT (R, Cout) * dyP (N, Cout)^T, into col's space */
-        GLF_TRY(glf_gemm_tile_nt(ctx, g.R, g.N, Co, 1.0f, wT, Co, dyP, Co, 0.0f, col, g.N));
+        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, g.R, g.N, Co, 1.0f, wT, Co, dyP, Co, 0.0f,
+                            col, g.N));
         GLF_TRY(col2im_(ctx, dx, col, glf_dp(NULL, 0), &g));
     }
     return GLF_OK;
@@ -268,14 +273,14 @@ glf_status glf_conv_transpose2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, gl
     GLF_TRY(to_blc_(ctx, xP, x, s->B, s->Cin, g.L));
     GLF_TRY(to_blc_(ctx, wT, w, 1, s->Cin, g.R));
     /* col (R, N) = wT (R, Cin) * xP (N, Cin)^T */
-    GLF_TRY(glf_gemm_tile_nt(ctx, g.R, g.N, Ci, 1.0f, wT, Ci, xP, Ci, 0.0f, col, g.N));
+    GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, g.R, g.N, Ci, 1.0f, wT, Ci, xP, Ci, 0.0f, col,
+                        g.N));
     return col2im_(ctx, y, col, b, &g);
 }
 
 glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db,
                                          glf_dptr dy, glf_dptr x, glf_dptr w,
-                                         const glf_conv_shape *s, glf_dptr work,
-                                         int accumulate)
+                                         const glf_conv_shape *s, glf_dptr work, int accumulate)
 {
     static const char *op = "glf_conv_transpose2d_backward";
     geom_ g;
@@ -293,14 +298,15 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
         GLF_TRY(im2col_(ctx, col, 0, dy, &g));
         GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
         /* dw (Cin, R) (+)= xT (Cin, N) * col (R, N)^T */
-        GLF_TRY(glf_gemm_tile_nt(ctx, Ci, g.R, g.N, 1.0f, xT, g.N, col, g.N,
-                                 accumulate ? 1.0f : 0.0f, dw, g.R));
+        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.R, g.N, 1.0f, xT, g.N, col, g.N,
+                            accumulate ? 1.0f : 0.0f, dw, g.R));
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
         GLF_TRY(im2col_(ctx, col, 1, dy, &g));
         /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
-        GLF_TRY(glf_gemm_tile_nt(ctx, Ci, g.N, g.R, 1.0f, w, g.R, col, g.R, 0.0f, xT, g.N));
+        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, 1.0f, w, g.R, col, g.R,
+                            0.0f, xT, g.N));
         GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
     }
     return GLF_OK;

@@ -1,27 +1,26 @@
 /* Linear (PyTorch nn.Linear): y = x w^T + b as one GEMM (A B^T form) over a
- * bias-filled y; backward as two GEMMs plus a fixed-order bias sum. GEMMs
- * through ops/gemm_tile.h (cl/gemm_tile.cl, else CLBlast); cl/linear.cl. */
+ * bias-filled y; backward as two GEMMs (glf_gemm) plus a fixed-order bias
+ * sum; cl/linear.cl. */
 #include "glf/ops_conv.h"
 
 #include <limits.h>
 
 #include "glf/gemm.h"
-#include "ops/gemm_tile.h"
 
 #define LIN_WG_ 64
 
 static glf_status check_(const char *op, int B, int IN, int OUT)
 {
     if (B < 1 || IN < 1 || OUT < 1)
-        return glf_fail(GLF_ERR_INVALID_ARG, "%s: B=%d IN=%d OUT=%d, expected all >= 1", op, B,
-                        IN, OUT);
+        return glf_fail(GLF_ERR_INVALID_ARG, "%s: B=%d IN=%d OUT=%d, expected all >= 1", op, B, IN,
+                        OUT);
     size_t big = (size_t)(IN > B ? IN : B) * (size_t)OUT;
     if ((size_t)B * IN > big)
         big = (size_t)B * IN;
     if (big > (size_t)INT_MAX)
         return glf_fail(GLF_ERR_INVALID_ARG,
-                        "%s: B=%d IN=%d OUT=%d give %zu floats in one tensor, expected <= %d",
-                        op, B, IN, OUT, big, INT_MAX);
+                        "%s: B=%d IN=%d OUT=%d give %zu floats in one tensor, expected <= %d", op,
+                        B, IN, OUT, big, INT_MAX);
     return GLF_OK;
 }
 
@@ -32,8 +31,8 @@ static glf_status need_(const char *op, const char *what, glf_dptr p)
     return GLF_OK;
 }
 
-glf_status glf_linear_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b,
-                              int B, int IN, int OUT)
+glf_status glf_linear_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b, int B,
+                              int IN, int OUT)
 {
     static const char *op = "glf_linear_forward";
     GLF_TRY(check_(op, B, IN, OUT));
@@ -44,16 +43,15 @@ glf_status glf_linear_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
         cl_kernel k;
         GLF_TRY(glf_kernel(ctx, "linear", "bias_fill", NULL, &k));
         size_t gl = (size_t)B * OUT, lo = LIN_WG_;
-        GLF_TRY(GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(y), GLF_DP(b), GLF_I32(B),
-                           GLF_I32(OUT)));
+        GLF_TRY(GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(y), GLF_DP(b), GLF_I32(B), GLF_I32(OUT)));
     }
     /* y (B, OUT) (+)= x (B, IN) * w^T (IN, OUT) */
-    return glf_gemm_tile_nt(ctx, B, OUT, IN, 1.0f, x, IN, w, IN, b.buf ? 1.0f : 0.0f, y, OUT);
+    return glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, B, OUT, IN, 1.0f, x, IN, w, IN,
+                       b.buf ? 1.0f : 0.0f, y, OUT);
 }
 
-glf_status glf_linear_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db,
-                               glf_dptr dy, glf_dptr x, glf_dptr w, int B, int IN, int OUT,
-                               int accumulate)
+glf_status glf_linear_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db, glf_dptr dy,
+                               glf_dptr x, glf_dptr w, int B, int IN, int OUT, int accumulate)
 {
     static const char *op = "glf_linear_backward";
     GLF_TRY(check_(op, B, IN, OUT));
@@ -62,20 +60,20 @@ glf_status glf_linear_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
         cl_kernel k;
         GLF_TRY(glf_kernel(ctx, "linear", "bias_grad", NULL, &k));
         size_t gl = (size_t)OUT, lo = LIN_WG_;
-        GLF_TRY(GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(db), GLF_DP(dy), GLF_I32(B),
-                           GLF_I32(OUT), GLF_I32(accumulate != 0)));
+        GLF_TRY(GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(db), GLF_DP(dy), GLF_I32(B), GLF_I32(OUT),
+                           GLF_I32(accumulate != 0)));
     }
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
         /* dw (OUT, IN) (+)= dy^T (OUT, B) * x (B, IN) */
-        GLF_TRY(glf_gemm_tile(ctx, GLF_TRANS, OUT, IN, B, 1.0f, dy, OUT, x, IN,
-                              accumulate ? 1.0f : 0.0f, dw, IN));
+        GLF_TRY(glf_gemm_dp(ctx, GLF_TRANS, GLF_NO_TRANS, OUT, IN, B, 1.0f, dy, OUT, x, IN,
+                            accumulate ? 1.0f : 0.0f, dw, IN));
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
         /* dx (B, IN) = dy (B, OUT) * w (OUT, IN) */
-        GLF_TRY(glf_gemm_tile(ctx, GLF_NO_TRANS, B, IN, OUT, 1.0f, dy, OUT, w, IN, 0.0f, dx,
-                              IN));
+        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, B, IN, OUT, 1.0f, dy, OUT, w, IN, 0.0f,
+                            dx, IN));
     }
     return GLF_OK;
 }

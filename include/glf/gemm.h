@@ -19,6 +19,15 @@ glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M,
                     size_t lda, cl_mem B, size_t offB, size_t ldb, float beta,
                     cl_mem C, size_t offC, size_t ldc);
 
+/* The same on glf_dptr tensors (buffer + float offset), as the ops pass them. */
+static inline glf_status glf_gemm_dp(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M,
+                                     size_t N, size_t K, float alpha, glf_dptr A, size_t lda,
+                                     glf_dptr B, size_t ldb, float beta, glf_dptr C, size_t ldc)
+{
+    return glf_gemm(ctx, ta, tb, M, N, K, alpha, A.buf, A.off, lda, B.buf, B.off, ldb, beta, C.buf,
+                    C.off, ldc);
+}
+
 /* ---- backends ------------------------------------------------------------
  * GLF_GEMM_GLF: glf's own register-blocked kernels (cl/gemm.cl), the
  * default. GLF_GEMM_CLBLAST: CLBlast with its parameters. The environment
