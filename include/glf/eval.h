@@ -36,7 +36,8 @@ glf_status glf_fid(const float *a, size_t na, const float *b, size_t nb, int D, 
 /* ---- improved precision and recall ------------------------------------------ */
 
 /* Squared distance of each row of x (n, D) to its k-th nearest other row
- * (the row itself excluded; duplicates count), n > k >= 1. Distances are
+ * (the row itself excluded; duplicates count), n > k >= 1, after centring
+ * the rows on their mean (which leaves distances unchanged). Distances are
  * ||a||^2 + ||b||^2 - 2 a.b with a.b from glf_gemm on ctx, block_rows rows
  * at a time (0: choose so that one block of distances is at most 64 MiB). */
 glf_status glf_knn_radii(glf_ctx *ctx, const float *x, size_t n, int D, int k,
