@@ -77,20 +77,24 @@ static size_t block_rows_(size_t want, size_t rows, size_t cols)
     return b < rows ? b : rows;
 }
 
-/* dist[i*b.n + j] = squared distance of rows r0+i of a and j of b, i < nr.
- * dot is a device scratch buffer of at least nr * b.n floats. */
-static glf_status dist_block_(glf_ctx *ctx, const prd_set_ *a, const prd_set_ *b, size_t d,
-                              size_t r0, size_t nr, cl_mem dot, float *host, double *dist)
+/* host[i*b.n + j] = a.b for rows r0+i of a and j of b, i < nr (device GEMM;
+ * dot is a device scratch buffer of at least nr * b.n floats). */
+static glf_status dot_block_(glf_ctx *ctx, const prd_set_ *a, const prd_set_ *b, size_t d,
+                             size_t r0, size_t nr, cl_mem dot, float *host)
 {
     GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, nr, b->n, d, 1.0f, a->buf, r0 * d, d, b->buf,
                      0, d, 0.0f, dot, 0, b->n));
-    GLF_TRY(glf_buf_read(ctx, dot, 0, nr * b->n * sizeof(float), host));
-    for (size_t i = 0; i < nr; i++)
-        for (size_t j = 0; j < b->n; j++) {
-            double v = a->norm2[r0 + i] + b->norm2[j] - 2.0 * (double)host[i * b->n + j];
-            dist[i * b->n + j] = v > 0.0 ? v : 0.0;
-        }
-    return GLF_OK;
+    return glf_buf_read(ctx, dot, 0, nr * b->n * sizeof(float), host);
+}
+
+/* Squared distances of row r of a to every row of b, from its dot products. */
+static void row_dist_(const prd_set_ *a, const prd_set_ *b, size_t r, const float *dots,
+                      double *dist)
+{
+    for (size_t j = 0; j < b->n; j++) {
+        double v = a->norm2[r] + b->norm2[j] - 2.0 * (double)dots[j];
+        dist[j] = v > 0.0 ? v : 0.0; /* rounding can go below zero for near-equal rows */
+    }
 }
 
 /* Scratch for a sweep of a's rows against all of b. */
@@ -98,7 +102,7 @@ typedef struct prd_sweep_ {
     size_t rows; /* rows per block */
     cl_mem dot;
     float *host;
-    double *dist;
+    double *dist; /* one row of distances */
 } prd_sweep_;
 
 static glf_status sweep_make_(glf_ctx *ctx, size_t rows, size_t cols, size_t want,
@@ -107,7 +111,7 @@ static glf_status sweep_make_(glf_ctx *ctx, size_t rows, size_t cols, size_t wan
     memset(s, 0, sizeof *s);
     s->rows = block_rows_(want, rows, cols);
     s->host = malloc(s->rows * cols * sizeof *s->host);
-    s->dist = malloc(s->rows * cols * sizeof *s->dist);
+    s->dist = malloc(cols * sizeof *s->dist);
     glf_status st = s->host && s->dist
                         ? glf_buf_create(ctx, s->rows * cols * sizeof(float), &s->dot)
                         : glf_fail(GLF_ERR_NOMEM,
@@ -136,10 +140,11 @@ static glf_status radii_(glf_ctx *ctx, const prd_set_ *x, size_t d, int k, size_
     glf_status st = best ? GLF_OK : glf_fail(GLF_ERR_NOMEM, "precision/recall: out of memory");
     for (size_t r0 = 0; st == GLF_OK && r0 < x->n; r0 += sw.rows) {
         size_t nr = x->n - r0 < sw.rows ? x->n - r0 : sw.rows;
-        st = dist_block_(ctx, x, x, d, r0, nr, sw.dot, sw.host, sw.dist);
+        st = dot_block_(ctx, x, x, d, r0, nr, sw.dot, sw.host);
         for (size_t i = 0; st == GLF_OK && i < nr; i++) {
             int have = 0; /* best[0..have) ascending: insertion into a short list */
-            const double *row = sw.dist + i * x->n;
+            const double *row = sw.dist;
+            row_dist_(x, x, r0 + i, sw.host + i * x->n, sw.dist);
             for (size_t j = 0; j < x->n; j++) {
                 if (j == r0 + i)
                     continue;
@@ -226,10 +231,11 @@ glf_status glf_prd_compute(glf_ctx *ctx, const float *real, size_t n_real, const
     size_t inside = 0;
     for (size_t r0 = 0; r0 < n_fake; r0 += sw.rows) {
         size_t nr = n_fake - r0 < sw.rows ? n_fake - r0 : sw.rows;
-        if ((st = dist_block_(ctx, &F, &R, d, r0, nr, sw.dot, sw.host, sw.dist)) != GLF_OK)
+        if ((st = dot_block_(ctx, &F, &R, d, r0, nr, sw.dot, sw.host)) != GLF_OK)
             goto done;
         for (size_t i = 0; i < nr; i++) {
-            const double *row = sw.dist + i * n_real;
+            const double *row = sw.dist;
+            row_dist_(&F, &R, r0 + i, sw.host + i * n_real, sw.dist);
             double rad = rf[r0 + i];
             int in = 0;
             for (size_t j = 0; j < n_real; j++) {
