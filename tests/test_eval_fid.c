@@ -233,7 +233,7 @@ static void test_class_histogram(void **state)
 {
     (void)state;
     const int y[8] = {0, 1, 2, 3, 0, 1, 2, 3};
-    size_t c[5];
+    size_t c[10];
     double h;
     TU_OK(glf_class_histogram(y, 8, 4, c, &h));
     assert_int_equal(c[0], 2), assert_int_equal(c[3], 2);
