@@ -262,6 +262,20 @@ static void test_bad_inputs(void **state)
     glf_status s = glf_train(ctx, &o);
     print_message("  other data: %s\n", glf_last_error());
     assert_int_equal(s, GLF_ERR_MISMATCH);
+    /* options that contradict the checkpoint being resumed */
+    glf_train_opts o2 = opts_(dir);
+    o2.resume = ck;
+    o2.cfg.latent = 6;
+    s = glf_train(ctx, &o2);
+    print_message("  other latent: %s\n", glf_last_error());
+    assert_int_equal(s, GLF_ERR_MISMATCH);
+    assert_non_null(strstr(glf_last_error(), "latent"));
+    o2.cfg.latent = 0;
+    o2.cfg.batch = 200;
+    s = glf_train(ctx, &o2);
+    print_message("  other batch: %s\n", glf_last_error());
+    assert_int_equal(s, GLF_ERR_MISMATCH);
+    free((char *)o2.data.archive);
     /* a model for 28x28 images given 3x32x32 data */
     o.resume = NULL;
     o.cfg.channels = 1, o.cfg.height = 28, o.cfg.width = 28;

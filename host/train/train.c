@@ -145,6 +145,19 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
             goto done;
         cfg = *glf_net_config(net);
         cfg.epochs = epochs;
+        /* Options given with --resume must agree with the checkpoint. */
+        glf_config want = cfg;
+#define OVR_(f) if (o->cfg.f) want.f = o->cfg.f
+        OVR_(latent); OVR_(flow_width); OVR_(flow_blocks); OVR_(conv1); OVR_(conv2); OVR_(fc);
+        OVR_(mode);
+#undef OVR_
+        if ((s = glf_config_same_arch(&cfg, &want, "the options given with --resume")))
+            goto done;
+        if (o->cfg.batch && o->cfg.batch != cfg.batch) {
+            s = glf_fail(GLF_ERR_MISMATCH, "%s was trained with batch %d, --batch %d given: an "
+                         "exact resume needs the same batch", o->resume, cfg.batch, o->cfg.batch);
+            goto done;
+        }
         if (hash[0] && strcmp(hash, train.manifest_sha256) != 0) {
             s = glf_fail(GLF_ERR_MISMATCH,
                          "%s was trained on data with sha256 %s, but the data given has %s: "
