@@ -141,6 +141,8 @@ static void test_epoch_outputs_and_sampling(void **state)
     float *s1 = malloc(10 * 784 * sizeof *s1), *s2 = malloc(10 * 784 * sizeof *s2);
     TU_OK(glf_sample(net, 10, 1.0f, 7, GLF_BN_RUNNING, 10, s1));
     TU_OK(glf_sample(net, 10, 1.0f, 7, GLF_BN_RUNNING, 3, s2));
+    /* sampling never changes the model: train-mode BatchNorm is refused */
+    assert_int_equal(glf_sample(net, 10, 1.0f, 7, GLF_BN_TRAIN, 10, s2), GLF_ERR_INVALID_ARG);
     for (int i = 0; i < 10 * 784; i++) {
         assert_true(s1[i] >= 0.0f && s1[i] <= 1.0f);
         assert_true(fabsf(s1[i] - s2[i]) <= 1e-5f);

@@ -16,6 +16,8 @@ int glf_cmd_sample(int argc, char **argv);
 int glf_cmd_reconstruct(int argc, char **argv);
 int glf_cmd_interpolate(int argc, char **argv);
 int glf_cmd_tune(int argc, char **argv);
+int glf_cmd_classifier(int argc, char **argv);
+int glf_cmd_eval(int argc, char **argv);
 
 /* Print "glf <cmd>: <status>: <last error>" to stderr and return 1. */
 int cli_error(const char *cmd, glf_status s);

@@ -17,6 +17,8 @@ static const struct command_ commands_[] = {
     {"sample", glf_cmd_sample, "draw samples from a checkpoint (.npy, .idx, PNGs, grid)"},
     {"reconstruct", glf_cmd_reconstruct, "test images beside their reconstructions (PNG grid)"},
     {"interpolate", glf_cmd_interpolate, "interpolate between test images in noise or latent space"},
+    {"eval", glf_cmd_eval, "FID-clf, precision/recall, test recon and NLL of a model or samples"},
+    {"classifier", glf_cmd_classifier, "train the feature classifier that glf eval measures in"},
     {"devices", glf_cmd_devices, "list OpenCL platforms and devices (--json, --device SPEC)"},
     {"check", glf_cmd_check, "GEMM self-check against a host reference, with GFLOP/s"},
     {"pack", glf_cmd_pack, "pack a data set into a .tar.zst archive with a hashed manifest"},

@@ -44,6 +44,16 @@ static void io_close_(struct io_ *io)
     glf_buf_release(io->z), glf_buf_release(io->z2), glf_buf_release(io->x);
 }
 
+/* Using a model must not change it: BatchNorm in train mode would update
+ * the running statistics. */
+static glf_status bn_ok_(glf_bn_mode bn)
+{
+    if (bn != GLF_BN_RUNNING && bn != GLF_BN_BATCH)
+        return glf_fail(GLF_ERR_INVALID_ARG, "BatchNorm mode %d: expected running or batch "
+                        "statistics (train mode would change the model)", (int)bn);
+    return GLF_OK;
+}
+
 static glf_status batch_ok_(glf_net *n, int *batch)
 {
     if (*batch <= 0 || *batch > glf_net_max_batch(n))
@@ -64,6 +74,7 @@ glf_status glf_sample(glf_net *n, size_t count, float temperature, unsigned long
         return glf_fail(GLF_ERR_INVALID_ARG,
                         "an ae-gauss model samples from its fitted Gaussian, and this one has "
                         "none (was training finished?)");
+    GLF_TRY(bn_ok_(bn));
     batch_ok_(n, &batch);
     struct io_ io;
     glf_status s = io_open_(n, batch, &io);
@@ -110,6 +121,7 @@ glf_status glf_reconstruct(glf_net *n, const float *x, size_t count, glf_bn_mode
     size_t N = (size_t)c->channels * c->height * c->width;
     int batch = glf_net_max_batch(n);
     struct io_ io;
+    GLF_TRY(bn_ok_(bn));
     glf_status s = io_open_(n, batch, &io);
     for (size_t start = 0; !s && start < count; start += (size_t)batch) {
         int b = (int)(count - start < (size_t)batch ? count - start : (size_t)batch);
@@ -135,6 +147,7 @@ glf_status glf_interpolate(glf_net *n, const float *a, const float *b, int pairs
                         "interpolation of %d pairs x %d steps: expected steps >= 2 and "
                         "pairs*steps <= %d (the batch the model was opened with)",
                         pairs, steps, glf_net_max_batch(n));
+    GLF_TRY(bn_ok_(bn));
     if (in_noise && c->mode == GLF_MODE_AE_GAUSS)
         return glf_fail(GLF_ERR_INVALID_ARG, "an ae-gauss model has no flow: use --space z");
     struct io_ io;

@@ -15,7 +15,11 @@ extern "C" {
 /* How BatchNorm layers normalise: TRAIN = batch statistics and update the
  * running ones; BATCH = batch statistics, running ones untouched (the
  * authors' sampling); RUNNING = running statistics (eval mode). */
-typedef enum glf_bn_mode { GLF_BN_TRAIN, GLF_BN_BATCH, GLF_BN_RUNNING } glf_bn_mode;
+typedef enum glf_bn_mode {
+    GLF_BN_RUNNING = 0, /* the zero value: a zeroed options struct is safe */
+    GLF_BN_BATCH = 1,
+    GLF_BN_TRAIN = 2
+} glf_bn_mode;
 
 typedef struct glf_losses {
     float recon;       /* (1/B) sum of squared errors (or BCE) over batch and pixels */
