@@ -51,17 +51,6 @@ static char *join_(const char *dir, const char *name)
     return p;
 }
 
-static void expect_(glf_status s, glf_status want, const char *frag1, const char *frag2)
-{
-    if (s != want)
-        fail_msg("status %s, expected %s (%s)", glf_status_str(s), glf_status_str(want),
-                 glf_last_error());
-    if (frag1 && !strstr(glf_last_error(), frag1))
-        fail_msg("message '%s' lacks '%s'", glf_last_error(), frag1);
-    if (frag2 && !strstr(glf_last_error(), frag2))
-        fail_msg("message '%s' lacks '%s'", glf_last_error(), frag2);
-}
-
 static void test_sample(void **state)
 {
     (void)state;
@@ -312,13 +301,13 @@ static void test_bad_archives(void **state)
 
     /* Truncated archive. */
     write_file_(bad, bytes, n / 2);
-    expect_(load_(bad, "test"), GLF_ERR_FORMAT, bad, "truncated");
+    tu_expect_status(load_(bad, "test"), GLF_ERR_FORMAT, bad, "truncated");
     /* Corrupt zstd frame: magic, then bytes inside the compressed data. */
     uint8_t *c = malloc(n);
     memcpy(c, bytes, n);
     c[0] ^= 0xFF;
     write_file_(bad, c, n);
-    expect_(load_(bad, "train"), GLF_ERR_FORMAT, bad, NULL);
+    tu_expect_status(load_(bad, "train"), GLF_ERR_FORMAT, bad, NULL);
     memcpy(c, bytes, n);
     for (size_t i = n / 3; i < n / 3 + 16; i++)
         c[i] ^= 0x5A;
@@ -330,26 +319,26 @@ static void test_bad_archives(void **state)
     free(c);
     /* Missing manifest; invalid manifest; unknown format version. */
     craft_(bad, &m, 1, m.n, NULL);
-    expect_(load_(bad, "train"), GLF_ERR_FORMAT, bad, "missing manifest");
+    tu_expect_status(load_(bad, "train"), GLF_ERR_FORMAT, bad, "missing manifest");
     craft_(bad, &m, 0, m.n, "{\"format\": \"glf-data\", \"version\": ");
-    expect_(load_(bad, "train"), GLF_ERR_FORMAT, bad, "invalid manifest.json");
+    tu_expect_status(load_(bad, "train"), GLF_ERR_FORMAT, bad, "invalid manifest.json");
     craft_(bad, &m, 0, m.n, "[1, 2, 3]");
-    expect_(load_(bad, "train"), GLF_ERR_FORMAT, bad, "invalid manifest.json");
+    tu_expect_status(load_(bad, "train"), GLF_ERR_FORMAT, bad, "invalid manifest.json");
     char *v99 = replace_(man, "\"version\": 1,", "\"version\": 99,");
     craft_(bad, &m, 0, m.n, v99);
-    expect_(load_(bad, "train"), GLF_ERR_FORMAT, bad, "unknown archive format version 99");
+    tu_expect_status(load_(bad, "train"), GLF_ERR_FORMAT, bad, "unknown archive format version 99");
     /* Member hash mismatch: a changed byte in the last test member. */
     m.data[m.n - 1][0] ^= 1;
     craft_(bad, &m, 0, m.n, NULL);
-    expect_(load_(bad, "train"), GLF_ERR_MISMATCH, bad, "test/images-000000.u8 hash mismatch");
+    tu_expect_status(load_(bad, "train"), GLF_ERR_MISMATCH, bad, "test/images-000000.u8 hash mismatch");
     m.data[m.n - 1][0] ^= 1;
     /* Manifest fields inconsistent with the members. */
     char *cnt = replace_(man, "\"count\": 5", "\"count\": 7");
     craft_(bad, &m, 0, m.n, cnt);
-    expect_(load_(bad, "train"), GLF_ERR_FORMAT, bad, "members");
+    tu_expect_status(load_(bad, "train"), GLF_ERR_FORMAT, bad, "members");
     /* A member missing (archive ends early), and an extra one. */
     craft_(bad, &m, 0, m.n - 2, NULL);
-    expect_(load_(bad, "train"), GLF_ERR_FORMAT, bad, "archive ends before member");
+    tu_expect_status(load_(bad, "train"), GLF_ERR_FORMAT, bad, "archive ends before member");
     craft_(bad, &m, 0, m.n, NULL);
     {
         const char *names[] = {"manifest.json", m.names[1], m.names[2], m.names[3], m.names[4],
@@ -360,7 +349,7 @@ static void test_bad_archives(void **state)
             data[i] = m.data[i], sizes[i] = m.sizes[i];
         data[9] = "x", sizes[9] = 1;
         TU_OK(glf_archive_write_members(bad, 1, 10, names, data, sizes));
-        expect_(load_(bad, "train"), GLF_ERR_FORMAT, bad, "unexpected extra member");
+        tu_expect_status(load_(bad, "train"), GLF_ERR_FORMAT, bad, "unexpected extra member");
     }
     /* Empty data set: a split of 0 images. */
     /* (A flat PNG folder packs with 0 test images.) */
@@ -373,19 +362,19 @@ static void test_bad_archives(void **state)
     glf_data_source pngs = {.name = "images", .dir = pngdir};
     TU_OK(glf_pack(&pngs, bad, NULL));
     TU_OK(load_(bad, "train"));
-    expect_(load_(bad, "test"), GLF_ERR_FORMAT, bad, "empty data set");
+    tu_expect_status(load_(bad, "test"), GLF_ERR_FORMAT, bad, "empty data set");
     free(png), free(pngdir);
     /* Not an archive at all, an empty file, a missing path, a folder. */
     write_file_(bad, "plain text, not a tar", 21);
-    expect_(load_(bad, "train"), GLF_ERR_FORMAT, bad, NULL);
+    tu_expect_status(load_(bad, "train"), GLF_ERR_FORMAT, bad, NULL);
     write_file_(bad, "", 0);
-    expect_(load_(bad, "train"), GLF_ERR_FORMAT, bad, NULL);
+    tu_expect_status(load_(bad, "train"), GLF_ERR_FORMAT, bad, NULL);
     char *missing = join_(dir, "missing.tar.zst");
-    expect_(load_(missing, "train"), GLF_ERR_IO, missing, "cannot open");
-    expect_(load_(dir, "train"), GLF_ERR_IO, dir, "not a regular file");
+    tu_expect_status(load_(missing, "train"), GLF_ERR_IO, missing, "cannot open");
+    tu_expect_status(load_(dir, "train"), GLF_ERR_IO, dir, "not a regular file");
     /* The same checks hold for archives in memory (what the fuzzer drives). */
     glf_dataset d;
-    expect_(glf_archive_load_memory("mem", bytes, n / 2, "train", &d), GLF_ERR_FORMAT, "mem",
+    tu_expect_status(glf_archive_load_memory("mem", bytes, n / 2, "train", &d), GLF_ERR_FORMAT, "mem",
             NULL);
     TU_OK(glf_archive_load_memory("mem", bytes, n, "train", &d));
     assert_int_equal(d.n, 5);
@@ -422,15 +411,15 @@ static void test_pack_interrupted(void **state)
     glf_data_source src = {.archive = sample_()};
     int calls = 0;
     glf_pack_opts o = {.level = 1, .chunk = 100, .progress = abort_at_2_, .user = &calls};
-    expect_(glf_pack(&src, out, &o), GLF_ERR_INTERRUPTED, out, "interrupted");
+    tu_expect_status(glf_pack(&src, out, &o), GLF_ERR_INTERRUPTED, out, "interrupted");
     assert_int_equal(calls, 2);
     assert_int_equal(count_files_(dir), 0); /* neither OUT nor its temporary */
     /* A pack that fails on its input writes nothing either. */
     glf_data_source none = {.archive = out};
-    expect_(glf_pack(&none, out, NULL), GLF_ERR_IO, out, NULL);
+    tu_expect_status(glf_pack(&none, out, NULL), GLF_ERR_IO, out, NULL);
     assert_int_equal(count_files_(dir), 0);
     char *nodir = join_(dir, "no/such/dir/out.tar.zst");
-    expect_(glf_pack(&src, nodir, NULL), GLF_ERR_IO, "no/such/dir", NULL);
+    tu_expect_status(glf_pack(&src, nodir, NULL), GLF_ERR_IO, "no/such/dir", NULL);
     assert_int_equal(count_files_(dir), 0);
 
     /* The command: SIGINT while it packs leaves no OUT (and no temporary). */

@@ -108,18 +108,6 @@ static void test_idx_raw_and_gzip(void **state)
     }
 }
 
-/* Expect `s` == want and every fragment in the message. */
-static void expect_(glf_status s, glf_status want, const char *frag1, const char *frag2)
-{
-    if (s != want)
-        fail_msg("status %s, expected %s (%s)", glf_status_str(s), glf_status_str(want),
-                 glf_last_error());
-    if (frag1 && !strstr(glf_last_error(), frag1))
-        fail_msg("message '%s' lacks '%s'", glf_last_error(), frag1);
-    if (frag2 && !strstr(glf_last_error(), frag2))
-        fail_msg("message '%s' lacks '%s'", glf_last_error(), frag2);
-}
-
 static void test_idx_bad_headers(void **state)
 {
     (void)state;
@@ -136,35 +124,35 @@ static void test_idx_bad_headers(void **state)
     uint8_t *f = idx_make_(3, d3, pix, 12, &n);
     f[2] = 0x0D;
     write_file_(p, f, n);
-    expect_(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "wrong IDX magic");
+    tu_expect_status(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "wrong IDX magic");
     assert_null(data);
     free(f);
     write_file_(p, "hello world, not idx", 20);
-    expect_(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "magic");
+    tu_expect_status(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "magic");
 
     /* Dimensions whose product overflows size_t, checked before allocating. */
     uint32_t big[4] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 2};
     f = idx_make_(4, big, pix, 12, &n);
     write_file_(p, f, n);
-    expect_(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "overflow");
+    tu_expect_status(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "overflow");
     free(f);
     /* A product larger than the file. */
     uint32_t large[3] = {60000, 28, 28};
     f = idx_make_(3, large, pix, 12, &n);
     write_file_(p, f, n);
-    expect_(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "need 47040000 data bytes");
+    tu_expect_status(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "need 47040000 data bytes");
     free(f);
     /* Trailing bytes (a product smaller than the file) and a cut header. */
     uint32_t small[3] = {1, 2, 2};
     f = idx_make_(3, small, pix, 12, &n);
     write_file_(p, f, n);
-    expect_(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "file has 12");
+    tu_expect_status(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "file has 12");
     write_file_(p, f, 9);
-    expect_(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "too short");
+    tu_expect_status(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "too short");
     free(f);
     /* Empty file, truncated gzip. */
     write_file_(p, "", 0);
-    expect_(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, NULL);
+    tu_expect_status(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, NULL);
     f = idx_make_(3, large, NULL, 0, &n);
     uint8_t *big_payload = calloc(60000 * 784, 1);
     free(f);
@@ -174,11 +162,11 @@ static void test_idx_bad_headers(void **state)
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "gzip -nf '%s' && head -c 20000 '%s.gz' > '%s'", p, p, p);
     assert_int_equal(system(cmd), 0);
-    expect_(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "truncated");
+    tu_expect_status(glf_idx_read(p, &data, &nd, dims), GLF_ERR_FORMAT, p, "truncated");
     /* Missing path and a path that cannot be read as a file. */
     char *missing = join_(dir, "nope-idx3-ubyte");
-    expect_(glf_idx_read(missing, &data, &nd, dims), GLF_ERR_IO, missing, "cannot open");
-    expect_(glf_idx_read(dir, &data, &nd, dims), GLF_ERR_IO, dir, "not a regular file");
+    tu_expect_status(glf_idx_read(missing, &data, &nd, dims), GLF_ERR_IO, missing, "cannot open");
+    tu_expect_status(glf_idx_read(dir, &data, &nd, dims), GLF_ERR_IO, dir, "not a regular file");
     assert_null(data);
     free(missing), free(p), free(dir);
 }
@@ -191,27 +179,27 @@ static void test_idx_set_errors(void **state)
     char *dir = tu_tmpdir("idxset");
     make_set_(dir, "train", 4, 2, 2, 5, 0, NULL, NULL);
     glf_data_source src = {.name = "mnist", .dir = dir};
-    expect_(glf_dataset_load(&src, "train", &d), GLF_ERR_MISMATCH, "4 images", "5 labels");
+    tu_expect_status(glf_dataset_load(&src, "train", &d), GLF_ERR_MISMATCH, "4 images", "5 labels");
     assert_null(d.images);
     /* Empty data set. */
     make_set_(dir, "train", 0, 2, 2, 0, 0, NULL, NULL);
-    expect_(glf_dataset_load(&src, "train", &d), GLF_ERR_FORMAT, "empty data set", dir);
+    tu_expect_status(glf_dataset_load(&src, "train", &d), GLF_ERR_FORMAT, "empty data set", dir);
     /* Missing files, missing folder. */
-    expect_(glf_dataset_load(&src, "test", &d), GLF_ERR_IO, "t10k-images-idx3-ubyte", "missing");
+    tu_expect_status(glf_dataset_load(&src, "test", &d), GLF_ERR_IO, "t10k-images-idx3-ubyte", "missing");
     glf_data_source nodir = {.name = "mnist", .dir = "/nonexistent/glf"};
-    expect_(glf_dataset_load(&nodir, "train", &d), GLF_ERR_IO, "/nonexistent/glf", NULL);
+    tu_expect_status(glf_dataset_load(&nodir, "train", &d), GLF_ERR_IO, "/nonexistent/glf", NULL);
     /* A label out of range. */
     make_set_(dir, "train", 3, 2, 2, 3, 0, NULL, NULL);
     char *lp = join_(dir, "train-labels-idx1-ubyte");
     uint8_t lab[9 + 3] = {0, 0, 8, 1, 0, 0, 0, 3, 1, 12, 2};
     write_file_(lp, lab, 11);
-    expect_(glf_dataset_load(&src, "train", &d), GLF_ERR_FORMAT, "label 12", "0..9");
+    tu_expect_status(glf_dataset_load(&src, "train", &d), GLF_ERR_FORMAT, "label 12", "0..9");
     /* Bad arguments. */
     glf_data_source both = {.name = "mnist", .archive = "x.tar.zst"};
-    expect_(glf_dataset_load(&both, "train", &d), GLF_ERR_INVALID_ARG, "exactly one", NULL);
+    tu_expect_status(glf_dataset_load(&both, "train", &d), GLF_ERR_INVALID_ARG, "exactly one", NULL);
     glf_data_source unk = {.name = "imagenet"};
-    expect_(glf_dataset_load(&unk, "train", &d), GLF_ERR_INVALID_ARG, "imagenet", NULL);
-    expect_(glf_dataset_load(&src, "valid", &d), GLF_ERR_INVALID_ARG, "valid", NULL);
+    tu_expect_status(glf_dataset_load(&unk, "train", &d), GLF_ERR_INVALID_ARG, "imagenet", NULL);
+    tu_expect_status(glf_dataset_load(&src, "valid", &d), GLF_ERR_INVALID_ARG, "valid", NULL);
     free(lp), free(dir);
 }
 
@@ -254,14 +242,14 @@ static void test_cifar(void **state)
     char *p = join_(dir, "data_batch_2.bin");
     uint8_t junk[3073 + 5] = {0};
     write_file_(p, junk, sizeof junk);
-    expect_(glf_dataset_load(&src, "train", &d), GLF_ERR_FORMAT, p, "multiple of 3073");
+    tu_expect_status(glf_dataset_load(&src, "train", &d), GLF_ERR_FORMAT, p, "multiple of 3073");
     junk[0] = 10;
     write_file_(p, junk, 3073);
-    expect_(glf_dataset_load(&src, "train", &d), GLF_ERR_FORMAT, p, "label 10");
+    tu_expect_status(glf_dataset_load(&src, "train", &d), GLF_ERR_FORMAT, p, "label 10");
     /* No batch files at all. */
     char *empty = tu_tmpdir("cifar-empty");
     glf_data_source none = {.name = "cifar10", .dir = empty};
-    expect_(glf_dataset_load(&none, "train", &d), GLF_ERR_IO, "no CIFAR-10 batch files", empty);
+    tu_expect_status(glf_dataset_load(&none, "train", &d), GLF_ERR_IO, "no CIFAR-10 batch files", empty);
     free(p), free(dir), free(empty), free(want);
 }
 
@@ -318,17 +306,17 @@ static void test_png_folder(void **state)
     glf_dataset_free(&d);
     /* No test split in a flat folder; a crop larger than the image; an image of
      * another size; a corrupt PNG. */
-    expect_(glf_dataset_load(&src, "test", &d), GLF_ERR_IO, "only a train split", NULL);
+    tu_expect_status(glf_dataset_load(&src, "test", &d), GLF_ERR_IO, "only a train split", NULL);
     glf_data_source big = {.name = "images", .dir = dir, .crop = 12};
-    expect_(glf_dataset_load(&big, "train", &d), GLF_ERR_FORMAT, "smaller than --crop", NULL);
+    tu_expect_status(glf_dataset_load(&big, "train", &d), GLF_ERR_FORMAT, "smaller than --crop", NULL);
     char *odd = join_(dir, "img100.png");
     TU_OK(glf_png_write_u8(odd, 1, 4, 4, src_img));
-    expect_(glf_dataset_load(&plain, "train", &d), GLF_ERR_MISMATCH, odd, "earlier images");
+    tu_expect_status(glf_dataset_load(&plain, "train", &d), GLF_ERR_MISMATCH, odd, "earlier images");
     write_file_(odd, "\x89PNG\r\n\x1a\nbroken", 14);
-    expect_(glf_dataset_load(&plain, "train", &d), GLF_ERR_FORMAT, odd, "PNG");
+    tu_expect_status(glf_dataset_load(&plain, "train", &d), GLF_ERR_FORMAT, odd, "PNG");
     char *empty = tu_tmpdir("png-empty");
     glf_data_source none = {.name = "images", .dir = empty};
-    expect_(glf_dataset_load(&none, "train", &d), GLF_ERR_IO, "no PNG images", "empty data set");
+    tu_expect_status(glf_dataset_load(&none, "train", &d), GLF_ERR_IO, "no PNG images", "empty data set");
     free(odd), free(empty), free(dir), free(src_img);
 }
 

@@ -183,6 +183,17 @@ double tu_norm_err(const float *got, const double *want, size_t n)
     return sqrt(num) / (den > 1e-300 ? sqrt(den) : 1.0);
 }
 
+void tu_expect_status(glf_status s, glf_status want, const char *frag1, const char *frag2)
+{
+    if (s != want)
+        fail_msg("status %s, expected %s (%s)", glf_status_str(s), glf_status_str(want),
+                 glf_last_error());
+    if (frag1 && !strstr(glf_last_error(), frag1))
+        fail_msg("message '%s' lacks '%s'", glf_last_error(), frag1);
+    if (frag2 && !strstr(glf_last_error(), frag2))
+        fail_msg("message '%s' lacks '%s'", glf_last_error(), frag2);
+}
+
 const char *tu_src_path(const char *rel)
 {
     static char buf[4096];

@@ -75,6 +75,9 @@ size_t tu_compare(const char *what, const float *got, const double *want, size_t
 /* Normalised error ||got - want|| / max(||want||, tiny). */
 double tu_norm_err(const float *got, const double *want, size_t n);
 
+/* Fail unless s == want and the last error contains each non-NULL fragment. */
+void tu_expect_status(glf_status s, glf_status want, const char *frag1, const char *frag2);
+
 /* Path under the source tree (GLF_SOURCE_DIR), in a static buffer. */
 const char *tu_src_path(const char *rel);
 /* A fresh empty temporary folder (malloc'd path). */

@@ -101,6 +101,19 @@ static glf_status mlp_bwd_(glf_net *n, struct mlp_ *m, glf_dptr din, glf_dptr do
     return glf_axpby(ctx, din, n->dtmp, (size_t)B * m->fc1.in, 1.0f, 1.0f);
 }
 
+/* (B, d) x -> halves a (B, d1), b (B, d2), and back. */
+static glf_status split_(glf_net *n, glf_dptr a, glf_dptr b, glf_dptr x, int B)
+{
+    GLF_TRY(glf_copy2d(n->ctx, a, n->d1, x, n->d, B, n->d1));
+    return glf_copy2d(n->ctx, b, n->d2, glf_dp(x.buf, x.off + (size_t)n->d1), n->d, B, n->d2);
+}
+
+static glf_status join_(glf_net *n, glf_dptr x, glf_dptr a, glf_dptr b, int B)
+{
+    GLF_TRY(glf_copy2d(n->ctx, x, n->d, a, n->d1, B, n->d1));
+    return glf_copy2d(n->ctx, glf_dp(x.buf, x.off + (size_t)n->d1), n->d, b, n->d2, B, n->d2);
+}
+
 /* Inputs of block k+1 (the last block's outputs when k+1 == blocks). */
 static void next_(glf_net *n, int k, glf_dptr *a, glf_dptr *b)
 {
@@ -117,9 +130,8 @@ glf_status glf_flow_forward_(glf_net *n, glf_dptr zhat, glf_dptr ldj, glf_dptr z
                              glf_bn_mode bn)
 {
     glf_ctx *ctx = n->ctx;
-    int d = n->d, d1 = n->d1, d2 = n->d2;
-    GLF_TRY(glf_copy2d(ctx, n->blk[0].u1, d1, z, d, B, d1));
-    GLF_TRY(glf_copy2d(ctx, n->blk[0].u2, d2, glf_dp(z.buf, z.off + (size_t)d1), d, B, d2));
+    int d1 = n->d1, d2 = n->d2;
+    GLF_TRY(split_(n, n->blk[0].u1, n->blk[0].u2, z, B));
     for (int k = 0; k < n->cfg.flow_blocks; k++) {
         struct block_ *b = &n->blk[k];
         glf_dptr o1, o2;
@@ -132,16 +144,14 @@ glf_status glf_flow_forward_(glf_net *n, glf_dptr zhat, glf_dptr ldj, glf_dptr z
         next_(n, k, &o1, &o2);
         GLF_TRY(glf_shuffle_cols(ctx, o1, o2, b->v1, b->v2, b->perm, B, d1, d2, 0));
     }
-    GLF_TRY(glf_copy2d(ctx, zhat, d, n->uK1, d1, B, d1));
-    return glf_copy2d(ctx, glf_dp(zhat.buf, zhat.off + (size_t)d1), d, n->uK2, d2, B, d2);
+    return join_(n, zhat, n->uK1, n->uK2, B);
 }
 
 glf_status glf_flow_backward_(glf_net *n, glf_dptr dz, glf_dptr dzhat, glf_dptr dldj, int B)
 {
     glf_ctx *ctx = n->ctx;
-    int d = n->d, d1 = n->d1, d2 = n->d2;
-    GLF_TRY(glf_copy2d(ctx, n->du1, d1, dzhat, d, B, d1));
-    GLF_TRY(glf_copy2d(ctx, n->du2, d2, glf_dp(dzhat.buf, dzhat.off + (size_t)d1), d, B, d2));
+    int d1 = n->d1, d2 = n->d2;
+    GLF_TRY(split_(n, n->du1, n->du2, dzhat, B));
     for (int k = n->cfg.flow_blocks - 1; k >= 0; k--) {
         struct block_ *b = &n->blk[k];
         /* The permutation's backward is its inverse. */
@@ -159,16 +169,14 @@ glf_status glf_flow_backward_(glf_net *n, glf_dptr dz, glf_dptr dzhat, glf_dptr 
     }
     if (!dz.buf)
         return GLF_OK;
-    GLF_TRY(glf_copy2d(ctx, dz, d, n->du1, d1, B, d1));
-    return glf_copy2d(ctx, glf_dp(dz.buf, dz.off + (size_t)d1), d, n->du2, d2, B, d2);
+    return join_(n, dz, n->du1, n->du2, B);
 }
 
 glf_status glf_flow_inverse_(glf_net *n, glf_dptr z, glf_dptr zhat, int B, glf_bn_mode bn)
 {
     glf_ctx *ctx = n->ctx;
-    int d = n->d, d1 = n->d1, d2 = n->d2;
-    GLF_TRY(glf_copy2d(ctx, n->uK1, d1, zhat, d, B, d1));
-    GLF_TRY(glf_copy2d(ctx, n->uK2, d2, glf_dp(zhat.buf, zhat.off + (size_t)d1), d, B, d2));
+    int d1 = n->d1, d2 = n->d2;
+    GLF_TRY(split_(n, n->uK1, n->uK2, zhat, B));
     for (int k = n->cfg.flow_blocks - 1; k >= 0; k--) {
         struct block_ *b = &n->blk[k];
         glf_dptr o1, o2;
@@ -181,6 +189,5 @@ glf_status glf_flow_inverse_(glf_net *n, glf_dptr z, glf_dptr zhat, int B, glf_b
         GLF_TRY(mlp_fwd_(n, &b->t2, b->u2, B, bn));
         GLF_TRY(glf_affine_inverse(ctx, b->u1, b->v1, b->s2.out, b->t2.out, B, d1));
     }
-    GLF_TRY(glf_copy2d(ctx, z, d, n->blk[0].u1, d1, B, d1));
-    return glf_copy2d(ctx, glf_dp(z.buf, z.off + (size_t)d1), d, n->blk[0].u2, d2, B, d2);
+    return join_(n, z, n->blk[0].u1, n->blk[0].u2, B);
 }
