@@ -13,7 +13,7 @@
 static int on_epoch_(void *user, int epoch, double loss)
 {
     (void)user;
-    fprintf(stderr, "glf classifier: epoch %d, mean training loss %.4f\n", epoch + 1, loss);
+    fprintf(stderr, "glf classifier: epoch %d done, mean training loss %.4f\n", epoch, loss);
     return 0;
 }
 

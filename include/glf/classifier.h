@@ -58,7 +58,7 @@ typedef struct glf_clf_train_opts {
     int batch;               /* 0: 128 (<= max_batch) */
     float lr;                /* 0: 1e-3 */
     unsigned long long seed; /* initialisation and shuffling */
-    /* Called after each epoch with its mean training loss; non-zero stops
+    /* Called after each epoch (1-based) with its mean training loss; non-zero stops
      * with GLF_ERR_INTERRUPTED. May be NULL. */
     int (*on_epoch)(void *user, int epoch, double mean_loss);
     void *user;
