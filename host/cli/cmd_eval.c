@@ -166,8 +166,11 @@ int glf_cmd_eval(int argc, char **argv)
     if (s)
         return cli_error("eval", s);
     const char *src = o.samples ? o.samples : "model samples";
-    printf("feature space: glf classifier %s (128-d, test accuracy %.2f%%), not Inception\n",
-           o.clf, 100 * r.clf_accuracy);
+    char acc[32] = "unknown";
+    if (r.clf_accuracy >= 0)
+        snprintf(acc, sizeof acc, "%.2f%%", 100 * r.clf_accuracy);
+    printf("feature space: glf classifier %s (128-d, test accuracy %s), not Inception\n", o.clf,
+           acc);
     printf("%-34s %8s %10s %10s %8s %10s\n", "", "n", "FID-clf", "precision", "recall",
            "entropy");
     printf("%-34s %8zu %10.4f %10.4f %8.4f %10.4f\n", src, r.samples.n, r.samples.fid,
