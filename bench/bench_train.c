@@ -80,10 +80,27 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_train: %s\n", glf_last_error());
             return 1;
         }
+        /* The profile splits kernels by op scope; here one row per kernel. */
+        int m = 0;
+        for (int i = 0; i < ne; i++) {
+            int j = 0;
+            while (j < m && strcmp(e[j].name, e[i].name))
+                j++;
+            if (j == m)
+                e[m++] = e[i];
+            else
+                e[j].ms += e[i].ms, e[j].calls += e[i].calls;
+        }
+        ne = m;
         double wall = (glf_now() - p0) * 1e3, sum = 0;
         for (int i = 0; i < ne; i++)
             sum += e[i].ms;
         printf("\n| kernel | calls | ms | %% of kernel time |\n|---|---|---|---|\n");
+        for (int i = 1; i < ne; i++) /* slowest first again */
+            for (int j = i; j > 0 && e[j].ms > e[j - 1].ms; j--) {
+                glf_profile_entry t = e[j];
+                e[j] = e[j - 1], e[j - 1] = t;
+            }
         for (int i = 0; i < ne; i++)
             printf("| %s | %u | %.2f | %.1f |\n", e[i].name, e[i].calls, e[i].ms,
                    100.0 * e[i].ms / sum);

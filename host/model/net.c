@@ -18,6 +18,10 @@ glf_dptr glf_net_alloc_(glf_net *n, size_t floats)
     return p;
 }
 
+/* Profile scope of the kernels that follow (glf_profile_scope; free when
+ * not profiling): the op names `glf bench` reports, forward or backward. */
+#define SCOPE_(n, op, bwd) glf_profile_scope((n)->ctx, (op), (bwd))
+
 static glf_status find_(glf_net *n, const char *name, glf_dptr *p, glf_dptr *g)
 {
     const glf_tensor_desc *t = glf_layout_find(&n->pl, name);
@@ -362,14 +366,23 @@ static glf_status encode_(glf_net *n, glf_dptr x, int B, glf_bn_mode m)
 {
     const glf_config *c = &n->cfg;
     size_t b = (size_t)B;
+    SCOPE_(n, "enc.conv1", 0);
     GLF_TRY(conv_fwd_(n, &n->conv1, n->e1, x, B));
+    SCOPE_(n, "activations", 0);
     GLF_TRY(relu_(n, n->e1, b * (size_t)c->conv1 * (c->height / 2) * (c->height / 2)));
+    SCOPE_(n, "enc.conv2", 0);
     GLF_TRY(conv_fwd_(n, &n->conv2, n->e2, n->e1, B));
+    SCOPE_(n, "batchnorm", 0);
     GLF_TRY(glf_bn_fwd_(n, &n->ebn2, n->e2n, n->e2, B, m));
+    SCOPE_(n, "activations", 0);
     GLF_TRY(relu_(n, n->e2n, b * (size_t)n->efc1.in));
+    SCOPE_(n, "enc.fc1", 0);
     GLF_TRY(glf_linear_forward(n->ctx, n->e3, n->e2n, n->efc1.w, n->efc1.b, B, n->efc1.in, c->fc));
+    SCOPE_(n, "batchnorm", 0);
     GLF_TRY(glf_bn_fwd_(n, &n->ebn3, n->e3n, n->e3, B, m));
+    SCOPE_(n, "activations", 0);
     GLF_TRY(relu_(n, n->e3n, b * (size_t)c->fc));
+    SCOPE_(n, "enc.fc2", 0);
     return glf_linear_forward(n->ctx, n->zenc, n->e3n, n->efc2.w, n->efc2.b, B, c->fc, n->dz);
 }
 
@@ -379,16 +392,27 @@ static glf_status decode_(glf_net *n, glf_dptr z, int B, glf_bn_mode m)
     const glf_config *c = &n->cfg;
     size_t b = (size_t)B, S2 = (size_t)c->height / 2;
     int flat = n->dfc2.out;
+    SCOPE_(n, "dec.fc1", 0);
     GLF_TRY(glf_linear_forward(n->ctx, n->dc1, z, n->dfc1.w, n->dfc1.b, B, n->d, c->fc));
+    SCOPE_(n, "batchnorm", 0);
     GLF_TRY(glf_bn_fwd_(n, &n->dbn1, n->dc1n, n->dc1, B, m));
+    SCOPE_(n, "activations", 0);
     GLF_TRY(relu_(n, n->dc1n, b * (size_t)c->fc));
+    SCOPE_(n, "dec.fc2", 0);
     GLF_TRY(glf_linear_forward(n->ctx, n->dc2, n->dc1n, n->dfc2.w, n->dfc2.b, B, c->fc, flat));
+    SCOPE_(n, "batchnorm", 0);
     GLF_TRY(glf_bn_fwd_(n, &n->dbn2, n->dc2n, n->dc2, B, m));
+    SCOPE_(n, "activations", 0);
     GLF_TRY(relu_(n, n->dc2n, b * (size_t)flat));
+    SCOPE_(n, "dec.deconv1", 0);
     GLF_TRY(conv_fwd_(n, &n->deconv1, n->dc3, n->dc2n, B));
+    SCOPE_(n, "batchnorm", 0);
     GLF_TRY(glf_bn_fwd_(n, &n->dbn3, n->dc3n, n->dc3, B, m));
+    SCOPE_(n, "activations", 0);
     GLF_TRY(relu_(n, n->dc3n, b * (size_t)c->conv1 * S2 * S2));
+    SCOPE_(n, "dec.deconv2", 0);
     GLF_TRY(conv_fwd_(n, &n->deconv2, n->dc4, n->dc3n, B));
+    SCOPE_(n, "activations", 0);
     return glf_act_forward(n->ctx, n->xhat, n->dc4,
                            b * (size_t)c->channels * c->height * c->width, GLF_ACT_TANH_OUTMAP);
 }
@@ -400,22 +424,33 @@ static glf_status decode_bwd_(glf_net *n, glf_dptr z, int B)
     size_t b = (size_t)B, S2 = (size_t)c->height / 2;
     int flat = n->dfc2.out;
     glf_dptr gA = n->gA, gB = n->gB;
+    SCOPE_(n, "activations", 1);
     GLF_TRY(glf_act_backward(n->ctx, gA, gA, n->dc4, n->xhat,
                              b * (size_t)c->channels * c->height * c->width, GLF_ACT_TANH_OUTMAP));
+    SCOPE_(n, "dec.deconv2", 1);
     GLF_TRY(conv_bwd_(n, &n->deconv2, gB, gA, n->dc3n, B));
+    SCOPE_(n, "activations", 1);
     GLF_TRY(relu_bwd_(n, gB, n->dc3n, b * (size_t)c->conv1 * S2 * S2));
+    SCOPE_(n, "batchnorm", 1);
     GLF_TRY(glf_batchnorm_backward(n->ctx, gA, n->dbn3.dgamma, n->dbn3.dbeta, gB, n->dc3,
                                    n->dbn3.mean, n->dbn3.invstd, n->dbn3.gamma, B, n->dbn3.C,
                                    n->dbn3.L, 0));
+    SCOPE_(n, "dec.deconv1", 1);
     GLF_TRY(conv_bwd_(n, &n->deconv1, gB, gA, n->dc2n, B));
+    SCOPE_(n, "activations", 1);
     GLF_TRY(relu_bwd_(n, gB, n->dc2n, b * (size_t)flat));
+    SCOPE_(n, "batchnorm", 1);
     GLF_TRY(glf_batchnorm_backward(n->ctx, gA, n->dbn2.dgamma, n->dbn2.dbeta, gB, n->dc2,
                                    n->dbn2.mean, n->dbn2.invstd, n->dbn2.gamma, B, flat, 1, 0));
+    SCOPE_(n, "dec.fc2", 1);
     GLF_TRY(glf_linear_backward(n->ctx, gB, n->dfc2.dw, n->dfc2.db, gA, n->dc1n, n->dfc2.w, B,
                                 c->fc, flat, 0));
+    SCOPE_(n, "activations", 1);
     GLF_TRY(relu_bwd_(n, gB, n->dc1n, b * (size_t)c->fc));
+    SCOPE_(n, "batchnorm", 1);
     GLF_TRY(glf_batchnorm_backward(n->ctx, gA, n->dbn1.dgamma, n->dbn1.dbeta, gB, n->dc1,
                                    n->dbn1.mean, n->dbn1.invstd, n->dbn1.gamma, B, c->fc, 1, 0));
+    SCOPE_(n, "dec.fc1", 1);
     return glf_linear_backward(n->ctx, n->dz_dec, n->dfc1.dw, n->dfc1.db, gA, z, n->dfc1.w, B,
                                n->d, c->fc, 0);
 }
@@ -427,19 +462,28 @@ static glf_status encode_bwd_(glf_net *n, glf_dptr x, int B)
     size_t b = (size_t)B, S2 = (size_t)c->height / 2;
     int flat = n->efc1.in;
     glf_dptr gA = n->gA, gB = n->gB, none = {NULL, 0};
+    SCOPE_(n, "enc.fc2", 1);
     GLF_TRY(glf_linear_backward(n->ctx, gB, n->efc2.dw, n->efc2.db, n->dz_dec, n->e3n, n->efc2.w,
                                 B, c->fc, n->dz, 0));
+    SCOPE_(n, "activations", 1);
     GLF_TRY(relu_bwd_(n, gB, n->e3n, b * (size_t)c->fc));
+    SCOPE_(n, "batchnorm", 1);
     GLF_TRY(glf_batchnorm_backward(n->ctx, gA, n->ebn3.dgamma, n->ebn3.dbeta, gB, n->e3,
                                    n->ebn3.mean, n->ebn3.invstd, n->ebn3.gamma, B, c->fc, 1, 0));
+    SCOPE_(n, "enc.fc1", 1);
     GLF_TRY(glf_linear_backward(n->ctx, gB, n->efc1.dw, n->efc1.db, gA, n->e2n, n->efc1.w, B,
                                 flat, c->fc, 0));
+    SCOPE_(n, "activations", 1);
     GLF_TRY(relu_bwd_(n, gB, n->e2n, b * (size_t)flat));
+    SCOPE_(n, "batchnorm", 1);
     GLF_TRY(glf_batchnorm_backward(n->ctx, gA, n->ebn2.dgamma, n->ebn2.dbeta, gB, n->e2,
                                    n->ebn2.mean, n->ebn2.invstd, n->ebn2.gamma, B, n->ebn2.C,
                                    n->ebn2.L, 0));
+    SCOPE_(n, "enc.conv2", 1);
     GLF_TRY(conv_bwd_(n, &n->conv2, gB, gA, n->e1, B));
+    SCOPE_(n, "activations", 1);
     GLF_TRY(relu_bwd_(n, gB, n->e1, b * (size_t)c->conv1 * S2 * S2));
+    SCOPE_(n, "enc.conv1", 1);
     return conv_bwd_(n, &n->conv1, none, gB, x, B);
 }
 
@@ -479,6 +523,7 @@ glf_status glf_net_forward_backward(glf_net *n, glf_dptr x, int B, const float *
     GLF_TRY(encode_(n, x, B, GLF_BN_TRAIN));
     glf_dptr z = n->zenc;
     if (c->mode == GLF_MODE_VAE_FLOW) {
+        SCOPE_(n, "other", 0);
         GLF_TRY(glf_copy2d(ctx, n->mu, d, n->zenc, 2 * d, B, d));
         GLF_TRY(glf_copy2d(ctx, n->logvar, d, glf_dp(n->zenc.buf, n->zenc.off + (size_t)d), 2 * d,
                            B, d));
@@ -488,8 +533,10 @@ glf_status glf_net_forward_backward(glf_net *n, glf_dptr x, int B, const float *
         z = n->z;
     }
     GLF_TRY(decode_(n, z, B, GLF_BN_TRAIN));
+    SCOPE_(n, "flow", 0);
     if (flow_on)
         GLF_TRY(glf_flow_forward_(n, n->zhat, n->ldj, z, B, GLF_BN_TRAIN));
+    SCOPE_(n, "losses", 0);
 
     /* losses and their gradients */
     glf_dptr lrec = glf_dp(n->scalars.buf, n->scalars.off);
@@ -508,9 +555,11 @@ glf_status glf_net_forward_backward(glf_net *n, glf_dptr x, int B, const float *
 
     /* backward: decoder, flow, encoder */
     GLF_TRY(decode_bwd_(n, z, B));
+    SCOPE_(n, "flow", 1);
     if (flow_on)
         GLF_TRY(glf_flow_backward_(n, flow_grad_to_encoder ? n->dz_flow : none, n->dzhat, n->dldj,
                                    B));
+    SCOPE_(n, "other", 1);
     if (c->mode == GLF_MODE_VAE_FLOW) {
         /* dz = dz_dec + dz_flow; through the reparameterisation into (mu, logvar),
          * plus the entropy term's gradient on logvar. */
@@ -527,6 +576,7 @@ glf_status glf_net_forward_backward(glf_net *n, glf_dptr x, int B, const float *
             GLF_TRY(glf_axpby(ctx, n->dz_dec, n->dz_flow, (size_t)B * d, 1.0f, 1.0f));
     }
     GLF_TRY(encode_bwd_(n, x, B));
+    SCOPE_(n, NULL, 0);
 
     /* read back what the progress line needs (one sync per step) */
     float sc[3];
@@ -565,12 +615,95 @@ glf_status glf_net_adam(glf_net *n, int epoch, long t)
     glf_adam_hp ae = c->adam_ae, fl = c->adam_flow;
     ae.lr = glf_steplr(c->lr_ae, epoch, c->lr_step_epochs, c->lr_gamma);
     fl.lr = glf_steplr(c->lr_flow, epoch, c->lr_step_epochs, c->lr_gamma);
+    SCOPE_(n, "adam", 0);
     GLF_TRY(glf_adam_step(n->ctx, n->params, n->grads, n->m, n->v, n->pl.group_off[0],
                           n->pl.group_n[0], &ae, t));
     if (c->mode == GLF_MODE_AE_GAUSS)
         return GLF_OK;
     return glf_adam_step(n->ctx, n->params, n->grads, n->m, n->v, n->pl.group_off[1],
                          n->pl.group_n[1], &fl, t);
+}
+
+/* ---- cost model (glf bench) ------------------------------------------------ */
+
+static void cost_(glf_net_cost *out, int max, int *k, const char *op, double ff, double fb,
+                  double bf, double bb)
+{
+    int j = 0;
+    while (j < *k && j < max && strcmp(out[j].op, op))
+        j++;
+    if (j == *k) {
+        if (j < max) {
+            memset(&out[j], 0, sizeof out[j]);
+            snprintf(out[j].op, sizeof out[j].op, "%s", op);
+        }
+        (*k)++;
+    }
+    if (j < max) {
+        out[j].flop_fwd += ff, out[j].flop_bwd += fb;
+        out[j].bytes_fwd += bf, out[j].bytes_bwd += bb;
+    }
+}
+
+/* Multiply-adds of a convolution per image: each output (Conv2d) or input
+ * (ConvTranspose2d) pixel meets Cin*K*K (Cout*K*K) weights. */
+static double conv_macs_(const struct conv_ *c)
+{
+    const glf_conv_shape *s = &c->s;
+    if (c->transposed)
+        return (double)s->Cin * s->H * s->W * s->Cout * s->K * s->K;
+    int ho = glf_conv2d_out(s->H, s->K, s->S, s->P), wo = glf_conv2d_out(s->W, s->K, s->S, s->P);
+    return (double)s->Cout * ho * wo * s->Cin * s->K * s->K;
+}
+
+static double mlp_macs_(const struct mlp_ *m)
+{
+    return (double)m->fc1.in * m->fc1.out + (double)m->fc2.in * m->fc2.out +
+           (double)m->fc3.in * m->fc3.out;
+}
+
+int glf_net_costs(const glf_net *n, int B, glf_net_cost *out, int max)
+{
+    const glf_config *c = &n->cfg;
+    double b = B;
+    int k = 0;
+    /* Products: forward 2 FLOPs per multiply-add; backward the weight
+     * gradient and (except for the first layer, whose input is the data) the
+     * input gradient, each as much again. */
+    const struct {
+        const char *op;
+        const struct conv_ *cv;
+        const struct lin_ *ln;
+        int dx;
+    } prods[] = {{"enc.conv1", &n->conv1, NULL, 0}, {"enc.conv2", &n->conv2, NULL, 1},
+                 {"enc.fc1", NULL, &n->efc1, 1},    {"enc.fc2", NULL, &n->efc2, 1},
+                 {"dec.fc1", NULL, &n->dfc1, 1},    {"dec.fc2", NULL, &n->dfc2, 1},
+                 {"dec.deconv1", &n->deconv1, NULL, 1}, {"dec.deconv2", &n->deconv2, NULL, 1}};
+    for (size_t i = 0; i < sizeof prods / sizeof prods[0]; i++) {
+        double macs = prods[i].cv ? conv_macs_(prods[i].cv)
+                                  : (double)prods[i].ln->in * prods[i].ln->out;
+        cost_(out, max, &k, prods[i].op, 2 * b * macs, 2 * b * macs * (1 + prods[i].dx), 0, 0);
+    }
+    /* BatchNorm and activations: elements per image of each layer. */
+    double S = c->height, S2 = S / 2;
+    double bn = (double)n->ebn2.C * n->ebn2.L + n->ebn3.C * n->ebn3.L + n->dbn1.C * n->dbn1.L +
+                (double)n->dbn2.C * n->dbn2.L + (double)n->dbn3.C * n->dbn3.L;
+    double act = (double)c->conv1 * S2 * S2 + n->efc1.in + c->fc + c->fc + n->dfc2.out +
+                 (double)c->conv1 * S2 * S2 + (double)c->channels * S * c->width;
+    cost_(out, max, &k, "batchnorm", 0, 0, 8 * b * bn, 12 * b * bn);
+    cost_(out, max, &k, "activations", 0, 0, 8 * b * act, 12 * b * act);
+    if (c->mode != GLF_MODE_AE_GAUSS) {
+        double macs = 0;
+        for (int i = 0; i < c->flow_blocks; i++)
+            macs += mlp_macs_(&n->blk[i].s1) + mlp_macs_(&n->blk[i].t1) +
+                    mlp_macs_(&n->blk[i].s2) + mlp_macs_(&n->blk[i].t2);
+        cost_(out, max, &k, "flow", 2 * b * macs, 4 * b * macs, 0, 0);
+    }
+    double pix = (double)c->channels * S * c->width;
+    cost_(out, max, &k, "losses", 0, 0, 12 * b * pix, 0);
+    double np = (double)n->pl.group_n[0] + (c->mode != GLF_MODE_AE_GAUSS ? n->pl.group_n[1] : 0);
+    cost_(out, max, &k, "adam", 0, 0, 28 * np, 0);
+    return k;
 }
 
 /* ---- inference ------------------------------------------------------------- */

@@ -75,6 +75,8 @@ int glf_profile_record(glf_ctx *c, const char *name, cl_event ev)
         c->cap_prof = cap;
     }
     snprintf(c->prof[c->nprof].name, sizeof c->prof[0].name, "%s", name);
+    memcpy(c->prof[c->nprof].op, c->prof_op, sizeof c->prof_op);
+    c->prof[c->nprof].backward = c->prof_backward;
     c->prof[c->nprof].ev = ev;
     c->nprof++;
     return 1;
@@ -87,9 +89,19 @@ static void prof_clear_(glf_ctx *c)
     c->nprof = 0;
 }
 
+void glf_profile_scope(glf_ctx *c, const char *op, int backward)
+{
+    if (!c->profiling)
+        return;
+    snprintf(c->prof_op, sizeof c->prof_op, "%s", op ? op : "");
+    c->prof_backward = op ? backward : 0;
+}
+
 glf_status glf_profile_start(glf_ctx *c)
 {
     prof_clear_(c);
+    c->prof_op[0] = 0;
+    c->prof_backward = 0;
     return new_queue_(c, 1);
 }
 
@@ -118,10 +130,14 @@ glf_status glf_profile_stop(glf_ctx *c, glf_profile_entry **out, int *n)
                                     NULL) != CL_SUCCESS)
             continue;
         int j = 0;
-        while (j < m && strcmp(e[j].name, c->prof[i].name))
+        const struct glf_prof_rec_ *r = &c->prof[i];
+        while (j < m && (strcmp(e[j].name, r->name) || strcmp(e[j].op, r->op) ||
+                         e[j].backward != r->backward))
             j++;
         if (j == m) {
-            snprintf(e[m].name, sizeof e[m].name, "%s", c->prof[i].name);
+            snprintf(e[m].name, sizeof e[m].name, "%s", r->name);
+            memcpy(e[m].op, r->op, sizeof e[m].op);
+            e[m].backward = r->backward;
             m++;
         }
         e[j].ms += (double)(t1 - t0) * 1e-6;

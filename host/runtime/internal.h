@@ -39,6 +39,8 @@ struct glf_kern_entry_ {
 
 struct glf_prof_rec_ {
     char name[64];
+    char op[32];
+    int backward;
     cl_event ev;
 };
 
@@ -55,6 +57,8 @@ struct glf_ctx {
     int profiling;
     struct glf_prof_rec_ *prof;
     size_t nprof, cap_prof;
+    char prof_op[32]; /* current scope (glf_profile_scope) */
+    int prof_backward;
     struct glf_gemm_state_ *gemm; /* GEMM backend state (gemm.c), made on first use */
 };
 

@@ -69,6 +69,20 @@ glf_status glf_net_forward_backward(glf_net *net, glf_dptr x, int B, const float
 /* Adam on the trained groups with StepLR learning rates; t >= 1. */
 glf_status glf_net_adam(glf_net *net, int epoch, long t);
 
+/* Cost model of one training step at batch B, per profile scope (the op
+ * names glf_net_forward_backward and glf_net_adam give glf_profile_scope):
+ * FLOPs of the products (convolutions, linear layers, the flow's layers)
+ * and the minimum bytes moved by memory-bound ops (each tensor read or
+ * written once: BatchNorm and activations 8 bytes per element forward, 12
+ * backward; Adam 28 per parameter). Zero where not modelled. */
+typedef struct glf_net_cost {
+    char op[32];
+    double flop_fwd, flop_bwd;
+    double bytes_fwd, bytes_bwd;
+} glf_net_cost;
+/* Fills up to max entries; returns how many the model has. */
+int glf_net_costs(const glf_net *net, int B, glf_net_cost *out, int max);
+
 /* Inference pieces (BatchNorm as chosen). z is (B, d); in vae-flow mode
  * encode returns the mean. */
 glf_status glf_net_encode(glf_net *net, glf_dptr z, glf_dptr x, int B, glf_bn_mode bn);

@@ -169,13 +169,20 @@ glf_status glf_launch(glf_ctx *ctx, cl_kernel k, cl_uint dims,
  * re-creates it with profiling on; stop waits, sums, restores a plain
  * queue, and returns entries sorted by time (caller frees *out). */
 typedef struct glf_profile_entry {
-    char name[64];
+    char name[64]; /* kernel name */
+    char op[32];   /* the scope it ran under (glf_profile_scope), "" if none */
+    int backward;  /* ... and whether that scope was a backward pass */
     double ms;
     unsigned calls;
 } glf_profile_entry;
 
+/* Profile every kernel from now on (a profiling queue); stop returns one
+ * entry per (scope, direction, kernel name), the slowest first. */
 glf_status glf_profile_start(glf_ctx *ctx);
 glf_status glf_profile_stop(glf_ctx *ctx, glf_profile_entry **out, int *n);
+/* Name what the kernels enqueued from now on belong to (e.g. "enc.conv2",
+ * backward 1); free when not profiling. op NULL clears the scope. */
+void glf_profile_scope(glf_ctx *ctx, const char *op, int backward);
 /* Record an event enqueued outside glf_launch (e.g. by CLBlast) under name;
  * takes ownership of ev. Returns 1 if profiling is on (and ev was taken). */
 int glf_profile_record(glf_ctx *ctx, const char *name, cl_event ev);
