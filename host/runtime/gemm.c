@@ -45,7 +45,7 @@ static const char *clblast_name_(CLBlastStatusCode s)
     return "CLBlastUnknownStatus";
 }
 
-static glf_status gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
+glf_status glf_gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
                     float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
                     size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc)
 {
@@ -193,7 +193,7 @@ glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N
     if (st->backend == GLF_GEMM_GLF)
         return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A, offA, lda, B, offB,
                              ldb, beta, C, offC, ldc);
-    return gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC,
+    return glf_gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC,
                          ldc);
 }
 

@@ -165,10 +165,10 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
 
 /* One case: random A, B, C (NaN when beta == 0) with padding and offsets;
  * the device result must match the double reference inside C and leave
- * every other float of C's buffer bit-identical. */
-static glf_status validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
-                                 const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
-                                 size_t K, float alpha, float beta)
+ * every other float of C's buffer bit-identical. p NULL: CLBlast. */
+glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
+                                   const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
+                                   size_t K, float alpha, float beta)
 {
     const size_t pad = 3, off = 5, guard = 17;
     size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
@@ -202,32 +202,40 @@ static glf_status validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
         (s = glf_buf_create(ctx, nc * 4, &dC)) || (s = glf_buf_write(ctx, dA, 0, na * 4, hA)) ||
         (s = glf_buf_write(ctx, dB, 0, nb * 4, hB)) || (s = glf_buf_write(ctx, dC, 0, nc * 4, hC)))
         goto done;
-    if ((s = glf_gemm_own_(ctx, st, p, ta ? GLF_TRANS : GLF_NO_TRANS,
-                           tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda, dB, off,
-                           ldb, beta, dC, off, ldc)) ||
+    if ((s = p ? glf_gemm_own_(ctx, st, p, ta ? GLF_TRANS : GLF_NO_TRANS,
+                               tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda, dB,
+                               off, ldb, beta, dC, off, ldc)
+               : glf_gemm_clblast_(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
+                                   tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda,
+                                   dB, off, ldb, beta, dC, off, ldc)) ||
         (s = glf_buf_read(ctx, dC, 0, nc * 4, got)))
         goto done;
+    char what[160];
+    if (p) {
+        char opt[128];
+        glf_gemm_options_(p, opt, sizeof opt);
+        snprintf(what, sizeof what, "%s lx=%d ly=%d", opt, p->lx, p->ly);
+    } else {
+        snprintf(what, sizeof what, "CLBlast");
+    }
     for (size_t i = 0; i < nc; i++) {
         size_t row = (i - off) / ldc, col = (i - off) % ldc;
         int inside = i >= off && row < M && col < N;
         if (!inside) {
             if (memcmp(&got[i], &hC[i], sizeof(float)) != 0) {
                 s = glf_fail(GLF_ERR_NUMERIC,
-                             "gemm validation (rm=%d vw=%d nv=%d) %c%c %zux%zux%zu: float %zu "
+                             "gemm validation (%s) %c%c %zux%zux%zu: float %zu "
                              "of C's buffer, outside C, was overwritten",
-                             p->rm, p->vw, p->nv, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, i);
+                             what, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, i);
                 goto done;
             }
             continue;
         }
         double w = want[row * N + col], e = fabs((double)got[i] - w);
         if (!(e <= 2e-6 * (double)K + 1e-4 * fabs(w))) { /* NaN fails too */
-            char opt[128];
-            glf_gemm_options_(p, opt, sizeof opt);
             s = glf_fail(GLF_ERR_NUMERIC,
-                         "gemm validation (%s lx=%d ly=%d) %c%c %zux%zux%zu: C[%zu,%zu] = %g, "
-                         "expected %g",
-                         opt, p->lx, p->ly, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, row, col,
+                         "gemm validation (%s) %c%c %zux%zux%zu: C[%zu,%zu] = %g, expected %g",
+                         what, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, row, col,
                          (double)got[i], w);
             goto done;
         }
@@ -255,7 +263,7 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
                                 {rm, tn, 2 * SPLIT_MIN_K_ + 5}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int t = 0; t < 4; t++)
-            GLF_TRY(validate_case_(ctx, st, p, t & 1, t >> 1, shapes[i][0], shapes[i][1],
+            GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t & 1, t >> 1, shapes[i][0], shapes[i][1],
                                    shapes[i][2], i & 1 ? 1.0f : -0.5f, (i + t) & 1 ? 0.0f : 0.75f));
     return GLF_OK;
 }

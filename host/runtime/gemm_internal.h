@@ -17,6 +17,8 @@ struct glf_gemm_state_ {
     glf_gemm_note_fn note;
     void *note_user;
     cl_mem scratch;         /* packed panels of op(A) and op(B) */
+    int clblast_ok;         /* clblast_passed holds the last CLBlast set that passed */
+    glf_clblast_params clblast_passed;
     size_t scratch_floats;
 };
 
@@ -27,6 +29,21 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                          float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B,
                          size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
                          size_t ldc);
+
+/* The same through CLBlast (statuses translated). */
+glf_status glf_gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
+                             size_t K, float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B,
+                             size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
+                             size_t ldc);
+
+/* One validation case against the double reference (gemm_glf.c); p NULL
+ * checks CLBlast as it is set up now. */
+glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
+                                   const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
+                                   size_t K, float alpha, float beta);
+
+/* <cache>/gemm-tune-<hash of device, driver, platform><suffix>.txt */
+glf_status glf_gemm_tune_path_(glf_ctx *ctx, const char *suffix, char *buf, size_t n);
 
 /* The state of ctx, made on first use (backend from GLF_GEMM). */
 glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out);

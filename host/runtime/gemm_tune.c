@@ -15,8 +15,8 @@
 
 #define TUNE_MAGIC_ "glf-gemm-tune 1"
 
-/* <cache>/gemm-tune-<sha256(device, driver, platform, versions)[0..16]>.txt */
-static glf_status tune_path_(glf_ctx *ctx, char *buf, size_t n)
+/* <cache>/gemm-tune-<sha256(device, driver, platform, versions)[0..16]><suffix>.txt */
+glf_status glf_gemm_tune_path_(glf_ctx *ctx, const char *suffix, char *buf, size_t n)
 {
     const char *dir = glf_ctx_cache_dir(ctx);
     if (!dir)
@@ -34,9 +34,9 @@ static glf_status tune_path_(glf_ctx *ctx, char *buf, size_t n)
     int k = snprintf(buf, n, "%s/gemm-tune-", dir);
     for (int i = 0; i < 8 && k > 0 && (size_t)k + 3 < n; i++)
         k += snprintf(buf + k, n - (size_t)k, "%02x", sum[i]);
-    if (k < 0 || (size_t)k + 5 >= n)
+    if (k < 0 || (size_t)k + strlen(suffix) + 5 >= n)
         return glf_fail(GLF_ERR_INVALID_ARG, "cache folder path too long: %s", dir);
-    snprintf(buf + k, n - (size_t)k, ".txt");
+    snprintf(buf + k, n - (size_t)k, "%s.txt", suffix);
     return GLF_OK;
 }
 
@@ -44,7 +44,7 @@ glf_status glf_gemm_tuned(glf_ctx *ctx, glf_gemm_params *out, int *found)
 {
     char path[4096], line[512];
     *found = 0;
-    GLF_TRY(tune_path_(ctx, path, sizeof path));
+    GLF_TRY(glf_gemm_tune_path_(ctx, "", path, sizeof path));
     FILE *f = fopen(path, "r");
     if (!f)
         return GLF_OK; /* untuned */
@@ -67,7 +67,7 @@ glf_status glf_gemm_tuned(glf_ctx *ctx, glf_gemm_params *out, int *found)
 static glf_status store_(glf_ctx *ctx, const glf_gemm_params *p, double score)
 {
     char path[4096], tmp[4200];
-    GLF_TRY(tune_path_(ctx, path, sizeof path));
+    GLF_TRY(glf_gemm_tune_path_(ctx, "", path, sizeof path));
     mkdir(glf_ctx_cache_dir(ctx), 0755); /* may exist; fopen reports real failures */
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "w");

@@ -72,6 +72,43 @@ glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best);
 /* The stored tile set of ctx's device: *found = 0 when untuned. */
 glf_status glf_gemm_tuned(glf_ctx *ctx, glf_gemm_params *out, int *found);
 
+/* ---- CLBlast's own parameters --------------------------------------------
+ * CLBlast takes its Xgemm kernel's parameters from a database; on devices it
+ * does not list (PoCL's CPU device among them) it uses generic defaults.
+ * These calls search parameter sets for a device, validate each against the
+ * host reference and hand the winner to CLBlast (CLBlastOverrideParameters).
+ * CLBlast keeps one setting per device for the whole process and has no way
+ * back to its defaults, so applying a set affects every context on that
+ * device until another is applied. A glf set also pins CLBlast's switch from
+ * its direct to its indirect GEMM (XGEMM_MIN_INDIRECT_SIZE) at 384, the
+ * value of CLBlast's database for most devices (validation uses shapes
+ * above it, where the tuned kernel runs). */
+#define GLF_CLBLAST_NPARAM 16
+typedef struct glf_clblast_params {
+    int v[GLF_CLBLAST_NPARAM]; /* in the order of glf_clblast_param_name */
+} glf_clblast_params;
+
+/* "GEMMK", "KREG", "KWG", ... "VWN" (CLBlast 1.5's Xgemm parameters). */
+const char *glf_clblast_param_name(int i);
+/* "GEMMK=0 KREG=1 ..." */
+void glf_clblast_format(const glf_clblast_params *p, char *buf, size_t n);
+/* The candidate sets glf_clblast_tune tries (*n of them). */
+const glf_clblast_params *glf_clblast_candidates(size_t *n);
+/* Apply p to CLBlast for ctx's device and check CLBlast's GEMM against the
+ * host reference at odd shapes, all transposes. On failure the last set
+ * that passed on ctx is applied again (if none has, CLBlast keeps the
+ * failing set: apply a good one before using CLBlast on that device) and
+ * the error names the failing case. */
+glf_status glf_clblast_validate(glf_ctx *ctx, const glf_clblast_params *p);
+/* Validate p, then leave it applied. */
+glf_status glf_clblast_apply(glf_ctx *ctx, const glf_clblast_params *p);
+/* Search the candidates (quick: 2, one shape) at GLF's large shapes,
+ * validating each before timing it; store the winner next to glf's tuned
+ * set (cache folder, keyed by device, driver and platform) and apply it. */
+glf_status glf_clblast_tune(glf_ctx *ctx, int quick, glf_clblast_params *best);
+/* The stored set of ctx's device: *found = 0 when none. */
+glf_status glf_clblast_tuned(glf_ctx *ctx, glf_clblast_params *out, int *found);
+
 /* One-line notes from the GEMM layer (e.g. a fallback to CLBlast). */
 typedef void (*glf_gemm_note_fn)(void *user, const char *line);
 void glf_gemm_set_note(glf_ctx *ctx, glf_gemm_note_fn fn, void *user);
