@@ -16,6 +16,7 @@ int glf_cmd_sample(int argc, char **argv);
 int glf_cmd_reconstruct(int argc, char **argv);
 int glf_cmd_interpolate(int argc, char **argv);
 int glf_cmd_tune(int argc, char **argv);
+int glf_cmd_bench(int argc, char **argv);
 int glf_cmd_classifier(int argc, char **argv);
 int glf_cmd_eval(int argc, char **argv);
 

@@ -23,7 +23,8 @@ static const struct command_ commands_[] = {
     {"check", glf_cmd_check, "GEMM self-check against a host reference, with GFLOP/s"},
     {"pack", glf_cmd_pack, "pack a data set into a .tar.zst archive with a hashed manifest"},
     {"data", glf_cmd_data, "data set tools: info FILE (manifest, hash check), roundtrip"},
-    {"tune", glf_cmd_tune, "search GEMM tile sets for a device and store the fastest (--show)"},
+    {"tune", glf_cmd_tune, "search GEMM parameters (glf's and CLBlast's) for a device (--show)"},
+    {"bench", glf_cmd_bench, "peaks, GEMM, per-op and training-step speed of devices (--json)"},
 };
 
 static void usage_(FILE *f)
