@@ -6,6 +6,20 @@
 // n = b*L + oh*Wo + ow (N = B*L columns, L = Ho*Wo). Image: (B, C, H, W).
 // Pixel (oh, ow) of the column grid reads image pixel (oh*S - P + kh, ow*S - P + kw).
 // Host code checks that every index fits in an int.
+//
+// The host builds these kernels with the window as constants (-DCONV_K=4
+// -DCONV_S=2 -DCONV_P=1): the tap loops then have fixed trip counts that the
+// compiler unrolls, instead of runtime-bounded loops PoCL runs scalar. The
+// K, S, P arguments are still passed (and used when not specialised).
+#ifdef CONV_K
+#define KK_ CONV_K
+#define SS_ CONV_S
+#define PP_ CONV_P
+#else
+#define KK_ K
+#define SS_ S
+#define PP_ P
+#endif
 
 // col (R, N) <- im2col(img); zero where the window leaves the image (padding).
 // One work-item per (row r, sample b, output row oh) writes the Wo contiguous
@@ -15,14 +29,14 @@ __kernel void im2col(__global float *col, int col_off, __global const float *img
 {
     int bo = get_global_id(0);
     int r = get_global_id(1);
-    if (bo >= B * Ho || r >= C * K * K)
+    if (bo >= B * Ho || r >= C * KK_ * KK_)
         return;
     int b = bo / Ho, oh = bo - b * Ho;
-    int kw = r % K, t = r / K;
-    int kh = t % K, c = t / K;
+    int kw = r % KK_, t = r / KK_;
+    int kh = t % KK_, c = t / KK_;
     int L = Ho * Wo, N = B * L;
     __global float *out = col + col_off + r * N + b * L + oh * Wo;
-    int ih = oh * S - P + kh;
+    int ih = oh * SS_ - PP_ + kh;
     if (ih < 0 || ih >= H) {
         for (int ow = 0; ow < Wo; ow++)
             out[ow] = 0.0f;
@@ -30,7 +44,7 @@ __kernel void im2col(__global float *col, int col_off, __global const float *img
     }
     __global const float *row = img + img_off + ((b * C + c) * H + ih) * W;
     for (int ow = 0; ow < Wo; ow++) {
-        int iw = ow * S - P + kw;
+        int iw = ow * SS_ - PP_ + kw;
         out[ow] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
     }
 }
@@ -47,17 +61,17 @@ __kernel void im2col_t(__global float *colT, int col_off, __global const float *
         return;
     int b = n / L, l = n - b * L;
     int oh = l / Wo, ow = l - oh * Wo;
-    int R = C * K * K;
+    int R = C * KK_ * KK_;
     __global float *out = colT + col_off + n * R;
     __global const float *x = img + img_off + b * C * H * W;
-    int ih0 = oh * S - P, iw0 = ow * S - P;
+    int ih0 = oh * SS_ - PP_, iw0 = ow * SS_ - PP_;
     for (int c = 0; c < C; c++)
-        for (int kh = 0; kh < K; kh++) {
+        for (int kh = 0; kh < KK_; kh++) {
             int ih = ih0 + kh;
             int in_h = ih >= 0 && ih < H;
-            for (int kw = 0; kw < K; kw++) {
+            for (int kw = 0; kw < KK_; kw++) {
                 int iw = iw0 + kw;
-                out[(c * K + kh) * K + kw] =
+                out[(c * KK_ + kh) * KK_ + kw] =
                     (in_h && iw >= 0 && iw < W) ? x[(c * H + ih) * W + iw] : 0.0f;
             }
         }
@@ -79,23 +93,29 @@ __kernel void col2im(__global float *img, int img_off, __global const float *col
     int h = row % H, t = row / H;
     int c = t % C, b = t / C;
     int L = Ho * Wo, N = B * L;
-    int kh0 = (h + P) % S, oh0 = (h + P) / S; // first tap kh0 reads output row oh0
+    int kh0 = (h + PP_) % SS_, oh0 = (h + PP_) / SS_; // first tap kh0 reads output row oh0
+    const int NT = (KK_ + SS_ - 1) / SS_;               // taps per dimension, at most
     float b0 = has_bias ? bias[bias_off + c] : 0.0f;
-    __global const float *cb = col + col_off + c * K * K * N + b * L;
+    __global const float *cb = col + col_off + c * KK_ * KK_ * N + b * L;
     __global float *out = img + img_off + row * W;
-    int kw0 = P % S, ow0 = P / S; // the same along w, for w = 0
+    int kw0 = PP_ % SS_, ow0 = PP_ / SS_; // the same along w, for w = 0
     for (int w = 0; w < W; w++) {
         float s = 0.0f;
-        for (int kh = kh0, oh = oh0; kh < K && oh >= 0; kh += S, oh--) {
-            if (oh >= Ho)
-                continue;
-            __global const float *cr = cb + kh * K * N + oh * Wo;
-            for (int kw = kw0, ow = ow0; kw < K && ow >= 0; kw += S, ow--)
-                if (ow < Wo)
-                    s += cr[kw * N + ow];
+#pragma unroll
+        for (int i = 0; i < NT; i++) { // kh ascending, then kw ascending
+            int kh = kh0 + i * SS_, oh = oh0 - i;
+            if (kh < KK_ && oh >= 0 && oh < Ho) {
+                __global const float *cr = cb + kh * KK_ * N + oh * Wo;
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    int kw = kw0 + j * SS_, ow = ow0 - j;
+                    if (kw < KK_ && ow >= 0 && ow < Wo)
+                        s += cr[kw * N + ow];
+                }
+            }
         }
         out[w] = has_bias ? s + b0 : s;
-        if (++kw0 == S) // w + 1 + P = S*ow0 + kw0
+        if (++kw0 == SS_) // w + 1 + P = S*ow0 + kw0
             kw0 = 0, ow0++;
     }
 }

@@ -5,6 +5,7 @@
 #include "glf/ops_conv.h"
 
 #include <limits.h>
+#include <stdio.h>
 
 #include "glf/gemm.h"
 
@@ -93,18 +94,27 @@ static glf_status kern_(glf_ctx *ctx, const char *name, cl_kernel *k)
     return glf_kernel(ctx, "conv", name, NULL, k);
 }
 
+/* im2col, im2col_t, col2im built with the window as constants (cl/conv.cl):
+ * one more program per distinct (K, S, P), whose loops the compiler unrolls. */
+static glf_status kern_win_(glf_ctx *ctx, const char *name, const geom_ *g, cl_kernel *k)
+{
+    char opt[96];
+    snprintf(opt, sizeof opt, "-DCONV_K=%d -DCONV_S=%d -DCONV_P=%d", g->K, g->S, g->P);
+    return glf_kernel(ctx, "conv", name, opt, k);
+}
+
 /* col (R, N), or its transpose (N, R) when transposed. */
 static glf_status im2col_(glf_ctx *ctx, glf_dptr col, int transposed, glf_dptr img, const geom_ *g)
 {
     cl_kernel k;
     if (transposed) {
-        GLF_TRY(kern_(ctx, "im2col_t", &k));
+        GLF_TRY(kern_win_(ctx, "im2col_t", g, &k));
         size_t gl = g->N, lo = CONV_WG_;
         return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
                           GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S),
                           GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
     }
-    GLF_TRY(kern_(ctx, "im2col", &k));
+    GLF_TRY(kern_win_(ctx, "im2col", g, &k));
     size_t gl[2] = {(size_t)g->B * g->Ho, g->R}, lo[2] = {CONV_WG_, 1};
     return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B), GLF_I32(g->C),
                       GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
@@ -114,7 +124,7 @@ static glf_status im2col_(glf_ctx *ctx, glf_dptr col, int transposed, glf_dptr i
 static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bias, const geom_ *g)
 {
     cl_kernel k;
-    GLF_TRY(kern_(ctx, "col2im", &k));
+    GLF_TRY(kern_win_(ctx, "col2im", g, &k));
     size_t gl = (size_t)g->B * g->C * g->H, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
                       GLF_I32(bias.buf != NULL), GLF_I32(g->B), GLF_I32(g->C), GLF_I32(g->H),
