@@ -1,8 +1,10 @@
 /* Training-step throughput of the full GLF model (28x28x1 preset, batch
  * 256 unless given) on random data in [0, 1]: warm-up steps (kernel
  * builds), then timed steps; prints ms/step and images/s, and with
- * --breakdown the time of each phase of one step.
- * usage: bench_train [--device SPEC] [--batch N] [--steps N] [--warmup N] [--breakdown] */
+ * --breakdown the time of each kernel of one step (--by-op: per op, direction
+ * and kernel).
+ * usage: bench_train [--device SPEC] [--batch N] [--steps N] [--warmup N]
+ *                    [--breakdown | --by-op] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +26,13 @@ int main(int argc, char **argv)
             steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--breakdown"))
             breakdown = 1;
+        else if (!strcmp(argv[i], "--by-op"))
+            breakdown = 2;
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc)
             warmup = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_train [--device SPEC] [--batch N] [--steps N] "
-                            "[--warmup N] [--breakdown]\n");
+                            "[--warmup N] [--breakdown | --by-op]\n");
             return 2;
         }
     }
@@ -80,9 +84,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_train: %s\n", glf_last_error());
             return 1;
         }
-        /* The profile splits kernels by op scope; here one row per kernel. */
-        int m = 0;
-        for (int i = 0; i < ne; i++) {
+        /* The profile splits kernels by op scope; here one row per kernel
+         * (--by-op: per op, direction and kernel). */
+        int m = breakdown == 2 ? ne : 0;
+        for (int i = 0; i < ne && breakdown == 1; i++) {
             int j = 0;
             while (j < m && strcmp(e[j].name, e[i].name))
                 j++;
@@ -102,8 +107,9 @@ int main(int argc, char **argv)
                 e[j] = e[j - 1], e[j - 1] = t;
             }
         for (int i = 0; i < ne; i++)
-            printf("| %s | %u | %.2f | %.1f |\n", e[i].name, e[i].calls, e[i].ms,
-                   100.0 * e[i].ms / sum);
+            printf("| %s%s%s%s | %u | %.2f | %.1f |\n", breakdown == 2 ? e[i].op : "",
+                   breakdown == 2 ? (e[i].backward ? " bwd " : " fwd ") : "", e[i].name, "",
+                   e[i].calls, e[i].ms, 100.0 * e[i].ms / sum);
         printf("\nkernel time %.1f ms of %.1f ms wall for the profiled step\n", sum, wall);
         free(e);
     }

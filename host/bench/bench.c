@@ -76,30 +76,36 @@ static glf_status fma_peak_(glf_ctx *ctx, int quick, double *out)
     return s;
 }
 
-/* Stream copy GB/s (read + write) over buffers far larger than caches. */
+/* Streaming GB/s over buffers far larger than caches: the faster of a copy
+ * (read + write counted) and y += a*x (two reads and a write counted). */
 static glf_status bandwidth_(glf_ctx *ctx, int quick, double *out)
 {
     const glf_device_info *d = glf_ctx_device(ctx);
-    size_t bytes = quick ? (16u << 20) : (256u << 20);
+    size_t bytes = quick ? (16u << 20) : (128u << 20);
     while (bytes > (1u << 20) && 2 * bytes > d->global_mem / 4)
         bytes /= 2;
-    size_t n = bytes / 64;
-    cl_kernel k;
+    size_t n = bytes / 4, local = 64;
+    cl_kernel kc, ka;
     cl_mem a = NULL, b = NULL;
-    GLF_TRY(glf_kernel(ctx, "bench", "copy_f16", NULL, &k));
+    GLF_TRY(glf_kernel(ctx, "bench", "copy_f32", NULL, &kc));
+    GLF_TRY(glf_kernel(ctx, "bench", "axpy_f32", NULL, &ka));
     glf_status s = glf_buf_create(ctx, bytes, &a);
     if (!s)
         s = glf_buf_create(ctx, bytes, &b);
     if (!s)
-        s = glf_buf_fill_f32(ctx, a, 0, bytes / 4, 1.0f);
+        s = glf_buf_fill_f32(ctx, a, 0, n, 1.0f);
+    if (!s)
+        s = glf_buf_fill_f32(ctx, b, 0, n, 0.0f);
     double best = 0;
-    for (int r = 0; r < (quick ? 3 : 6) && !s; r++) {
+    for (int r = 0; r < (quick ? 4 : 10) && !s; r++) {
+        int axpy = r & 1;
         double t0 = glf_now();
-        s = GLF_LAUNCH(ctx, k, 1, &n, NULL, GLF_MEM(b), GLF_MEM(a));
+        s = axpy ? GLF_LAUNCH(ctx, ka, 1, &n, &local, GLF_MEM(b), GLF_MEM(a), GLF_F32(1e-3f))
+                 : GLF_LAUNCH(ctx, kc, 1, &n, &local, GLF_MEM(b), GLF_MEM(a));
         if (!s)
             s = glf_finish(ctx);
-        double gb = 2.0 * (double)bytes / (glf_now() - t0) * 1e-9;
-        if (r > 0 && gb > best)
+        double gb = (axpy ? 3.0 : 2.0) * (double)bytes / (glf_now() - t0) * 1e-9;
+        if (r > 1 && gb > best) /* launches 0 and 1 warm up */
             best = gb;
     }
     glf_buf_release(a), glf_buf_release(b);
