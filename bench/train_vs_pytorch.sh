@@ -7,15 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"; rounds="${2:-3}"; steps="${3:-5}"
 threads=$(nproc)
+# PyTorch at its best: the fastest OpenBLAS core type here (bench/openblas_best.sh),
+# OpenBLAS's L2 override unset, passive OpenMP waiting (../shared/docs/pocl-notes.md).
+ct=$(bash bench/openblas_best.sh "$threads")
+if [ "$ct" = auto ]; then penv=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+else penv=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE="$ct"); fi
+echo "PyTorch runs with OPENBLAS_CORETYPE=$ct OMP_WAIT_POLICY=PASSIVE"
 g=(); p=()
 for r in $(seq "$rounds"); do
   out=$("$build/bench_train" --steps "$steps")
   echo "round $r: $out"
   g+=("$(sed -n 's/.*, \([0-9.]*\) images\/s/\1/p' <<<"$out")")
-  # PyTorch at its best here: OpenBLAS's core-type overrides unset in this
-  # command only, passive OpenMP waiting (see ../shared/docs/pocl-notes.md).
-  out=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE \
-        /usr/bin/python3 bench/reference/glf_reference.py --bench --threads "$threads" --steps "$steps")
+  out=$("${penv[@]}" OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/reference/glf_reference.py --bench --threads "$threads" --steps "$steps")
   echo "round $r: $out"
   p+=("$(sed -n 's/.*, \([0-9.]*\) images\/s/\1/p' <<<"$out")")
 done
