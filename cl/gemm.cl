@@ -81,7 +81,8 @@ __kernel void pack_b(int K, int N, __global const float *restrict B, int offB, i
 __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                         __global const float *restrict Ap, int offAp, int psa, int ka, int ra,
                         __global const float *restrict Bp, int offBp, int psb, int kb_,
-                        __global float *C, int offC, int ldc, int cstride, int ntiles)
+                        __global float *C, int offC, int ldc, int cstride, int ntiles,
+                        __global const float *bias, int offBias, int epi)
 {
     const int t = get_global_id(0);
     const int rb = get_global_id(1);
@@ -113,6 +114,16 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
     }
     const int i0 = rb * GEMM_RM, j0 = t * GEMM_TN;
     C += offC + j0;
+    // The epilogue (epi bit 0: + bias[j], bit 1: ReLU) after alpha and beta.
+    VT bv[GEMM_NV];
+    #pragma unroll
+    for (int v = 0; v < GEMM_NV; v++)
+        bv[v] = (VT)(0.0f);
+    if ((epi & 1) && j0 + GEMM_TN <= N) {
+        #pragma unroll
+        for (int v = 0; v < GEMM_NV; v++)
+            bv[v] = VLOAD_(bias + offBias + j0 + v * GEMM_VW);
+    }
     #pragma unroll
     for (int r = 0; r < GEMM_RM; r++) {
         if (i0 + r >= M)
@@ -124,6 +135,10 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                 VT out = alpha * acc[r][v];
                 if (beta != 0.0f) // beta == 0: C is never read (NaN must not leak)
                     out = fma((VT)(beta), VLOAD_(c + v * GEMM_VW), out);
+                if (epi & 1)
+                    out += bv[v];
+                if (epi & 2) // ReLU as cl/act.cl: v < 0 ? 0 : v (NaN and -0 kept)
+                    out = select(out, (VT)(0.0f), out < (VT)(0.0f));
                 VSTORE_(out, c + v * GEMM_VW);
             }
         } else { // the last, partial tile: element by element
@@ -131,17 +146,23 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
             #pragma unroll
             for (int v = 0; v < GEMM_NV; v++)
                 VSTORE_(acc[r][v], o + v * GEMM_VW);
-            for (int cc = 0; cc < N - j0; cc++)
-                c[cc] = beta != 0.0f ? fma(beta, c[cc], alpha * o[cc]) : alpha * o[cc];
+            for (int cc = 0; cc < N - j0; cc++) {
+                float x = beta != 0.0f ? fma(beta, c[cc], alpha * o[cc]) : alpha * o[cc];
+                if (epi & 1)
+                    x += bias[offBias + j0 + cc];
+                c[cc] = (epi & 2) && x < 0.0f ? 0.0f : x;
+            }
         }
     }
 }
 
 // C = alpha * sum_s P[s] + beta * C over nsplit dense M x N partial
 // products, summed in order s = 0, 1, ... (fixed order: same bits each run).
+// Then the epilogue, as in gemm_main.
 __kernel void gemm_reduce(int M, int N, int nsplit, float alpha, float beta,
                           __global const float *restrict P, int offP,
-                          __global float *C, int offC, int ldc)
+                          __global float *C, int offC, int ldc,
+                          __global const float *bias, int offBias, int epi)
 {
     const int j = get_global_id(0);
     const int i = get_global_id(1);
@@ -152,5 +173,23 @@ __kernel void gemm_reduce(int M, int N, int nsplit, float alpha, float beta,
     for (int s = 0; s < nsplit; s++)
         acc += P[s * M * N];
     __global float *c = C + offC + i * ldc + j;
-    *c = beta != 0.0f ? fma(beta, *c, alpha * acc) : alpha * acc;
+    float x = beta != 0.0f ? fma(beta, *c, alpha * acc) : alpha * acc;
+    if (epi & 1)
+        x += bias[offBias + j];
+    *c = (epi & 2) && x < 0.0f ? 0.0f : x;
+}
+
+// The epilogue alone, over C (M x N, row stride ldc): after CLBlast.
+__kernel void gemm_epilogue(int M, int N, __global float *C, int offC, int ldc,
+                            __global const float *bias, int offBias, int epi)
+{
+    const int j = get_global_id(0);
+    const int i = get_global_id(1);
+    if (j >= N || i >= M)
+        return;
+    __global float *c = C + offC + i * ldc + j;
+    float x = *c;
+    if (epi & 1)
+        x += bias[offBias + j];
+    *c = (epi & 2) && x < 0.0f ? 0.0f : x;
 }

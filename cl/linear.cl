@@ -1,15 +1,5 @@
-// Linear's two small kernels around its GEMMs: broadcast the bias into y
-// (the GEMM then adds x w^T with beta = 1) and the deterministic bias gradient.
-
-// y[b, o] = bias[o] for y (B, OUT).
-__kernel void bias_fill(__global float *y, int y_off, __global const float *bias, int bias_off,
-                        int B, int OUT)
-{
-    int i = get_global_id(0);
-    if (i >= B * OUT)
-        return;
-    y[y_off + i] = bias[bias_off + i % OUT];
-}
+// Linear's small kernel beside its GEMMs (the forward's bias is added in the
+// GEMM's store, glf_gemm_ex): the deterministic bias gradient.
 
 // db[o] = (accumulate ? db[o] : 0) + sum_b dy[b, o], b ascending.
 __kernel void bias_grad(__global float *db, int db_off, __global const float *dy, int dy_off,

@@ -5,7 +5,10 @@
  * a guard region after C, and bit-identical repeats. */
 #include "testutil.h"
 
+#include "glf/ops_norm.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,6 +238,90 @@ static void test_params_rejected(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* glf_gemm_ex's epilogue: C = act(alpha*op(A)op(B) + beta*C + bias[j]),
+ * bias at a float offset behind sentinels, NaN-filled C with beta = 0,
+ * partial tiles and a split K (the epilogue then runs in the reduction). */
+static void check_ep_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float beta,
+                      int bias, int relu)
+{
+    size_t lda = ta ? M : K, ldb = tb ? K : N, ldc = N + 2;
+    size_t nc = M * ldc, boff = 3;
+    float *A = tu_rand(M * K, M + 7 * K, -1, 1), *B = tu_rand(N * K, N + 5 * K, -1, 1);
+    float *C0 = tu_rand(nc, M + N, -1, 1), *bv = tu_rand(N, N + 1, -1, 1);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < nc; i++)
+            C0[i] = tu_sentinel();
+    double *want = malloc(M * N * sizeof *want);
+    ref_gemm_(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C0, ldc, want);
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            double w = want[i * N + j] + (bias ? bv[j] : 0.0);
+            want[i * N + j] = relu && w < 0 ? 0.0 : w;
+        }
+    cl_mem dA = tu_buf_from(ctx, A, M * K), dB = tu_buf_from(ctx, B, N * K);
+    cl_mem dC = tu_buf_from(ctx, C0, nc), dbias = tu_buf_at(ctx, bv, N, boff);
+    glf_gemm_epilogue ep = {{bias ? dbias : NULL, boff}, relu ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE};
+    TU_OK(glf_gemm_ex(ctx, ta ? GLF_TRANS : GLF_NO_TRANS, tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K,
+                      1.0f, dA, 0, lda, dB, 0, ldb, beta, dC, 0, ldc, &ep));
+    float *C = tu_read(ctx, dC, nc), *got = malloc(M * N * sizeof *got);
+    for (size_t i = 0; i < M; i++)
+        memcpy(got + i * N, C + i * ldc, N * sizeof(float));
+    char what[128];
+    snprintf(what, sizeof what, "gemm_ex %c%c %zux%zux%zu beta %g%s%s", ta ? 'T' : 'N',
+             tb ? 'T' : 'N', M, N, K, (double)beta, bias ? " +bias" : "", relu ? " relu" : "");
+    assert_int_equal(tu_compare(what, got, want, M * N, 2e-6 * (double)K, 1e-4), 0);
+    for (size_t i = 0; i < M; i++) /* padding between rows untouched */
+        for (size_t j = N; j < ldc; j++)
+            assert_memory_equal(&C[i * ldc + j], &C0[i * ldc + j], sizeof(float));
+    tu_check_guard(ctx, dC, nc, what);
+    free(tu_read_at(ctx, dbias, N, boff, "bias")); /* bias prefix and guard untouched */
+    free(A), free(B), free(C0), free(bv), free(C), free(got), free(want);
+    glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC), glf_buf_release(dbias);
+}
+
+static void test_epilogue(void **state)
+{
+    glf_ctx *ctx = ctx_for_(state);
+    const size_t shapes[][3] = {{7, 13, 5}, {33, 70, 19}, {16, 64, 37}, {9, 7, 2085}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++)
+            for (int e = 1; e <= 3; e++)
+                check_ep_(ctx, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                          (t + e) & 1 ? 0.0f : 0.5f, e & 1, e >> 1);
+    /* The ReLU is cl/act.cl's (v < 0 ? 0 : v): the same bits as a GEMM, a
+     * bias fill with beta = 1 and glf_act_forward. */
+    const size_t M = 37, N = 45, K = 29;
+    float *A = tu_rand(M * K, 91, -1, 1), *B = tu_rand(N * K, 92, -1, 1), *bv = tu_rand(N, 93, -1, 1);
+    float *fill = malloc(M * N * sizeof *fill);
+    for (size_t i = 0; i < M * N; i++)
+        fill[i] = bv[i % N];
+    cl_mem dA = tu_buf_from(ctx, A, M * K), dB = tu_buf_from(ctx, B, N * K);
+    cl_mem d1 = tu_buf_nan(ctx, M * N), d2 = tu_buf_from(ctx, fill, M * N), db = tu_buf_from(ctx, bv, N);
+    glf_gemm_epilogue ep = {{db, 0}, GLF_GEMM_ACT_RELU};
+    TU_OK(glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_TRANS, M, N, K, 1.0f, dA, 0, K, dB, 0, K, 0.0f, d1, 0,
+                      N, &ep));
+    TU_OK(glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, M, N, K, 1.0f, dA, 0, K, dB, 0, K, 1.0f, d2, 0, N));
+    TU_OK(glf_act_forward(ctx, glf_dp(d2, 0), glf_dp(d2, 0), M * N, GLF_ACT_RELU));
+    float *c1 = tu_read(ctx, d1, M * N), *c2 = tu_read(ctx, d2, M * N);
+    assert_memory_equal(c1, c2, M * N * sizeof(float));
+    free(A), free(B), free(bv), free(fill), free(c1), free(c2);
+    glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(d1), glf_buf_release(d2);
+    glf_buf_release(db);
+    /* Bad epilogues are refused. */
+    cl_mem small = tu_buf_nan(ctx, 4), dC = tu_buf_nan(ctx, 64);
+    glf_gemm_epilogue bad = {{small, 200}, GLF_GEMM_ACT_NONE}; /* past its guard too */
+    tu_expect_status(glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 8, 8, 8, 1.0f, dC, 0, 8, dC, 0,
+                                 8, 0.0f, dC, 0, 8, &bad),
+                     GLF_ERR_INVALID_ARG, "bias", "offset 200");
+    bad.bias.buf = NULL;
+    bad.act = (glf_gemm_act)7;
+    tu_expect_status(glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 8, 8, 8, 1.0f, dC, 0, 8, dC, 0,
+                                 8, 0.0f, dC, 0, 8, &bad),
+                     GLF_ERR_INVALID_ARG, "activation 7", NULL);
+    glf_buf_release(small), glf_buf_release(dC);
+    glf_ctx_destroy(ctx);
+}
+
 #define BOTH_(f)                                                                             \
     cmocka_unit_test_prestate(f, (void *)&v_glf_),                                           \
         cmocka_unit_test_prestate(f, (void *)&v_clblast_)
@@ -251,6 +338,8 @@ int main(void)
         cmocka_unit_test_prestate(test_odd_large, (void *)&v_glf_small_),
         BOTH_(test_glf_shape),
         BOTH_(test_invalid_arguments),
+        BOTH_(test_epilogue),
+        cmocka_unit_test_prestate(test_epilogue, (void *)&v_glf_small_),
         cmocka_unit_test(test_params_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

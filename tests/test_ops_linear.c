@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "glf/ops_conv.h"
+#include "glf/ops_norm.h"
 #include "ref_conv.h"
 
 static void check_case_(glf_ctx *ctx, int B, int IN, int OUT, int bias, int want_dx, size_t off)
@@ -93,6 +94,44 @@ static void test_linear_odd(void **state)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_case_(ctx, shapes[i][0], shapes[i][1], shapes[i][2], (int)(i % 3 != 2),
                     (int)(i % 4 != 3), (i % 2) * 11);
+    glf_ctx_destroy(ctx);
+}
+
+/* Linear + ReLU fused into the GEMM's store: the reference's relu(x w^T + b)
+ * at odd shapes (NaN-filled output, sentinels before it, guard after), and
+ * the same bits as glf_linear_forward followed by glf_act_forward. */
+static void test_linear_relu(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    const int shapes[][3] = {{1, 1, 1}, {3, 7, 5}, {257, 33, 17}, {5, 65, 129}, {256, 10, 64}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int B = shapes[i][0], IN = shapes[i][1], OUT = shapes[i][2], bias = i != 2;
+        size_t nx = (size_t)B * IN, ny = (size_t)B * OUT, nw = (size_t)OUT * IN, off = 7;
+        float *x = tu_rand(nx, 100 + i, -1, 1), *w = tu_rand(nw, 200 + i, -0.5f, 0.5f);
+        float *b = tu_rand((size_t)OUT, 300 + i, -1, 1);
+        double *xd = tu_f64(x, nx), *wd = tu_f64(w, nw), *bd = tu_f64(b, (size_t)OUT);
+        double *ry = malloc(ny * sizeof *ry);
+        ref_linear_forward(ry, xd, wd, bias ? bd : NULL, B, IN, OUT);
+        for (size_t k = 0; k < ny; k++)
+            ry[k] = ry[k] < 0 ? 0.0 : ry[k];
+        tu_dev X = tu_dev_new(ctx, x, nx, off), W = tu_dev_new(ctx, w, nw, off);
+        tu_dev Bi = tu_dev_new(ctx, b, (size_t)OUT, off), Y = tu_dev_new(ctx, NULL, ny, off);
+        tu_dev Y2 = tu_dev_new(ctx, NULL, ny, off);
+        glf_dptr bb = bias ? tu_dp(Bi) : glf_dp(NULL, 0);
+        TU_OK(glf_linear_forward_act(ctx, tu_dp(Y), tu_dp(X), tu_dp(W), bb, B, IN, OUT, 1));
+        TU_OK(glf_linear_forward(ctx, tu_dp(Y2), tu_dp(X), tu_dp(W), bb, B, IN, OUT));
+        TU_OK(glf_act_forward(ctx, tu_dp(Y2), tu_dp(Y2), ny, GLF_ACT_RELU));
+        float *y = tu_dev_read(ctx, Y, "y"), *y2 = tu_dev_read(ctx, Y2, "y unfused");
+        char tag[96];
+        snprintf(tag, sizeof tag, "linear+relu B=%d IN=%d OUT=%d bias=%d", B, IN, OUT, bias);
+        tu_expect_close(tag, "y", y, ry, ny, IN, 1.0);
+        if (memcmp(y, y2, ny * sizeof *y) != 0)
+            fail_msg("%s: fused and unfused ReLU differ in their bits", tag);
+        glf_buf_release(X.buf), glf_buf_release(W.buf), glf_buf_release(Bi.buf);
+        glf_buf_release(Y.buf), glf_buf_release(Y2.buf);
+        free(x), free(w), free(b), free(xd), free(wd), free(bd), free(ry), free(y), free(y2);
+    }
     glf_ctx_destroy(ctx);
 }
 
@@ -180,6 +219,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_finite_differences),
         cmocka_unit_test(test_linear_odd),
+        cmocka_unit_test(test_linear_relu),
         cmocka_unit_test(test_glf_shapes),
         cmocka_unit_test(test_invalid_arguments),
     };

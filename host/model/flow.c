@@ -68,12 +68,9 @@ static glf_status mlp_fwd_(glf_net *n, struct mlp_ *m, glf_dptr in, int B, glf_b
 {
     glf_ctx *ctx = n->ctx;
     int h = m->fc1.out;
-    size_t nh = (size_t)B * h;
-    GLF_TRY(glf_linear_forward(ctx, m->a1, in, m->fc1.w, m->fc1.b, B, m->fc1.in, h));
-    GLF_TRY(glf_act_forward(ctx, m->a1, m->a1, nh, GLF_ACT_RELU));
+    GLF_TRY(glf_linear_forward_act(ctx, m->a1, in, m->fc1.w, m->fc1.b, B, m->fc1.in, h, 1));
     GLF_TRY(glf_bn_fwd_(n, &m->bn1, m->n1, m->a1, B, bn));
-    GLF_TRY(glf_linear_forward(ctx, m->a2, m->n1, m->fc2.w, m->fc2.b, B, h, h));
-    GLF_TRY(glf_act_forward(ctx, m->a2, m->a2, nh, GLF_ACT_RELU));
+    GLF_TRY(glf_linear_forward_act(ctx, m->a2, m->n1, m->fc2.w, m->fc2.b, B, h, h, 1));
     GLF_TRY(glf_bn_fwd_(n, &m->bn2, m->n2, m->a2, B, bn));
     return glf_linear_forward(ctx, m->out, m->n2, m->fc3.w, m->fc3.b, B, h, m->fc3.out);
 }

@@ -1,5 +1,5 @@
-/* Linear (PyTorch nn.Linear): y = x w^T + b as one GEMM (A B^T form) over a
- * bias-filled y; backward as two GEMMs (glf_gemm) plus a fixed-order bias
+/* Linear (PyTorch nn.Linear): y = x w^T + b as one GEMM (A B^T form) whose
+ * store adds the bias (and optionally ReLU); backward as two GEMMs (glf_gemm) plus a fixed-order bias
  * sum; cl/linear.cl. */
 #include "glf/ops_conv.h"
 
@@ -31,23 +31,26 @@ static glf_status need_(const char *op, const char *what, glf_dptr p)
     return GLF_OK;
 }
 
-glf_status glf_linear_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b, int B,
-                              int IN, int OUT)
+glf_status glf_linear_forward_act(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b,
+                                  int B, int IN, int OUT, int relu)
 {
     static const char *op = "glf_linear_forward";
     GLF_TRY(check_(op, B, IN, OUT));
     GLF_TRY(need_(op, "y", y));
     GLF_TRY(need_(op, "x", x));
     GLF_TRY(need_(op, "w", w));
-    if (b.buf) {
-        cl_kernel k;
-        GLF_TRY(glf_kernel(ctx, "linear", "bias_fill", NULL, &k));
-        size_t gl = (size_t)B * OUT, lo = LIN_WG_;
-        GLF_TRY(GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(y), GLF_DP(b), GLF_I32(B), GLF_I32(OUT)));
-    }
-    /* y (B, OUT) (+)= x (B, IN) * w^T (IN, OUT) */
-    return glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, B, OUT, IN, 1.0f, x, IN, w, IN,
-                       b.buf ? 1.0f : 0.0f, y, OUT);
+    /* y (B, OUT) = x (B, IN) * w^T (IN, OUT) + b, the bias (and ReLU) added
+     * as the GEMM writes y: the bits of a bias-filled y with beta = 1. */
+    glf_gemm_epilogue ep = {b, relu ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE};
+    return glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_TRANS, (size_t)B, (size_t)OUT, (size_t)IN, 1.0f,
+                       x.buf, x.off, (size_t)IN, w.buf, w.off, (size_t)IN, 0.0f, y.buf, y.off,
+                       (size_t)OUT, &ep);
+}
+
+glf_status glf_linear_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b, int B,
+                              int IN, int OUT)
+{
+    return glf_linear_forward_act(ctx, y, x, w, b, B, IN, OUT, 0);
 }
 
 glf_status glf_linear_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db, glf_dptr dy,

@@ -181,20 +181,58 @@ static const glf_gemm_params *params_for_(glf_ctx *ctx, struct glf_gemm_state_ *
     return p;
 }
 
-glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
-                    float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
-                    size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc)
+/* The epilogue after CLBlast: one more pass over C. */
+static glf_status epilogue_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t M, size_t N,
+                            cl_mem C, size_t offC, size_t ldc, const glf_gemm_epilogue *ep)
+{
+    const int epi = (ep->bias.buf ? 1 : 0) | (ep->act == GLF_GEMM_ACT_RELU ? 2 : 0);
+    if (!epi || M == 0 || N == 0)
+        return GLF_OK;
+    char opt[128];
+    glf_gemm_options_(&st->params, opt, sizeof opt);
+    cl_kernel k;
+    GLF_TRY(glf_kernel(ctx, "gemm", "gemm_epilogue", opt, &k));
+    size_t g[2] = {N, M};
+    return GLF_LAUNCH(ctx, k, 2, g, NULL, GLF_I32(M), GLF_I32(N), GLF_MEM(C), GLF_I32(offC),
+                      GLF_I32(ldc), GLF_MEM(ep->bias.buf ? ep->bias.buf : C),
+                      GLF_I32(ep->bias.buf ? ep->bias.off : 0), GLF_I32(epi));
+}
+
+glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
+                       float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
+                       size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc,
+                       const glf_gemm_epilogue *ep)
 {
     struct glf_gemm_state_ *st;
     GLF_TRY(glf_gemm_state_(ctx, &st));
+    if (ep && ep->act != GLF_GEMM_ACT_NONE && ep->act != GLF_GEMM_ACT_RELU)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_ex: activation %d, expected "
+                        "GLF_GEMM_ACT_NONE or GLF_GEMM_ACT_RELU", (int)ep->act);
+    if (ep && ep->bias.buf) {
+        size_t bytes = 0;
+        cl_int err = clGetMemObjectInfo(ep->bias.buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
+        if (err != CL_SUCCESS || ep->bias.off + N > bytes / sizeof(float))
+            return glf_fail(GLF_ERR_INVALID_ARG,
+                            "glf_gemm_ex: bias (N = %zu floats at offset %zu) does not fit in "
+                            "its buffer (%zu floats)", N, ep->bias.off, bytes / sizeof(float));
+    }
     if (st->backend == GLF_GEMM_GLF)
         GLF_TRY(ensure_checked_(ctx, st));
     glf_gemm_params tmp;
     if (st->backend == GLF_GEMM_GLF)
-        return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A, offA, lda, B, offB,
-                             ldb, beta, C, offC, ldc);
-    return glf_gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC,
-                         ldc);
+        return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A,
+                             offA, lda, B, offB, ldb, beta, C, offC, ldc, ep);
+    GLF_TRY(glf_gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C,
+                              offC, ldc));
+    return ep ? epilogue_(ctx, st, M, N, C, offC, ldc, ep) : GLF_OK;
+}
+
+glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
+                    float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
+                    size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc)
+{
+    return glf_gemm_ex(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc,
+                       NULL);
 }
 
 glf_status glf_gemm_set_backend(glf_ctx *ctx, glf_gemm_backend b)

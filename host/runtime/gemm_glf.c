@@ -87,7 +87,8 @@ static size_t splits_(size_t tiles, size_t K)
 glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p,
                          glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K, float alpha,
                          cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb,
-                         float beta, cl_mem C, size_t offC, size_t ldc)
+                         float beta, cl_mem C, size_t offC, size_t ldc,
+                         const glf_gemm_epilogue *ep)
 {
     if (M == 0 || N == 0)
         return GLF_OK;
@@ -144,20 +145,27 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
      * Split points depend only on the shape. */
     const size_t kc = (K + nsplit - 1) / nsplit;
     size_t g[3] = {ntiles, rblocks, nsplit}, l[3] = {(size_t)p->lx, (size_t)p->ly, 1};
+    /* The epilogue: bias buffer (C itself when there is none: never read). */
+    const int epi = (ep && ep->bias.buf ? 1 : 0) | (ep && ep->act == GLF_GEMM_ACT_RELU ? 2 : 0);
+    cl_mem bias = ep && ep->bias.buf ? ep->bias.buf : C;
+    size_t offBias = ep && ep->bias.buf ? ep->bias.off : 0;
     if (nsplit == 1)
         return GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(K),
                           GLF_F32(alpha), GLF_F32(beta), OPERANDS_, GLF_MEM(C), GLF_I32(offC),
-                          GLF_I32(ldc), GLF_I32(0), GLF_I32(ntiles));
+                          GLF_I32(ldc), GLF_I32(0), GLF_I32(ntiles), GLF_MEM(bias),
+                          GLF_I32(offBias), GLF_I32(epi));
     GLF_TRY(GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(kc),
                        GLF_F32(1.0f), GLF_F32(0.0f), OPERANDS_, GLF_MEM(st->scratch),
-                       GLF_I32(na + nb), GLF_I32(N), GLF_I32(M * N), GLF_I32(ntiles)));
+                       GLF_I32(na + nb), GLF_I32(N), GLF_I32(M * N), GLF_I32(ntiles),
+                       GLF_MEM(bias), GLF_I32(0), GLF_I32(0)));
 #undef OPERANDS_
     cl_kernel kr;
     GLF_TRY(glf_kernel(ctx, "gemm", "gemm_reduce", opt, &kr));
     size_t gr[2] = {N, M}, lr[2] = {PACK_LOCAL_, 1};
     GLF_TRY(GLF_LAUNCH(ctx, kr, 2, gr, lr, GLF_I32(M), GLF_I32(N), GLF_I32(nsplit),
                        GLF_F32(alpha), GLF_F32(beta), GLF_MEM(st->scratch),
-                       GLF_I32(na + nb), GLF_MEM(C), GLF_I32(offC), GLF_I32(ldc)));
+                       GLF_I32(na + nb), GLF_MEM(C), GLF_I32(offC), GLF_I32(ldc), GLF_MEM(bias),
+                       GLF_I32(offBias), GLF_I32(epi)));
     return GLF_OK;
 }
 
@@ -168,25 +176,27 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
  * every other float of C's buffer bit-identical. p NULL: CLBlast. */
 glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
                                    const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
-                                   size_t K, float alpha, float beta)
+                                   size_t K, float alpha, float beta, int epi)
 {
     const size_t pad = 3, off = 5, guard = 17;
     size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
     size_t na = off + (ta ? K : M) * lda, nb = off + (tb ? N : K) * ldb;
     size_t nc = off + M * ldc + guard;
-    float *h = malloc((na + nb + 2 * nc) * sizeof *h);
+    float *h = malloc((na + nb + 2 * nc + 3 + N) * sizeof *h);
     double *want = malloc(M * N * sizeof *want);
-    cl_mem dA = NULL, dB = NULL, dC = NULL;
+    cl_mem dA = NULL, dB = NULL, dC = NULL, dBias = NULL;
     glf_status s = GLF_OK;
     if (!h || !want) {
         s = glf_fail(GLF_ERR_NOMEM, "gemm validation: out of memory");
         goto done;
     }
-    float *hA = h, *hB = h + na, *hC = h + na + nb, *got = hC + nc;
+    float *hA = h, *hB = h + na, *hC = h + na + nb, *got = hC + nc, *hBias = got + nc;
     glf_rng r;
     glf_rng_init(&r, 0x6e3d, M * 1000003u + N * 1009u + K + (size_t)(2 * ta + tb));
     for (size_t i = 0; i < na + nb + nc; i++)
         h[i] = 2.0f * glf_rng_uniform(&r) - 1.0f;
+    for (size_t i = 0; i < 3 + N; i++) /* bias at float offset 3 */
+        hBias[i] = 2.0f * glf_rng_uniform(&r) - 1.0f;
     if (beta == 0.0f)
         for (size_t i = 0; i < nc; i++)
             hC[i] = NAN;
@@ -196,15 +206,22 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
             for (size_t k = 0; k < K; k++)
                 acc += (double)hA[off + (ta ? k * lda + i : i * lda + k)] *
                        (double)hB[off + (tb ? j * ldb + k : k * ldb + j)];
-            want[i * N + j] = alpha * acc + (beta != 0.0f ? beta * hC[off + i * ldc + j] : 0.0);
+            double w = alpha * acc + (beta != 0.0f ? beta * hC[off + i * ldc + j] : 0.0);
+            if (epi & 1)
+                w += hBias[3 + j];
+            want[i * N + j] = (epi & 2) && w < 0 ? 0.0 : w;
         }
     if ((s = glf_buf_create(ctx, na * 4, &dA)) || (s = glf_buf_create(ctx, nb * 4, &dB)) ||
         (s = glf_buf_create(ctx, nc * 4, &dC)) || (s = glf_buf_write(ctx, dA, 0, na * 4, hA)) ||
-        (s = glf_buf_write(ctx, dB, 0, nb * 4, hB)) || (s = glf_buf_write(ctx, dC, 0, nc * 4, hC)))
+        (s = glf_buf_write(ctx, dB, 0, nb * 4, hB)) || (s = glf_buf_write(ctx, dC, 0, nc * 4, hC)) ||
+        (s = glf_buf_create(ctx, (3 + N) * 4, &dBias)) ||
+        (s = glf_buf_write(ctx, dBias, 0, (3 + N) * 4, hBias)))
         goto done;
+    glf_gemm_epilogue ep = {{(epi & 1) ? dBias : NULL, 3},
+                            (epi & 2) ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE};
     if ((s = p ? glf_gemm_own_(ctx, st, p, ta ? GLF_TRANS : GLF_NO_TRANS,
                                tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda, dB,
-                               off, ldb, beta, dC, off, ldc)
+                               off, ldb, beta, dC, off, ldc, epi ? &ep : NULL)
                : glf_gemm_clblast_(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
                                    tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda,
                                    dB, off, ldb, beta, dC, off, ldc)) ||
@@ -214,7 +231,8 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
     if (p) {
         char opt[128];
         glf_gemm_options_(p, opt, sizeof opt);
-        snprintf(what, sizeof what, "%s lx=%d ly=%d", opt, p->lx, p->ly);
+        snprintf(what, sizeof what, "%s lx=%d ly=%d%s%s", opt, p->lx, p->ly,
+                 epi & 1 ? " +bias" : "", epi & 2 ? " relu" : "");
     } else {
         snprintf(what, sizeof what, "CLBlast");
     }
@@ -241,7 +259,7 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
         }
     }
 done:
-    glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC);
+    glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC), glf_buf_release(dBias);
     free(h), free(want);
     return s;
 }
@@ -264,6 +282,15 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int t = 0; t < 4; t++)
             GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t & 1, t >> 1, shapes[i][0], shapes[i][1],
-                                   shapes[i][2], i & 1 ? 1.0f : -0.5f, (i + t) & 1 ? 0.0f : 0.75f));
+                                   shapes[i][2], i & 1 ? 1.0f : -0.5f, (i + t) & 1 ? 0.0f : 0.75f,
+                                   0));
+    /* The epilogue (bias, ReLU, both) on a partial tile, whole tiles and a
+     * split K (the epilogue then runs in gemm_reduce). */
+    for (int e = 1; e <= 3; e++) {
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, 3 * rm + 1, 2 * tn + 3, 19, 1.0f, 0.0f, e));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 1, 0, 2 * rm, 2 * tn, 37, -0.5f, 0.75f, e));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, rm + 1, 7, 2 * SPLIT_MIN_K_ + 37, 1.0f,
+                                        e == 2 ? 0.5f : 0.0f, e));
+    }
     return GLF_OK;
 }

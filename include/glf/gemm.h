@@ -19,6 +19,24 @@ glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M,
                     size_t lda, cl_mem B, size_t offB, size_t ldb, float beta,
                     cl_mem C, size_t offC, size_t ldc);
 
+/* An epilogue applied to C as it is written, after alpha and beta:
+ *   C[i][j] = act(alpha * (op(A) op(B))[i][j] + beta * C[i][j] + bias[j])
+ * bias: N floats (bias.buf NULL: none); act: GLF_GEMM_ACT_RELU as
+ * glf_act_forward's ReLU (v < 0 ? 0 : v). glf's kernels apply it in their
+ * store (one pass over C, no extra launch); with CLBlast it is one more
+ * launch after the product. */
+typedef enum glf_gemm_act { GLF_GEMM_ACT_NONE = 0, GLF_GEMM_ACT_RELU = 1 } glf_gemm_act;
+typedef struct glf_gemm_epilogue {
+    glf_dptr bias;
+    glf_gemm_act act;
+} glf_gemm_epilogue;
+
+/* glf_gemm with an epilogue (ep NULL: none). */
+glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
+                       float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
+                       size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc,
+                       const glf_gemm_epilogue *ep);
+
 /* The same on glf_dptr tensors (buffer + float offset), as the ops pass them. */
 static inline glf_status glf_gemm_dp(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M,
                                      size_t N, size_t K, float alpha, glf_dptr A, size_t lda,

@@ -53,6 +53,10 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
  * skip], dw (OUT, IN) and db (OUT) overwritten or accumulated [NULL: skip]. */
 glf_status glf_linear_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b,
                               int B, int IN, int OUT);
+/* The same followed by ReLU (relu != 0), fused into the GEMM's store:
+ * y = relu(x w^T + b), the bits of glf_linear_forward + glf_act_forward. */
+glf_status glf_linear_forward_act(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b,
+                                  int B, int IN, int OUT, int relu);
 glf_status glf_linear_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db,
                                glf_dptr dy, glf_dptr x, glf_dptr w,
                                int B, int IN, int OUT, int accumulate);
