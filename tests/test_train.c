@@ -2,7 +2,8 @@
  * model: two straight runs give identical bits; N steps straight equal K
  * steps + resume + (N - K) steps bit for bit (also across an epoch
  * boundary); a diverging run stops with a message naming the step and the
- * term; bad checkpoints and mismatched data give clear errors. */
+ * term; bad checkpoints and mismatched data give clear errors; the queued
+ * step gives the bits of the blocking one. */
 #include "testutil.h"
 
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "glf/checkpoint.h"
+#include "glf/net.h"
 #include "glf/train.h"
 
 static glf_train_opts opts_(const char *out)
@@ -290,9 +292,55 @@ static void test_bad_inputs(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* The queued step (glf_net_step_enqueue, Adam, glf_net_step_losses, as
+ * glf_train runs it) gives the bits of glf_net_forward_backward + Adam;
+ * misuse is refused; a net destroyed with a read-back in flight is fine. */
+static void test_queued_step_same_bits(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    for (int mode = 0; mode < 2; mode++) {
+        glf_config c;
+        TU_OK(glf_config_preset(&c, 1, 28, 28));
+        c.conv1 = 4, c.conv2 = 8, c.fc = 32, c.latent = 4, c.flow_width = 8;
+        c.mode = mode ? GLF_MODE_VAE_FLOW : GLF_MODE_GLF;
+        const int B = 9;
+        glf_net *a, *b;
+        TU_OK(glf_net_create(ctx, &c, B, &a));
+        TU_OK(glf_net_create(ctx, &c, B, &b));
+        TU_OK(glf_net_init(a, 7));
+        TU_OK(glf_net_init(b, 7));
+        float *x = tu_rand((size_t)B * 784, 11, 0, 1), *eps = tu_rand((size_t)B * 4, 12, -1, 1);
+        cl_mem dx = tu_buf_from(ctx, x, (size_t)B * 784);
+        for (int t = 1; t <= 3; t++) {
+            glf_losses la, lb;
+            TU_OK(glf_net_forward_backward(a, glf_dp(dx, 0), B, mode ? eps : NULL, &la));
+            TU_OK(glf_net_adam(a, 0, t));
+            TU_OK(glf_net_step_enqueue(b, glf_dp(dx, 0), B, mode ? eps : NULL));
+            TU_OK(glf_net_adam(b, 0, t));
+            TU_OK(glf_net_step_losses(b, &lb));
+            assert_memory_equal(&la, &lb, sizeof la);
+        }
+        size_t n = glf_net_param_layout(a)->total;
+        float *pa = tu_read(ctx, glf_net_params(a), n), *pb = tu_read(ctx, glf_net_params(b), n);
+        assert_memory_equal(pa, pb, n * sizeof(float));
+        glf_losses l;
+        tu_expect_status(glf_net_step_losses(b, &l), GLF_ERR_INVALID_ARG, "no step queued", NULL);
+        TU_OK(glf_net_step_enqueue(b, glf_dp(dx, 0), B, mode ? eps : NULL));
+        tu_expect_status(glf_net_step_enqueue(b, glf_dp(dx, 0), B, mode ? eps : NULL),
+                         GLF_ERR_INVALID_ARG, "not collected", NULL);
+        glf_net_destroy(b); /* with the read-back in flight */
+        glf_net_destroy(a);
+        glf_buf_release(dx);
+        free(x), free(eps), free(pa), free(pb);
+    }
+    glf_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_queued_step_same_bits),
         cmocka_unit_test(test_repeatable_and_exact_resume),
         cmocka_unit_test(test_epoch_outputs_and_sampling),
         cmocka_unit_test(test_ae_gauss_baseline),

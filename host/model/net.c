@@ -218,6 +218,11 @@ void glf_net_destroy(glf_net *n)
         glf_buf_release(n->blk[k].perm);
     glf_layout_free(&n->pl);
     glf_layout_free(&n->sl);
+    if (n->rb_ev) { /* a step's read-back still in flight into n->rb */
+        clWaitForEvents(1, &n->rb_ev);
+        clReleaseEvent(n->rb_ev);
+    }
+    free(n->rb);
     free(n->perms);
     free(n->gmean);
     free(n->gchol);
@@ -497,8 +502,7 @@ static glf_status check_batch_(const glf_net *n, int B)
     return GLF_OK;
 }
 
-glf_status glf_net_forward_backward(glf_net *n, glf_dptr x, int B, const float *eps,
-                                    glf_losses *out)
+glf_status glf_net_step_enqueue(glf_net *n, glf_dptr x, int B, const float *eps)
 {
     const glf_config *c = &n->cfg;
     glf_ctx *ctx = n->ctx;
@@ -507,6 +511,9 @@ glf_status glf_net_forward_backward(glf_net *n, glf_dptr x, int B, const float *
     GLF_TRY(check_batch_(n, B));
     if (c->mode == GLF_MODE_VAE_FLOW && !eps)
         return glf_fail(GLF_ERR_INVALID_ARG, "vae-flow mode needs reparameterisation noise");
+    if (n->rb_pending)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_net_step_enqueue: the previous step's losses "
+                        "were not collected (glf_net_step_losses)");
 
     /* Scales of the terms by mode (glf-method.md). */
     float s_recon = 1.0f, s_nll = 1.0f, s_ent = 0.0f;
@@ -578,35 +585,82 @@ glf_status glf_net_forward_backward(glf_net *n, glf_dptr x, int B, const float *
     GLF_TRY(encode_bwd_(n, x, B));
     SCOPE_(n, NULL, 0);
 
-    /* read back what the progress line needs (one sync per step) */
-    float sc[3];
-    GLF_TRY(glf_buf_read(ctx, n->scalars.buf, n->scalars.off * sizeof(float), sizeof sc, sc));
-    out->recon = sc[0] / s_recon;
-    out->nll = sc[1] / s_nll;
-    out->entropy = s_ent != 0.0f ? sc[2] / s_ent : 0.0f;
-    out->total = sc[0] + sc[1] + sc[2];
-    out->mean_logdet = 0.0f;
-    out->mean_abs_z = 0.0f;
+    /* Queue the read-back of what the progress line needs; the host waits
+     * for it in glf_net_step_losses while later commands keep the device busy. */
     size_t nz = (size_t)B * (size_t)d;
-    float *hz = malloc((nz + (size_t)B) * sizeof *hz);
-    if (!hz)
-        return glf_fail(GLF_ERR_NOMEM, "out of memory reading latents");
-    glf_status s = glf_buf_read(ctx, z.buf, z.off * sizeof(float), nz * sizeof(float), hz);
-    if (!s && flow_on)
-        s = glf_buf_read(ctx, n->ldj.buf, n->ldj.off * sizeof(float), (size_t)B * sizeof(float),
-                         hz + nz);
-    if (!s) {
-        double az = 0, ld = 0;
-        /* The stride of z is d except for the encoder output in vae mode (handled: z = n->z). */
-        for (size_t i = 0; i < nz; i++)
-            az += fabs((double)hz[i]);
-        for (int i = 0; flow_on && i < B; i++)
-            ld += hz[nz + (size_t)i];
-        out->mean_abs_z = (float)(az / (double)nz);
-        out->mean_logdet = (float)(ld / B);
+    if (!n->rb) {
+        n->rb = malloc((3 + (size_t)n->max_batch * ((size_t)d + 1)) * sizeof *n->rb);
+        if (!n->rb)
+            return glf_fail(GLF_ERR_NOMEM, "out of memory for the step's read-back");
     }
-    free(hz);
-    return s;
+    cl_event e1 = NULL, e2 = NULL, e3 = NULL;
+    glf_status s = glf_buf_read_async(ctx, n->scalars.buf, n->scalars.off * sizeof(float),
+                                      3 * sizeof(float), n->rb, &e1);
+    if (!s)
+        s = glf_buf_read_async(ctx, z.buf, z.off * sizeof(float), nz * sizeof(float), n->rb + 3,
+                               &e2);
+    if (!s && flow_on)
+        s = glf_buf_read_async(ctx, n->ldj.buf, n->ldj.off * sizeof(float),
+                               (size_t)B * sizeof(float), n->rb + 3 + nz, &e3);
+    if (s) { /* nothing to collect: wait for what was queued, then fail */
+        cl_event ev[3] = {e1, e2, e3};
+        for (int i = 0; i < 3; i++)
+            if (ev[i]) {
+                clWaitForEvents(1, &ev[i]);
+                clReleaseEvent(ev[i]);
+            }
+        return s;
+    }
+    /* In-order queue: the last read completes after the others. */
+    if (e3) {
+        clReleaseEvent(e1), clReleaseEvent(e2);
+        n->rb_ev = e3;
+    } else {
+        clReleaseEvent(e1);
+        n->rb_ev = e2;
+    }
+    n->rb_pending = 1;
+    n->rb_B = B;
+    n->rb_flow = flow_on;
+    n->rb_scale[0] = s_recon, n->rb_scale[1] = s_nll, n->rb_scale[2] = s_ent;
+    return GLF_OK;
+}
+
+glf_status glf_net_step_losses(glf_net *n, glf_losses *out)
+{
+    if (!n->rb_pending)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_net_step_losses: no step queued (glf_net_step_enqueue)");
+    n->rb_pending = 0;
+    cl_int err = clWaitForEvents(1, &n->rb_ev);
+    clReleaseEvent(n->rb_ev);
+    n->rb_ev = NULL;
+    if (err != CL_SUCCESS)
+        return glf_fail(GLF_ERR_OPENCL, "reading back the step's losses: %s",
+                        glf_cl_error_name(err));
+    const float *sc = n->rb, *hz = n->rb + 3;
+    int B = n->rb_B;
+    size_t nz = (size_t)B * (size_t)n->d;
+    out->recon = sc[0] / n->rb_scale[0];
+    out->nll = sc[1] / n->rb_scale[1];
+    out->entropy = n->rb_scale[2] != 0.0f ? sc[2] / n->rb_scale[2] : 0.0f;
+    out->total = sc[0] + sc[1] + sc[2];
+    double az = 0, ld = 0;
+    /* The stride of z is d except for the encoder output in vae mode (handled: z = n->z). */
+    for (size_t i = 0; i < nz; i++)
+        az += fabs((double)hz[i]);
+    for (int i = 0; n->rb_flow && i < B; i++)
+        ld += hz[nz + (size_t)i];
+    out->mean_abs_z = (float)(az / (double)nz);
+    out->mean_logdet = n->rb_flow ? (float)(ld / B) : 0.0f;
+    return GLF_OK;
+}
+
+glf_status glf_net_forward_backward(glf_net *n, glf_dptr x, int B, const float *eps,
+                                    glf_losses *out)
+{
+    GLF_TRY(glf_net_step_enqueue(n, x, B, eps));
+    return glf_net_step_losses(n, out);
 }
 
 glf_status glf_net_adam(glf_net *n, int epoch, long t)

@@ -74,6 +74,12 @@ struct glf_net {
     glf_dptr du1, du2, dv1, dv2, ds, dt, dh1, dh2, dtmp;
     /* workspaces and scalars: [0] recon [1] nll [2] entropy */
     glf_dptr conv_work, loss_work, scalars;
+    /* the step's read-back (glf_net_step_enqueue / glf_net_step_losses):
+     * scalars (3), latents (B*d), log-dets (B), in flight until rb_ev */
+    float *rb;
+    cl_event rb_ev;
+    int rb_B, rb_flow, rb_pending;
+    float rb_scale[3]; /* recon, nll, entropy scales of the mode */
 };
 
 /* flow.c */

@@ -219,6 +219,14 @@ glf_status glf_buf_read(glf_ctx *c, cl_mem b, size_t off, size_t bytes, void *ds
     return GLF_OK;
 }
 
+glf_status glf_buf_read_async(glf_ctx *c, cl_mem b, size_t off, size_t bytes, void *dst,
+                              cl_event *ev)
+{
+    *ev = NULL;
+    GLF_CL_CHECK(clEnqueueReadBuffer(c->queue, b, CL_FALSE, off, bytes, dst, 0, NULL, ev));
+    return GLF_OK;
+}
+
 glf_status glf_buf_fill_f32(glf_ctx *c, cl_mem b, size_t off, size_t count, float v)
 {
     if (count == 0)

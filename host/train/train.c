@@ -232,8 +232,16 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
                 for (size_t i = 0; i < (size_t)cfg.batch * cfg.latent; i++)
                     eps[i] = (float)glf_rng_normal(&r);
             }
+            /* Forward, backward and Adam are queued before the host waits for
+             * the losses, so the device works through Adam while the host
+             * logs and fetches the next batch. A NaN is caught after Adam
+             * ran on it; nothing is saved then (the last good checkpoint
+             * stays), so that costs nothing. */
             glf_losses l;
-            if ((s = glf_net_forward_backward(net, glf_dp(xb, 0), cfg.batch, eps, &l)))
+            if ((s = glf_net_step_enqueue(net, glf_dp(xb, 0), cfg.batch, eps)))
+                goto done;
+            glf_status sa = glf_net_adam(net, epoch, pos.t + 1);
+            if ((s = glf_net_step_losses(net, &l)) || (s = sa))
                 goto done;
             const char *bad = bad_term_(&l);
             if (bad) {
@@ -245,8 +253,6 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
                              epoch + 1, step, pos.t + 1, ckpt);
                 goto done;
             }
-            if ((s = glf_net_adam(net, epoch, pos.t + 1)))
-                goto done;
             pos.t++;
             pos.epoch = epoch;
             pos.step = step + 1;

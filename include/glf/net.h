@@ -66,6 +66,14 @@ glf_status glf_net_init(glf_net *net, unsigned long long seed);
  * Blocks until the losses are read back. */
 glf_status glf_net_forward_backward(glf_net *net, glf_dptr x, int B, const float *eps,
                                     glf_losses *out);
+/* The same in two halves, so the queue never drains: step_enqueue queues
+ * the forward, backward and the read-back of the losses without waiting;
+ * step_losses waits for that read-back only (commands queued after the
+ * step, such as glf_net_adam, may run meanwhile) and fills out. Exactly
+ * one step_losses per step_enqueue. */
+glf_status glf_net_step_enqueue(glf_net *net, glf_dptr x, int B, const float *eps);
+glf_status glf_net_step_losses(glf_net *net, glf_losses *out);
+
 /* Adam on the trained groups with StepLR learning rates; t >= 1. */
 glf_status glf_net_adam(glf_net *net, int epoch, long t);
 

@@ -115,6 +115,11 @@ glf_status glf_buf_write(glf_ctx *ctx, cl_mem buf, size_t offset, size_t bytes,
                          const void *src);
 glf_status glf_buf_read(glf_ctx *ctx, cl_mem buf, size_t offset, size_t bytes,
                         void *dst);
+/* The same without waiting: *ev (release it) completes when dst holds the
+ * bytes; dst must stay valid until then. Commands enqueued later may run
+ * meanwhile, so the queue stays busy while the host waits on *ev. */
+glf_status glf_buf_read_async(glf_ctx *ctx, cl_mem buf, size_t offset, size_t bytes, void *dst,
+                              cl_event *ev);
 /* Fill `count` floats starting at float offset `off` with value. */
 glf_status glf_buf_fill_f32(glf_ctx *ctx, cl_mem buf, size_t off, size_t count,
                             float value);
