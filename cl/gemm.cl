@@ -67,6 +67,48 @@ __kernel void pack_b(int K, int N, __global const float *restrict B, int offB, i
     }
 }
 
+// pack_b for an op(B) that is the im2col matrix of an image (glf_gemm_im2col):
+// col[r][n] = img[b][c][oh*S - P + kh][ow*S - P + kw] (0 outside), r = (c, kh,
+// kw), n = (b, oh, ow); op(B) = col (k = r, j = n) or its transpose (k = n,
+// j = r). Work-item (k, t) writes row k of column tile t; the index along j
+// advances incrementally (no division in the loop).
+__kernel void pack_b_im2col(int K, int N, __global const float *restrict img, int offImg,
+                            int B, int C, int H, int W, int KK, int S, int P, int Ho, int Wo,
+                            int transposed, __global float *restrict Bp, int offBp)
+{
+    const int k = get_global_id(0);
+    const int t = get_global_id(1);
+    if (k >= K || t * GEMM_TN >= N)
+        return;
+    Bp += offBp + (t * K + k) * GEMM_TN;
+    img += offImg;
+    const int j0 = t * GEMM_TN;
+    int r = transposed ? j0 : k, n = transposed ? k : j0;
+    int kw = r % KK, kh = (r / KK) % KK, c = r / (KK * KK);
+    int ow = n % Wo, oh = (n / Wo) % Ho, b = n / (Wo * Ho);
+    int ih = oh * S - P + kh, iw = ow * S - P + kw;
+    __global const float *plane = img + (b * C + c) * H * W;
+    for (int cc = 0; cc < GEMM_TN; cc++) {
+        const int ok = j0 + cc < N && b < B && c < C && ih >= 0 && ih < H && iw >= 0 && iw < W;
+        Bp[cc] = ok ? plane[ih * W + iw] : 0.0f;
+        if (transposed) { // next r: kw, then kh, then c
+            kw++, iw++;
+            if (kw == KK) {
+                kw = 0, iw = ow * S - P, kh++, ih++;
+                if (kh == KK)
+                    kh = 0, ih = oh * S - P, c++, plane += H * W;
+            }
+        } else {          // next n: ow, then oh, then b
+            ow++, iw += S;
+            if (ow == Wo) {
+                ow = 0, iw = kw - P, oh++, ih += S;
+                if (oh == Ho)
+                    oh = 0, ih = kh - P, b++, plane += C * H * W;
+            }
+        }
+    }
+}
+
 // Work-item (t, rb) computes C rows [rb*RM, rb*RM+RM) x columns
 // [t*TN, t*TN+TN) from the packed panels over the K slice
 // [s*kc, s*kc+kc), s = get_global_id(2); stores skip rows and columns

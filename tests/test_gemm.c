@@ -322,6 +322,75 @@ static void test_epilogue(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* glf_gemm_im2col_b: op(B) is the im2col of an image, never materialised,
+ * as col (R x N) and as its transpose, against the reference on an
+ * explicitly built col; odd geometry with padding; NaN C with beta = 0. */
+static void test_im2col_operand(void **state)
+{
+    glf_ctx *ctx = ctx_for_(state);
+    const struct { int B, C, H, W, K, S, P; } geo[] = {{3, 5, 9, 7, 4, 2, 1}, {2, 3, 6, 5, 3, 1, 1},
+                                                        {1, 2, 5, 5, 2, 3, 0}};
+    for (size_t gi = 0; gi < sizeof geo / sizeof geo[0]; gi++) {
+        int B = geo[gi].B, Cc = geo[gi].C, H = geo[gi].H, W = geo[gi].W;
+        int K = geo[gi].K, S = geo[gi].S, P = geo[gi].P;
+        int Ho = (H + 2 * P - K) / S + 1, Wo = (W + 2 * P - K) / S + 1;
+        size_t R = (size_t)Cc * K * K, Np = (size_t)B * Ho * Wo, nimg = (size_t)B * Cc * H * W;
+        float *img = tu_rand(nimg, 70 + gi, -1, 1);
+        float *col = calloc(R * Np, sizeof *col); /* col[r][n], built here */
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < Cc; c++)
+                for (int kh = 0; kh < K; kh++)
+                    for (int kw = 0; kw < K; kw++)
+                        for (int oh = 0; oh < Ho; oh++)
+                            for (int ow = 0; ow < Wo; ow++) {
+                                int ih = oh * S - P + kh, iw = ow * S - P + kw;
+                                size_t r = ((size_t)c * K + kh) * K + kw;
+                                size_t n = ((size_t)b * Ho + oh) * Wo + ow;
+                                if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                    col[r * Np + n] = img[(((size_t)b * Cc + c) * H + ih) * W + iw];
+                            }
+        cl_mem dimg = tu_buf_at(ctx, img, nimg, 3);
+        for (int tr = 0; tr < 2; tr++) {
+            size_t M = 13, N = tr ? R : Np, Kd = tr ? Np : R;
+            float *A = tu_rand(M * Kd, 80 + gi, -1, 1);
+            double *want = malloc(M * N * sizeof *want);
+            for (size_t i = 0; i < M; i++)
+                for (size_t j = 0; j < N; j++) {
+                    double w = 0;
+                    for (size_t k = 0; k < Kd; k++)
+                        w += (double)A[i * Kd + k] * (tr ? col[j * Np + k] : col[k * Np + j]);
+                    want[i * N + j] = w;
+                }
+            cl_mem dA = tu_buf_from(ctx, A, M * Kd), dC = tu_buf_nan(ctx, M * N);
+            glf_gemm_im2col im = {dimg, 3, B, Cc, H, W, K, S, P, Ho, Wo, tr};
+            if (!glf_gemm_has_im2col(ctx)) { /* CLBlast: refused, with the reason */
+                tu_expect_status(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, M, N, Kd, 1.0f, dA, 0, Kd,
+                                                   &im, 0.0f, dC, 0, N),
+                                 GLF_ERR_INVALID_ARG, "not available", "clblast");
+            } else {
+                TU_OK(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, M, N, Kd, 1.0f, dA, 0, Kd, &im, 0.0f,
+                                        dC, 0, N));
+                float *C = tu_read(ctx, dC, M * N);
+                char what[96];
+                snprintf(what, sizeof what, "im2col operand geometry %zu transposed %d", gi, tr);
+                assert_int_equal(tu_compare(what, C, want, M * N, 2e-6 * (double)Kd, 1e-4), 0);
+                tu_check_guard(ctx, dC, M * N, what);
+                free(C);
+                im.Ho++; /* a geometry that does not match the GEMM is refused */
+                tu_expect_status(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, M, N, Kd, 1.0f, dA, 0, Kd,
+                                                   &im, 0.0f, dC, 0, N),
+                                 GLF_ERR_INVALID_ARG, "column matrix", NULL);
+            }
+            free(A), free(want);
+            glf_buf_release(dA), glf_buf_release(dC);
+        }
+        free(tu_read_at(ctx, dimg, nimg, 3, "image")); /* prefix and guard untouched */
+        glf_buf_release(dimg);
+        free(img), free(col);
+    }
+    glf_ctx_destroy(ctx);
+}
+
 #define BOTH_(f)                                                                             \
     cmocka_unit_test_prestate(f, (void *)&v_glf_),                                           \
         cmocka_unit_test_prestate(f, (void *)&v_clblast_)
@@ -339,6 +408,8 @@ int main(void)
         BOTH_(test_glf_shape),
         BOTH_(test_invalid_arguments),
         BOTH_(test_epilogue),
+        BOTH_(test_im2col_operand),
+        cmocka_unit_test_prestate(test_im2col_operand, (void *)&v_glf_small_),
         cmocka_unit_test_prestate(test_epilogue, (void *)&v_glf_small_),
         cmocka_unit_test(test_params_rejected),
     };

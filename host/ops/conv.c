@@ -132,6 +132,15 @@ static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bia
                       GLF_I32(g->Wo));
 }
 
+/* The im2col of img under g as a GEMM operand (glf_gemm_im2col_b): op(B)
+ * = col (R, N), or col^T (N, R) when transposed. */
+static glf_gemm_im2col ib_(glf_dptr img, const geom_ *g, int transposed)
+{
+    glf_gemm_im2col b = {img.buf, img.off, g->B, g->C, g->H, g->W, g->K, g->S, g->P,
+                         g->Ho, g->Wo, transposed};
+    return b;
+}
+
 /* out (C, B*L) <- in (B, C, L). */
 static glf_status to_cbl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C, size_t L)
 {
@@ -235,10 +244,16 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
         GLF_TRY(to_cbl_(ctx, dyT, dy, s->B, s->Cout, g.L));
-        GLF_TRY(im2col_(ctx, col, 0, x, &g));
-        /* dw (Cout, R) (+)= dyT (Cout, N) * col (R, N)^T */
-        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Co, g.R, g.N, 1.0f, dyT, g.N, col, g.N,
-                            accumulate ? 1.0f : 0.0f, dw, g.R));
+        if (glf_gemm_has_im2col(ctx)) { /* dw (Cout, R) (+)= dyT (Cout, N) * col^T, implicit */
+            glf_gemm_im2col im = ib_(x, &g, 1);
+            GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT.buf, dyT.off,
+                                      g.N, &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
+        } else {
+            GLF_TRY(im2col_(ctx, col, 0, x, &g));
+            /* dw (Cout, R) (+)= dyT (Cout, N) * col (R, N)^T */
+            GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Co, g.R, g.N, 1.0f, dyT, g.N, col,
+                                g.N, accumulate ? 1.0f : 0.0f, dw, g.R));
+        }
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
@@ -305,11 +320,17 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, (size_t)Ho * Wo, accumulate));
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
-        GLF_TRY(im2col_(ctx, col, 0, dy, &g));
         GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
-        /* dw (Cin, R) (+)= xT (Cin, N) * col (R, N)^T */
-        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.R, g.N, 1.0f, xT, g.N, col, g.N,
-                            accumulate ? 1.0f : 0.0f, dw, g.R));
+        if (glf_gemm_has_im2col(ctx)) { /* dw (Cin, R) (+)= xT (Cin, N) * col^T, implicit */
+            glf_gemm_im2col im = ib_(dy, &g, 1);
+            GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Ci, g.R, g.N, 1.0f, xT.buf, xT.off, g.N,
+                                      &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
+        } else {
+            GLF_TRY(im2col_(ctx, col, 0, dy, &g));
+            /* dw (Cin, R) (+)= xT (Cin, N) * col (R, N)^T */
+            GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.R, g.N, 1.0f, xT, g.N, col,
+                                g.N, accumulate ? 1.0f : 0.0f, dw, g.R));
+        }
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));

@@ -221,10 +221,41 @@ glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_
     glf_gemm_params tmp;
     if (st->backend == GLF_GEMM_GLF)
         return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A,
-                             offA, lda, B, offB, ldb, beta, C, offC, ldc, ep);
+                             offA, lda, B, offB, ldb, beta, C, offC, ldc, ep, NULL);
     GLF_TRY(glf_gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C,
                               offC, ldc));
     return ep ? epilogue_(ctx, st, M, N, C, offC, ldc, ep) : GLF_OK;
+}
+
+int glf_gemm_has_im2col(glf_ctx *ctx)
+{
+    struct glf_gemm_state_ *st;
+    if (glf_gemm_state_(ctx, &st) != GLF_OK) {
+        glf_clear_error();
+        return 0;
+    }
+    if (st->backend == GLF_GEMM_GLF && ensure_checked_(ctx, st) != GLF_OK) {
+        glf_clear_error();
+        return 0;
+    }
+    return st->backend == GLF_GEMM_GLF;
+}
+
+glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, size_t K,
+                             float alpha, cl_mem A, size_t offA, size_t lda,
+                             const glf_gemm_im2col *b, float beta, cl_mem C, size_t offC,
+                             size_t ldc)
+{
+    struct glf_gemm_state_ *st;
+    GLF_TRY(glf_gemm_state_(ctx, &st));
+    if (st->backend == GLF_GEMM_GLF)
+        GLF_TRY(ensure_checked_(ctx, st));
+    if (st->backend != GLF_GEMM_GLF)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_im2col_b: not available with the %s "
+                        "backend (glf_gemm_has_im2col)", glf_gemm_backend_name(ctx));
+    glf_gemm_params tmp;
+    return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, GLF_NO_TRANS, M, N, K, alpha,
+                         A, offA, lda, NULL, 0, 0, beta, C, offC, ldc, NULL, b);
 }
 
 glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,

@@ -88,7 +88,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                          glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K, float alpha,
                          cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb,
                          float beta, cl_mem C, size_t offC, size_t ldc,
-                         const glf_gemm_epilogue *ep)
+                         const glf_gemm_epilogue *ep, const glf_gemm_im2col *ib)
 {
     if (M == 0 || N == 0)
         return GLF_OK;
@@ -96,7 +96,21 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: K = 0, expected K >= 1 (M=%zu N=%zu)",
                         M, N);
     GLF_TRY(check_matrix_("A", A, offA, ta ? K : M, ta ? M : K, lda));
-    GLF_TRY(check_matrix_("B", B, offB, tb ? N : K, tb ? K : N, ldb));
+    if (ib) { /* op(B) is the im2col of an image: the image must fit */
+        size_t R = (size_t)ib->C * ib->K * ib->K, P = (size_t)ib->B * ib->Ho * ib->Wo;
+        if (ib->B < 1 || ib->C < 1 || ib->H < 1 || ib->W < 1 || ib->K < 1 || ib->S < 1 ||
+            ib->P < 0 || ib->Ho < 1 || ib->Wo < 1 || (ib->transposed ? P : R) != K ||
+            (ib->transposed ? R : P) != N)
+            return glf_fail(GLF_ERR_INVALID_ARG,
+                            "glf_gemm_im2col_b: image (%d, %d, %d, %d), window %d stride %d pad "
+                            "%d, grid %dx%d gives a %zu x %zu column matrix; the GEMM wants "
+                            "op(B) %zu x %zu", ib->B, ib->C, ib->H, ib->W, ib->K, ib->S, ib->P,
+                            ib->Ho, ib->Wo, R, P, K, N);
+        GLF_TRY(check_matrix_("the image", ib->img, ib->off, (size_t)ib->B * ib->C * ib->H,
+                              (size_t)ib->W, (size_t)ib->W));
+    } else {
+        GLF_TRY(check_matrix_("B", B, offB, tb ? N : K, tb ? K : N, ldb));
+    }
     GLF_TRY(check_matrix_("C", C, offC, M, N, ldc));
     char opt[128];
     glf_gemm_options_(p, opt, sizeof opt);
@@ -108,7 +122,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
      * REUSE_ work-items (measured: ~15% faster then; for skinny shapes the
      * packing pass costs more than it saves, up to 3x). */
     const int pack_a = M % rm != 0 || lda % 256 == 0 || ntiles >= REUSE_;
-    const int pack_b = tb || N % tn != 0 || ldb % 256 == 0 || rblocks >= REUSE_;
+    const int pack_b = ib || tb || N % tn != 0 || ldb % 256 == 0 || rblocks >= REUSE_;
     const size_t na = pack_a ? rblocks * rm * K : 0, nb = pack_b ? ntiles * tn * K : 0;
     const size_t nsplit = splits_(ntiles * rblocks, K), np = nsplit > 1 ? nsplit * M * N : 0;
     if (na + nb + np > (size_t)INT_MAX)
@@ -126,10 +140,19 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
         GLF_TRY(GLF_LAUNCH(ctx, kpa, 2, ga, lp, GLF_I32(M), GLF_I32(K), GLF_MEM(A),
                            GLF_I32(offA), GLF_I32(ta ? 1 : lda), GLF_I32(ta ? lda : 1),
                            GLF_MEM(st->scratch), GLF_I32(0)));
-    if (pack_b)
+    if (ib) {
+        cl_kernel kpi;
+        GLF_TRY(glf_kernel(ctx, "gemm", "pack_b_im2col", opt, &kpi));
+        GLF_TRY(GLF_LAUNCH(ctx, kpi, 2, gb, lp, GLF_I32(K), GLF_I32(N), GLF_MEM(ib->img),
+                           GLF_I32(ib->off), GLF_I32(ib->B), GLF_I32(ib->C), GLF_I32(ib->H),
+                           GLF_I32(ib->W), GLF_I32(ib->K), GLF_I32(ib->S), GLF_I32(ib->P),
+                           GLF_I32(ib->Ho), GLF_I32(ib->Wo), GLF_I32(ib->transposed),
+                           GLF_MEM(st->scratch), GLF_I32(na)));
+    } else if (pack_b) {
         GLF_TRY(GLF_LAUNCH(ctx, kpb, 2, gb, lp, GLF_I32(K), GLF_I32(N), GLF_MEM(B),
                            GLF_I32(offB), GLF_I32(tb ? 1 : ldb), GLF_I32(tb ? ldb : 1),
                            GLF_MEM(st->scratch), GLF_I32(na)));
+    }
     /* Operand strides for gemm_main (see cl/gemm.cl). */
     cl_mem Am = pack_a ? st->scratch : A, Bm = pack_b ? st->scratch : B;
     size_t offAm = pack_a ? 0 : offA, offBm = pack_b ? na : offB;
@@ -221,7 +244,7 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
                             (epi & 2) ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE};
     if ((s = p ? glf_gemm_own_(ctx, st, p, ta ? GLF_TRANS : GLF_NO_TRANS,
                                tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda, dB,
-                               off, ldb, beta, dC, off, ldc, epi ? &ep : NULL)
+                               off, ldb, beta, dC, off, ldc, epi ? &ep : NULL, NULL)
                : glf_gemm_clblast_(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
                                    tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda,
                                    dB, off, ldb, beta, dC, off, ldc)) ||

@@ -28,7 +28,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                          glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
                          float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B,
                          size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
-                         size_t ldc, const glf_gemm_epilogue *ep);
+                         size_t ldc, const glf_gemm_epilogue *ep, const glf_gemm_im2col *ib);
 
 /* The same through CLBlast (statuses translated). */
 glf_status glf_gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,

@@ -37,6 +37,26 @@ glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_
                        size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc,
                        const glf_gemm_epilogue *ep);
 
+/* op(B) as the im2col matrix of an image, never materialised: col[r][n],
+ * r = (c*K + kh)*K + kw over R = C*K*K rows and n = (b*Ho + oh)*Wo + ow
+ * over B*Ho*Wo columns, is img[b][c][oh*S - P + kh][ow*S - P + kw] (0
+ * outside the image; img (B, C, H, W) at float offset off). op(B) is col
+ * (R x N of the GEMM, K = R) or, with transposed = 1, its transpose (K = the
+ * pixels). glf's kernels write their packed panels of op(B) straight from
+ * the image (one pass instead of im2col + packing). Only with glf's own
+ * kernels: glf_gemm_has_im2col says whether ctx can. */
+typedef struct glf_gemm_im2col {
+    cl_mem img;
+    size_t off;
+    int B, C, H, W, K, S, P, Ho, Wo;
+    int transposed;
+} glf_gemm_im2col;
+int glf_gemm_has_im2col(glf_ctx *ctx);
+glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, size_t K,
+                             float alpha, cl_mem A, size_t offA, size_t lda,
+                             const glf_gemm_im2col *b, float beta, cl_mem C, size_t offC,
+                             size_t ldc);
+
 /* The same on glf_dptr tensors (buffer + float offset), as the ops pass them. */
 static inline glf_status glf_gemm_dp(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M,
                                      size_t N, size_t K, float alpha, glf_dptr A, size_t lda,
