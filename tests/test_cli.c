@@ -174,11 +174,47 @@ static void test_bad_input(void **state)
     free(dir);
 }
 
+/* glf bench and glf tune through the binary: a quick bench writes JSON with
+ * one device; a quick tune stores both sets and --show reads them; bad
+ * options fail with exit 2 and a message. */
+static void test_bench_and_tune(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("clibench");
+    char js[1024];
+    snprintf(js, sizeof js, "%s/b.json", dir);
+    char *b1[] = {"glf", "bench", "--quick", "--json", js, NULL};
+    assert_int_equal(run_(b1, dir), 0);
+    assert_non_null(strstr(err_, "bench: training step"));
+    assert_true(exists_(dir, "b.json"));
+    FILE *f = fopen(js, "r");
+    char buf[256] = {0};
+    assert_non_null(f);
+    assert_true(fread(buf, 1, sizeof buf - 1, f) > 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "\"peak_gflops\""));
+    char *b2[] = {"glf", "bench", "--device", "0", "--all-devices", NULL};
+    assert_int_equal(run_(b2, dir), 2);
+    assert_non_null(strstr(err_, "exclude each other"));
+    char *b3[] = {"glf", "bench", "--reps", "0", NULL};
+    assert_int_equal(run_(b3, dir), 2);
+    char *t1[] = {"glf", "tune", "--only", "both", NULL};
+    assert_int_equal(run_(t1, dir), 2);
+    assert_non_null(strstr(err_, "expected 'glf' or 'clblast'"));
+    char *t2[] = {"glf", "tune", "--quick", "--only", "glf", NULL};
+    assert_int_equal(run_(t2, dir), 0);
+    assert_non_null(strstr(err_, "tune: rm="));
+    char *t3[] = {"glf", "tune", "--show", NULL};
+    assert_int_equal(run_(t3, dir), 0);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ctrl_c_then_use_the_checkpoint),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_bench_and_tune),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,17 +81,19 @@ int glf_cmd_bench(int argc, char **argv)
         fprintf(stderr, "glf bench: out of memory\n");
         return 1;
     }
+    /* With --all-devices a device that fails is reported and skipped: the
+     * table holds the others, the exit status says something failed. */
     int rc = 0, done = 0;
-    for (int d = 0; d < ndev && !rc; d++) {
+    for (int d = 0; d < ndev; d++) {
         char idx[16];
         if (all)
             snprintf(idx, sizeof idx, "%d", devs[d].index);
         glf_ctx *ctx = cli_open_device("bench", all ? idx : spec);
         if (!ctx) {
             rc = 1;
-            break;
+            continue;
         }
-        glf_status s = glf_bench_run(ctx, &o, &res[d]);
+        glf_status s = glf_bench_run(ctx, &o, &res[done]);
         glf_ctx_destroy(ctx);
         if (s)
             rc = cli_error("bench", s);
