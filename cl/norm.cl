@@ -138,10 +138,11 @@ __kernel void bn_stats_channel(__global float *mean, int offm, __global float *i
 // y = (x - m) * a + bb per channel: train mode with the batch statistics
 // (a = invstd * gamma), eval mode with the running ones (a = gamma /
 // sqrt(rvar + eps)). Work-item (v, chunk): positions v*BN_VW .. +BN_VW-1,
-// rows chunk*rows .. +rows-1.
+// rows chunk*rows .. +rows-1. relu: then ReLU as cl/act.cl (v < 0 ? 0 : v).
 void bn_affine_(__global float *y, __global const float *x, __global const float *mean,
                 __global const float *scale, __global const float *gamma,
-                __global const float *beta, int B, int C, int L, int rows, float eps, int eval)
+                __global const float *beta, int B, int C, int L, int rows, float eps, int eval,
+                int relu)
 {
     int j0 = get_global_id(0) * BN_VW, b0 = get_global_id(1) * rows, CL = C * L;
     if (j0 >= CL || b0 >= B)
@@ -157,22 +158,29 @@ void bn_affine_(__global float *y, __global const float *x, __global const float
     }
     if (nj == BN_VW) {
         floatv m = vloadv(0, tm), a = vloadv(0, ta), bb = vloadv(0, tb);
-        for (int b = b0; b < b1; b++)
-            vstorev((vloadv(0, x + b * CL + j0) - m) * a + bb, 0, y + b * CL + j0);
+        for (int b = b0; b < b1; b++) {
+            floatv r = (vloadv(0, x + b * CL + j0) - m) * a + bb;
+            if (relu)
+                r = select(r, (floatv)(0.0f), r < (floatv)(0.0f));
+            vstorev(r, 0, y + b * CL + j0);
+        }
         return;
     }
     for (int b = b0; b < b1; b++)
-        for (int k = 0; k < nj; k++)
-            y[b * CL + j0 + k] = (x[b * CL + j0 + k] - tm[k]) * ta[k] + tb[k];
+        for (int k = 0; k < nj; k++) {
+            float r = (x[b * CL + j0 + k] - tm[k]) * ta[k] + tb[k];
+            y[b * CL + j0 + k] = relu && r < 0.0f ? 0.0f : r;
+        }
 }
 
 __kernel void bn_norm(__global float *y, int offy, __global const float *x, int offx,
                       __global const float *mean, int offm, __global const float *invstd,
                       int offi, __global const float *gamma, int offg,
-                      __global const float *beta, int offb, int B, int C, int L, int rows)
+                      __global const float *beta, int offb, int B, int C, int L, int rows,
+                      int relu)
 {
     bn_affine_(y + offy, x + offx, mean + offm, invstd + offi, gamma + offg, beta + offb, B, C,
-               L, rows, 0.0f, 0);
+               L, rows, 0.0f, 0, relu);
 }
 
 __kernel void bn_norm_eval(__global float *y, int offy, __global const float *x, int offx,
@@ -182,7 +190,7 @@ __kernel void bn_norm_eval(__global float *y, int offy, __global const float *x,
                            float eps)
 {
     bn_affine_(y + offy, x + offx, rmean + offm, rvar + offv, gamma + offg, beta + offb, B, C,
-               L, rows, eps, 1);
+               L, rows, eps, 1, 0);
 }
 
 // ---- backward ---------------------------------------------------------------

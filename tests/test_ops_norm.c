@@ -158,6 +158,57 @@ static void test_bn_glf_sizes(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* BatchNorm + ReLU in one pass: the bits of the two ops, running statistics
+ * included, at odd sizes (a partial vector at the end, one row of L = 1). */
+static void test_bn_relu_fused(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    const int shapes[][3] = {{2, 3, 1}, {5, 7, 3}, {17, 13, 49}, {3, 64, 1}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int B = shapes[i][0], C = shapes[i][1], L = shapes[i][2];
+        size_t n = (size_t)B * C * L, off = 5;
+        float *x = tu_rand(n, 40 + i, -2, 2), *g = tu_rand((size_t)C, 50 + i, 0.5f, 1.5f);
+        float *be = tu_rand((size_t)C, 60 + i, -0.5f, 0.5f), *rm = tu_rand((size_t)C, 61, 0, 1);
+        tu_dev X = tu_dev_new(ctx, x, n, off), G = tu_dev_new(ctx, g, (size_t)C, off);
+        tu_dev Be = tu_dev_new(ctx, be, (size_t)C, off);
+        tu_dev Y[2], M[2], I[2], RM[2], RV[2];
+        for (int f = 0; f < 2; f++) {
+            Y[f] = tu_dev_new(ctx, NULL, n, off);
+            M[f] = tu_dev_new(ctx, NULL, (size_t)C, off);
+            I[f] = tu_dev_new(ctx, NULL, (size_t)C, off);
+            RM[f] = tu_dev_new(ctx, rm, (size_t)C, off);
+            RV[f] = tu_dev_new(ctx, rm, (size_t)C, off);
+        }
+        TU_OK(glf_batchnorm_forward_train_act(ctx, tu_dp(Y[0]), tu_dp(M[0]), tu_dp(I[0]),
+                                              tu_dp(RM[0]), tu_dp(RV[0]), tu_dp(X), tu_dp(G),
+                                              tu_dp(Be), B, C, L, 0.1f, 1e-5f, 1));
+        TU_OK(glf_batchnorm_forward_train(ctx, tu_dp(Y[1]), tu_dp(M[1]), tu_dp(I[1]),
+                                          tu_dp(RM[1]), tu_dp(RV[1]), tu_dp(X), tu_dp(G),
+                                          tu_dp(Be), B, C, L, 0.1f, 1e-5f));
+        TU_OK(glf_act_forward(ctx, tu_dp(Y[1]), tu_dp(Y[1]), n, GLF_ACT_RELU));
+        tu_dev *t[5][2] = {{&Y[0], &Y[1]}, {&M[0], &M[1]}, {&I[0], &I[1]}, {&RM[0], &RM[1]},
+                           {&RV[0], &RV[1]}};
+        for (int k = 0; k < 5; k++) {
+            float *a = tu_dev_read(ctx, *t[k][0], "fused"), *b = tu_dev_read(ctx, *t[k][1], "two ops");
+            size_t nn = k == 0 ? n : (size_t)C;
+            if (memcmp(a, b, nn * sizeof *a) != 0)
+                fail_msg("BN+ReLU B=%d C=%d L=%d: tensor %d differs from BN then ReLU", B, C, L, k);
+            if (k == 0)
+                for (size_t j = 0; j < nn; j++)
+                    assert_true(a[j] >= 0.0f);
+            free(a), free(b);
+        }
+        for (int f = 0; f < 2; f++) {
+            glf_buf_release(Y[f].buf), glf_buf_release(M[f].buf), glf_buf_release(I[f].buf);
+            glf_buf_release(RM[f].buf), glf_buf_release(RV[f].buf);
+        }
+        glf_buf_release(X.buf), glf_buf_release(G.buf), glf_buf_release(Be.buf);
+        free(x), free(g), free(be), free(rm);
+    }
+    glf_ctx_destroy(ctx);
+}
+
 static void test_bn_eval(void **state)
 {
     (void)state;
@@ -341,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_bn_finite_differences),
         cmocka_unit_test(test_bn_known_answer),
         cmocka_unit_test(test_bn_odd_sizes),
+        cmocka_unit_test(test_bn_relu_fused),
         cmocka_unit_test(test_bn_glf_sizes),
         cmocka_unit_test(test_bn_eval),
         cmocka_unit_test(test_bn_optional_grads),

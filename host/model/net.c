@@ -335,6 +335,23 @@ glf_status glf_bn_fwd_(glf_net *n, struct bn_ *b, glf_dptr y, glf_dptr x, int B,
                                        B, b->C, b->L, c->bn_momentum, c->bn_eps);
 }
 
+/* BatchNorm then ReLU: one pass in training (glf_batchnorm_forward_train_act,
+ * the same bits as the two ops), two with the running statistics. */
+static glf_status bn_relu_fwd_(glf_net *n, struct bn_ *b, glf_dptr y, glf_dptr x, int B,
+                               glf_bn_mode m)
+{
+    const glf_config *c = &n->cfg;
+    if (m == GLF_BN_RUNNING) {
+        GLF_TRY(glf_bn_fwd_(n, b, y, x, B, m));
+        return glf_act_forward(n->ctx, y, y, (size_t)B * b->C * b->L, GLF_ACT_RELU);
+    }
+    glf_dptr none = {NULL, 0};
+    return glf_batchnorm_forward_train_act(n->ctx, y, b->mean, b->invstd,
+                                           m == GLF_BN_TRAIN ? b->rmean : none,
+                                           m == GLF_BN_TRAIN ? b->rvar : none, x, b->gamma,
+                                           b->beta, B, b->C, b->L, c->bn_momentum, c->bn_eps, 1);
+}
+
 static glf_status conv_fwd_(glf_net *n, struct conv_ *c, glf_dptr y, glf_dptr x, int B)
 {
     glf_conv_shape s = c->s;
@@ -378,15 +395,11 @@ static glf_status encode_(glf_net *n, glf_dptr x, int B, glf_bn_mode m)
     SCOPE_(n, "enc.conv2", 0);
     GLF_TRY(conv_fwd_(n, &n->conv2, n->e2, n->e1, B));
     SCOPE_(n, "batchnorm", 0);
-    GLF_TRY(glf_bn_fwd_(n, &n->ebn2, n->e2n, n->e2, B, m));
-    SCOPE_(n, "activations", 0);
-    GLF_TRY(relu_(n, n->e2n, b * (size_t)n->efc1.in));
+    GLF_TRY(bn_relu_fwd_(n, &n->ebn2, n->e2n, n->e2, B, m));
     SCOPE_(n, "enc.fc1", 0);
     GLF_TRY(glf_linear_forward(n->ctx, n->e3, n->e2n, n->efc1.w, n->efc1.b, B, n->efc1.in, c->fc));
     SCOPE_(n, "batchnorm", 0);
-    GLF_TRY(glf_bn_fwd_(n, &n->ebn3, n->e3n, n->e3, B, m));
-    SCOPE_(n, "activations", 0);
-    GLF_TRY(relu_(n, n->e3n, b * (size_t)c->fc));
+    GLF_TRY(bn_relu_fwd_(n, &n->ebn3, n->e3n, n->e3, B, m));
     SCOPE_(n, "enc.fc2", 0);
     return glf_linear_forward(n->ctx, n->zenc, n->e3n, n->efc2.w, n->efc2.b, B, c->fc, n->dz);
 }
@@ -395,26 +408,20 @@ static glf_status encode_(glf_net *n, glf_dptr x, int B, glf_bn_mode m)
 static glf_status decode_(glf_net *n, glf_dptr z, int B, glf_bn_mode m)
 {
     const glf_config *c = &n->cfg;
-    size_t b = (size_t)B, S2 = (size_t)c->height / 2;
+    size_t b = (size_t)B;
     int flat = n->dfc2.out;
     SCOPE_(n, "dec.fc1", 0);
     GLF_TRY(glf_linear_forward(n->ctx, n->dc1, z, n->dfc1.w, n->dfc1.b, B, n->d, c->fc));
     SCOPE_(n, "batchnorm", 0);
-    GLF_TRY(glf_bn_fwd_(n, &n->dbn1, n->dc1n, n->dc1, B, m));
-    SCOPE_(n, "activations", 0);
-    GLF_TRY(relu_(n, n->dc1n, b * (size_t)c->fc));
+    GLF_TRY(bn_relu_fwd_(n, &n->dbn1, n->dc1n, n->dc1, B, m));
     SCOPE_(n, "dec.fc2", 0);
     GLF_TRY(glf_linear_forward(n->ctx, n->dc2, n->dc1n, n->dfc2.w, n->dfc2.b, B, c->fc, flat));
     SCOPE_(n, "batchnorm", 0);
-    GLF_TRY(glf_bn_fwd_(n, &n->dbn2, n->dc2n, n->dc2, B, m));
-    SCOPE_(n, "activations", 0);
-    GLF_TRY(relu_(n, n->dc2n, b * (size_t)flat));
+    GLF_TRY(bn_relu_fwd_(n, &n->dbn2, n->dc2n, n->dc2, B, m));
     SCOPE_(n, "dec.deconv1", 0);
     GLF_TRY(conv_fwd_(n, &n->deconv1, n->dc3, n->dc2n, B));
     SCOPE_(n, "batchnorm", 0);
-    GLF_TRY(glf_bn_fwd_(n, &n->dbn3, n->dc3n, n->dc3, B, m));
-    SCOPE_(n, "activations", 0);
-    GLF_TRY(relu_(n, n->dc3n, b * (size_t)c->conv1 * S2 * S2));
+    GLF_TRY(bn_relu_fwd_(n, &n->dbn3, n->dc3n, n->dc3, B, m));
     SCOPE_(n, "dec.deconv2", 0);
     GLF_TRY(conv_fwd_(n, &n->deconv2, n->dc4, n->dc3n, B));
     SCOPE_(n, "activations", 0);
@@ -738,14 +745,16 @@ int glf_net_costs(const glf_net *n, int B, glf_net_cost *out, int max)
                                   : (double)prods[i].ln->in * prods[i].ln->out;
         cost_(out, max, &k, prods[i].op, 2 * b * macs, 2 * b * macs * (1 + prods[i].dx), 0, 0);
     }
-    /* BatchNorm and activations: elements per image of each layer. */
+    /* BatchNorm and activations: elements per image of each layer. The
+     * ReLUs after BatchNorm run in BatchNorm's pass forward (counted there),
+     * as their own pass backward. */
     double S = c->height, S2 = S / 2;
     double bn = (double)n->ebn2.C * n->ebn2.L + n->ebn3.C * n->ebn3.L + n->dbn1.C * n->dbn1.L +
                 (double)n->dbn2.C * n->dbn2.L + (double)n->dbn3.C * n->dbn3.L;
-    double act = (double)c->conv1 * S2 * S2 + n->efc1.in + c->fc + c->fc + n->dfc2.out +
-                 (double)c->conv1 * S2 * S2 + (double)c->channels * S * c->width;
+    double own = (double)c->conv1 * S2 * S2 + (double)c->channels * S * c->width;
+    double act = own + n->efc1.in + c->fc + c->fc + n->dfc2.out + (double)c->conv1 * S2 * S2;
     cost_(out, max, &k, "batchnorm", 0, 0, 8 * b * bn, 12 * b * bn);
-    cost_(out, max, &k, "activations", 0, 0, 8 * b * act, 12 * b * act);
+    cost_(out, max, &k, "activations", 0, 0, 8 * b * own, 12 * b * act);
     if (c->mode != GLF_MODE_AE_GAUSS) {
         double macs = 0;
         for (int i = 0; i < c->flow_blocks; i++)

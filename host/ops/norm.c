@@ -49,13 +49,25 @@ static void grid2_(int B, int C, int L, size_t g[2], size_t l[2])
     l[1] = 1;
 }
 
-glf_status glf_batchnorm_forward_train(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,
-                                       glf_dptr save_mean /* (C) */, glf_dptr save_invstd /* (C) */,
-                                       glf_dptr running_mean /* (C) or NULL */,
-                                       glf_dptr running_var /* (C) or NULL */,
-                                       glf_dptr x /* (B, C, L) */, glf_dptr gamma /* (C) */,
-                                       glf_dptr beta /* (C) */, int B, int C, int L, float momentum,
+glf_status glf_batchnorm_forward_train(glf_ctx *ctx, glf_dptr y, glf_dptr save_mean,
+                                       glf_dptr save_invstd, glf_dptr running_mean,
+                                       glf_dptr running_var, glf_dptr x, glf_dptr gamma,
+                                       glf_dptr beta, int B, int C, int L, float momentum,
                                        float eps)
+{
+    return glf_batchnorm_forward_train_act(ctx, y, save_mean, save_invstd, running_mean,
+                                           running_var, x, gamma, beta, B, C, L, momentum, eps,
+                                           0);
+}
+
+glf_status glf_batchnorm_forward_train_act(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,
+                                           glf_dptr save_mean /* (C) */,
+                                           glf_dptr save_invstd /* (C) */,
+                                           glf_dptr running_mean /* (C) or NULL */,
+                                           glf_dptr running_var /* (C) or NULL */,
+                                           glf_dptr x /* (B, C, L) */, glf_dptr gamma /* (C) */,
+                                           glf_dptr beta /* (C) */, int B, int C, int L,
+                                           float momentum, float eps, int relu)
 {
     static const char op[] = "glf_batchnorm_forward_train";
     GLF_TRY(check_shape_(op, B, C, L));
@@ -100,7 +112,7 @@ glf_status glf_batchnorm_forward_train(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,
     grid2_(B, C, L, g, l);
     return GLF_LAUNCH(ctx, knorm, 2, g, l, GLF_DP(y), GLF_DP(x), GLF_DP(save_mean),
                       GLF_DP(save_invstd), GLF_DP(gamma), GLF_DP(beta), GLF_I32(B), GLF_I32(C),
-                      GLF_I32(L), GLF_I32(GLF_BN_ROWS));
+                      GLF_I32(L), GLF_I32(GLF_BN_ROWS), GLF_I32(relu != 0));
 }
 
 glf_status glf_batchnorm_forward_eval(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,

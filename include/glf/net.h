@@ -82,7 +82,8 @@ glf_status glf_net_adam(glf_net *net, int epoch, long t);
  * FLOPs of the products (convolutions, linear layers, the flow's layers)
  * and the minimum bytes moved by memory-bound ops (each tensor read or
  * written once: BatchNorm and activations 8 bytes per element forward, 12
- * backward; Adam 28 per parameter). Zero where not modelled. */
+ * backward, a ReLU fused into BatchNorm's forward counted once; Adam 28 per
+ * parameter). Zero where not modelled. */
 typedef struct glf_net_cost {
     char op[32];
     double flop_fwd, flop_bwd;

@@ -30,6 +30,13 @@ glf_status glf_batchnorm_forward_train(glf_ctx *ctx, glf_dptr y, glf_dptr save_m
                                        glf_dptr running_var, glf_dptr x, glf_dptr gamma,
                                        glf_dptr beta, int B, int C, int L, float momentum,
                                        float eps);
+/* The same followed by ReLU (relu != 0) in the same pass: the bits of
+ * glf_batchnorm_forward_train then glf_act_forward(GLF_ACT_RELU). */
+glf_status glf_batchnorm_forward_train_act(glf_ctx *ctx, glf_dptr y, glf_dptr save_mean,
+                                           glf_dptr save_invstd, glf_dptr running_mean,
+                                           glf_dptr running_var, glf_dptr x, glf_dptr gamma,
+                                           glf_dptr beta, int B, int C, int L, float momentum,
+                                           float eps, int relu);
 /* y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta; y may equal x. */
 glf_status glf_batchnorm_forward_eval(glf_ctx *ctx, glf_dptr y, glf_dptr running_mean,
                                       glf_dptr running_var, glf_dptr x, glf_dptr gamma,
