@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "glf/bench.h"
 #include "glf/gemm.h"
 #include "glf/rng.h"
 #include "glf/util.h"
@@ -84,53 +85,6 @@ static double time_one_(glf_ctx *ctx, int v, const glf_gemm_params *prm, const s
     return (glf_now() - t0) / inner;
 }
 
-/* FMA peak: each work-item runs 16 independent float16 FMA chains. */
-static const char peak_src_[] =
-    "__kernel void fma_peak(__global float *out, int iters, float a) {\n"
-    "  float16 x0 = (float16)(get_global_id(0) * 1e-9f), x1 = x0 + 1, x2 = x0 + 2, x3 = x0 + 3;\n"
-    "  float16 x4 = x0 + 4, x5 = x0 + 5, x6 = x0 + 6, x7 = x0 + 7;\n"
-    "  for (int i = 0; i < iters; i++) {\n"
-    "    x0 = fma(x0, a, 0.5f); x1 = fma(x1, a, 0.5f); x2 = fma(x2, a, 0.5f);\n"
-    "    x3 = fma(x3, a, 0.5f); x4 = fma(x4, a, 0.5f); x5 = fma(x5, a, 0.5f);\n"
-    "    x6 = fma(x6, a, 0.5f); x7 = fma(x7, a, 0.5f);\n"
-    "  }\n"
-    "  float16 s = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;\n"
-    "  out[get_global_id(0)] = s.s0 + s.s1 + s.sf;\n"
-    "}\n";
-
-static double fma_peak_(glf_ctx *ctx, int reps)
-{
-    cl_program prog;
-    cl_mem out;
-    glf_status s = glf_program_source(ctx, "fma_peak", peak_src_, sizeof peak_src_ - 1, NULL, &prog);
-    if (s)
-        die_("fma peak build", s);
-    cl_int err;
-    cl_kernel k = clCreateKernel(prog, "fma_peak", &err);
-    if (err != CL_SUCCESS) {
-        fprintf(stderr, "bench_gemm: clCreateKernel(fma_peak): %s\n", glf_cl_error_name(err));
-        exit(1);
-    }
-    const size_t n = 1024, local = 8;
-    const int iters = 20000;
-    if ((s = glf_buf_create(ctx, n * sizeof(float), &out)))
-        die_("buffer", s);
-    double best = 0;
-    for (int r = 0; r < reps + 1; r++) {
-        double t0 = glf_now();
-        if ((s = GLF_LAUNCH(ctx, k, 1, &n, &local, GLF_MEM(out), GLF_I32(iters),
-                            GLF_F32(0.999f))) ||
-            (s = glf_finish(ctx)))
-            die_("fma peak", s);
-        double gf = 2.0 * 16 * 8 * (double)iters * (double)n / (glf_now() - t0) * 1e-9;
-        if (r > 0 && gf > best)
-            best = gf;
-    }
-    clReleaseKernel(k);
-    glf_buf_release(out);
-    return best;
-}
-
 int main(int argc, char **argv)
 {
     int reps = 5, only = -1, peak = 1;
@@ -194,9 +148,12 @@ int main(int argc, char **argv)
         printf("glf%s: rm=%d vw=%d nv=%d lx=%d ly=%d\n", v == 1 ? "" : " vs", prm[v].rm,
                prm[v].vw, prm[v].nv, prm[v].lx, prm[v].ly);
     printf("\n");
-    double pk = peak ? fma_peak_(ctx, 3) : 0;
+    double pk = 0, bw = 0;
+    glf_status ps = peak ? glf_bench_peaks(ctx, 0, &pk, &bw) : GLF_OK;
+    if (ps)
+        die_("peaks", ps);
     if (peak)
-        printf("FMA peak (independent float16 FMAs): %.1f GFLOP/s\n\n", pk);
+        printf("FMA peak (independent float16 FMAs, glf_bench_peaks): %.1f GFLOP/s\n\n", pk);
     printf("| shape | op | M x N x K | CLBlast GFLOP/s | glf GFLOP/s |");
     for (int v = 2; v < nv; v++)
         printf(" glf %d,%d,%d,%d,%d |", prm[v].rm, prm[v].vw, prm[v].nv, prm[v].lx, prm[v].ly);

@@ -113,6 +113,12 @@ static glf_status bandwidth_(glf_ctx *ctx, int quick, double *out)
     return s;
 }
 
+glf_status glf_bench_peaks(glf_ctx *ctx, int quick, double *gflops, double *gbs)
+{
+    GLF_TRY(fma_peak_(ctx, quick, gflops));
+    return bandwidth_(ctx, quick, gbs);
+}
+
 /* ---- GEMM ------------------------------------------------------------------ */
 
 struct shape_ {
@@ -332,8 +338,7 @@ glf_status glf_bench_run(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result
     gmtime_r(&now, &tm);
     strftime(r->date, sizeof r->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
     say_(o, "bench: FMA peak and bandwidth%s", "");
-    GLF_TRY(fma_peak_(ctx, o->quick, &r->peak_gflops));
-    GLF_TRY(bandwidth_(ctx, o->quick, &r->bandwidth_gbs));
+    GLF_TRY(glf_bench_peaks(ctx, o->quick, &r->peak_gflops, &r->bandwidth_gbs));
     GLF_TRY(gemm_rows_(ctx, o, r, 0));
     /* CLBlast with the stored tuned set: after the default pass, because
      * CLBlast cannot go back to its defaults within a process. */

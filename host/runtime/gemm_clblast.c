@@ -165,22 +165,9 @@ glf_status glf_clblast_tuned(glf_ctx *ctx, glf_clblast_params *out, int *found)
 
 static glf_status store_(glf_ctx *ctx, const glf_clblast_params *p, double score)
 {
-    char path[4096], tmp[4200], set[256];
-    GLF_TRY(glf_gemm_tune_path_(ctx, "-clblast", path, sizeof path));
-    mkdir(glf_ctx_cache_dir(ctx), 0755); /* may exist; fopen reports real failures */
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return glf_fail(GLF_ERR_IO, "%s: cannot create", tmp);
-    const glf_device_info *d = glf_ctx_device(ctx);
+    char set[256];
     glf_clblast_format(p, set, sizeof set);
-    fprintf(f, "%s\n%s | %s | %s | %s\n%s\nscore_ms=%.3f\n", MAGIC_, d->name, d->driver,
-            d->platform, d->platform_version, set, score * 1e3);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return glf_fail(GLF_ERR_IO, "%s: cannot write", path);
-    }
-    return GLF_OK;
+    return glf_gemm_tune_store_(ctx, "-clblast", MAGIC_, set, score);
 }
 
 glf_status glf_clblast_tune(glf_ctx *ctx, int quick, glf_clblast_params *best)

@@ -44,6 +44,10 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
 
 /* <cache>/gemm-tune-<hash of device, driver, platform><suffix>.txt */
 glf_status glf_gemm_tune_path_(glf_ctx *ctx, const char *suffix, char *buf, size_t n);
+/* Write a tuned set there (temp file + rename): magic, a device line, the
+ * set's line, its score. */
+glf_status glf_gemm_tune_store_(glf_ctx *ctx, const char *suffix, const char *magic,
+                                const char *set, double score);
 
 /* The state of ctx, made on first use (backend from GLF_GEMM). */
 glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out);

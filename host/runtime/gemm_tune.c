@@ -64,24 +64,31 @@ glf_status glf_gemm_tuned(glf_ctx *ctx, glf_gemm_params *out, int *found)
     return GLF_OK;
 }
 
-static glf_status store_(glf_ctx *ctx, const glf_gemm_params *p, double score)
+glf_status glf_gemm_tune_store_(glf_ctx *ctx, const char *suffix, const char *magic,
+                                const char *set, double score)
 {
     char path[4096], tmp[4200];
-    GLF_TRY(glf_gemm_tune_path_(ctx, "", path, sizeof path));
+    GLF_TRY(glf_gemm_tune_path_(ctx, suffix, path, sizeof path));
     mkdir(glf_ctx_cache_dir(ctx), 0755); /* may exist; fopen reports real failures */
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f)
         return glf_fail(GLF_ERR_IO, "%s: cannot create", tmp);
     const glf_device_info *d = glf_ctx_device(ctx);
-    fprintf(f, "%s\n%s | %s | %s | %s\nrm=%d vw=%d nv=%d lx=%d ly=%d\nscore_ms=%.3f\n",
-            TUNE_MAGIC_, d->name, d->driver, d->platform, d->platform_version, p->rm, p->vw,
-            p->nv, p->lx, p->ly, score * 1e3);
+    fprintf(f, "%s\n%s | %s | %s | %s\n%s\nscore_ms=%.3f\n", magic, d->name, d->driver,
+            d->platform, d->platform_version, set, score * 1e3);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         remove(tmp);
         return glf_fail(GLF_ERR_IO, "%s: cannot write", path);
     }
     return GLF_OK;
+}
+
+static glf_status store_(glf_ctx *ctx, const glf_gemm_params *p, double score)
+{
+    char set[128];
+    snprintf(set, sizeof set, "rm=%d vw=%d nv=%d lx=%d ly=%d", p->rm, p->vw, p->nv, p->lx, p->ly);
+    return glf_gemm_tune_store_(ctx, "", TUNE_MAGIC_, set, score);
 }
 
 struct tshape_ {

@@ -63,6 +63,10 @@ typedef struct glf_bench_result {
     double step_flop;      /* the cost model's FLOPs of one step */
 } glf_bench_result;
 
+/* The microbenchmarks alone: FMA GFLOP/s and streaming GB/s of ctx's device
+ * (quick: shorter runs, smaller buffers). */
+glf_status glf_bench_peaks(glf_ctx *ctx, int quick, double *gflops, double *gbs);
+
 /* Runs everything above on ctx. Leaves CLBlast on ctx's device with the
  * stored tuned set applied, if there is one (glf_clblast_apply). */
 glf_status glf_bench_run(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result *r);
