@@ -27,6 +27,15 @@
 #define VSTORE_(v, p) CAT2(vstore, GEMM_VW)((v), 0, (p))
 #endif
 
+// The epilogue of one element (glf_gemm_ex): epi bit 0 adds bias[j], bit 1
+// applies ReLU as cl/act.cl does (v < 0 ? 0 : v: NaN and -0 kept).
+inline float epilogue_(float x, __global const float *bias, int j, int epi)
+{
+    if (epi & 1)
+        x += bias[j];
+    return (epi & 2) && x < 0.0f ? 0.0f : x;
+}
+
 // Both operands are first packed into panels (pack_a, pack_b), so the
 // main kernel streams contiguous memory whatever the transposes, leading
 // dimensions (a 4 KiB row stride aliases in the caches) and edges are:
@@ -190,9 +199,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                 VSTORE_(acc[r][v], o + v * GEMM_VW);
             for (int cc = 0; cc < N - j0; cc++) {
                 float x = beta != 0.0f ? fma(beta, c[cc], alpha * o[cc]) : alpha * o[cc];
-                if (epi & 1)
-                    x += bias[offBias + j0 + cc];
-                c[cc] = (epi & 2) && x < 0.0f ? 0.0f : x;
+                c[cc] = epilogue_(x, bias, offBias + j0 + cc, epi);
             }
         }
     }
@@ -216,9 +223,7 @@ __kernel void gemm_reduce(int M, int N, int nsplit, float alpha, float beta,
         acc += P[s * M * N];
     __global float *c = C + offC + i * ldc + j;
     float x = beta != 0.0f ? fma(beta, *c, alpha * acc) : alpha * acc;
-    if (epi & 1)
-        x += bias[offBias + j];
-    *c = (epi & 2) && x < 0.0f ? 0.0f : x;
+    *c = epilogue_(x, bias, offBias + j, epi);
 }
 
 // The epilogue alone, over C (M x N, row stride ldc): after CLBlast.
@@ -230,8 +235,5 @@ __kernel void gemm_epilogue(int M, int N, __global float *C, int offC, int ldc,
     if (j >= N || i >= M)
         return;
     __global float *c = C + offC + i * ldc + j;
-    float x = *c;
-    if (epi & 1)
-        x += bias[offBias + j];
-    *c = (epi & 2) && x < 0.0f ? 0.0f : x;
+    *c = epilogue_(*c, bias, offBias + j, epi);
 }

@@ -322,34 +322,36 @@ glf_status glf_net_init(glf_net *n, unsigned long long seed)
 
 /* ---- forward pieces ------------------------------------------------------ */
 
-glf_status glf_bn_fwd_(glf_net *n, struct bn_ *b, glf_dptr y, glf_dptr x, int B, glf_bn_mode m)
-{
-    const glf_config *c = &n->cfg;
-    if (m == GLF_BN_RUNNING)
-        return glf_batchnorm_forward_eval(n->ctx, y, b->rmean, b->rvar, x, b->gamma, b->beta, B,
-                                          b->C, b->L, c->bn_eps);
-    glf_dptr none = {NULL, 0};
-    return glf_batchnorm_forward_train(n->ctx, y, b->mean, b->invstd,
-                                       m == GLF_BN_TRAIN ? b->rmean : none,
-                                       m == GLF_BN_TRAIN ? b->rvar : none, x, b->gamma, b->beta,
-                                       B, b->C, b->L, c->bn_momentum, c->bn_eps);
-}
-
-/* BatchNorm then ReLU: one pass in training (glf_batchnorm_forward_train_act,
- * the same bits as the two ops), two with the running statistics. */
-static glf_status bn_relu_fwd_(glf_net *n, struct bn_ *b, glf_dptr y, glf_dptr x, int B,
-                               glf_bn_mode m)
+/* BatchNorm, then ReLU if relu: one pass when training
+ * (glf_batchnorm_forward_train_act, the same bits as the two ops), two with
+ * the running statistics. */
+static glf_status bn_fwd_act_(glf_net *n, struct bn_ *b, glf_dptr y, glf_dptr x, int B,
+                              glf_bn_mode m, int relu)
 {
     const glf_config *c = &n->cfg;
     if (m == GLF_BN_RUNNING) {
-        GLF_TRY(glf_bn_fwd_(n, b, y, x, B, m));
-        return glf_act_forward(n->ctx, y, y, (size_t)B * b->C * b->L, GLF_ACT_RELU);
+        GLF_TRY(glf_batchnorm_forward_eval(n->ctx, y, b->rmean, b->rvar, x, b->gamma, b->beta, B,
+                                           b->C, b->L, c->bn_eps));
+        return relu ? glf_act_forward(n->ctx, y, y, (size_t)B * b->C * b->L, GLF_ACT_RELU)
+                    : GLF_OK;
     }
     glf_dptr none = {NULL, 0};
     return glf_batchnorm_forward_train_act(n->ctx, y, b->mean, b->invstd,
                                            m == GLF_BN_TRAIN ? b->rmean : none,
                                            m == GLF_BN_TRAIN ? b->rvar : none, x, b->gamma,
-                                           b->beta, B, b->C, b->L, c->bn_momentum, c->bn_eps, 1);
+                                           b->beta, B, b->C, b->L, c->bn_momentum, c->bn_eps,
+                                           relu);
+}
+
+glf_status glf_bn_fwd_(glf_net *n, struct bn_ *b, glf_dptr y, glf_dptr x, int B, glf_bn_mode m)
+{
+    return bn_fwd_act_(n, b, y, x, B, m, 0);
+}
+
+static glf_status bn_relu_fwd_(glf_net *n, struct bn_ *b, glf_dptr y, glf_dptr x, int B,
+                               glf_bn_mode m)
+{
+    return bn_fwd_act_(n, b, y, x, B, m, 1);
 }
 
 static glf_status conv_fwd_(glf_net *n, struct conv_ *c, glf_dptr y, glf_dptr x, int B)
@@ -509,6 +511,16 @@ static glf_status check_batch_(const glf_net *n, int B)
     return GLF_OK;
 }
 
+/* Scales of the loss terms by mode (glf-method.md): recon, nll, entropy. */
+static void scales_(const glf_config *c, float s[3])
+{
+    s[0] = c->mode == GLF_MODE_REGULARIZED ? 0.5f * c->beta
+           : c->mode == GLF_MODE_VAE_FLOW  ? c->beta
+                                           : 1.0f;
+    s[1] = 1.0f;
+    s[2] = c->mode == GLF_MODE_VAE_FLOW ? 1.0f : 0.0f;
+}
+
 glf_status glf_net_step_enqueue(glf_net *n, glf_dptr x, int B, const float *eps)
 {
     const glf_config *c = &n->cfg;
@@ -522,16 +534,11 @@ glf_status glf_net_step_enqueue(glf_net *n, glf_dptr x, int B, const float *eps)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_net_step_enqueue: the previous step's losses "
                         "were not collected (glf_net_step_losses)");
 
-    /* Scales of the terms by mode (glf-method.md). */
-    float s_recon = 1.0f, s_nll = 1.0f, s_ent = 0.0f;
+    float sc[3];
+    scales_(c, sc);
+    float s_recon = sc[0], s_nll = sc[1], s_ent = sc[2];
     int flow_on = c->mode != GLF_MODE_AE_GAUSS;
     int flow_grad_to_encoder = c->mode == GLF_MODE_REGULARIZED || c->mode == GLF_MODE_VAE_FLOW;
-    if (c->mode == GLF_MODE_REGULARIZED)
-        s_recon = 0.5f * c->beta;
-    if (c->mode == GLF_MODE_VAE_FLOW) {
-        s_recon = c->beta;
-        s_ent = 1.0f;
-    }
 
     /* forward */
     GLF_TRY(encode_(n, x, B, GLF_BN_TRAIN));
@@ -628,8 +635,6 @@ glf_status glf_net_step_enqueue(glf_net *n, glf_dptr x, int B, const float *eps)
     }
     n->rb_pending = 1;
     n->rb_B = B;
-    n->rb_flow = flow_on;
-    n->rb_scale[0] = s_recon, n->rb_scale[1] = s_nll, n->rb_scale[2] = s_ent;
     return GLF_OK;
 }
 
@@ -646,20 +651,22 @@ glf_status glf_net_step_losses(glf_net *n, glf_losses *out)
         return glf_fail(GLF_ERR_OPENCL, "reading back the step's losses: %s",
                         glf_cl_error_name(err));
     const float *sc = n->rb, *hz = n->rb + 3;
-    int B = n->rb_B;
+    int B = n->rb_B, flow_on = n->cfg.mode != GLF_MODE_AE_GAUSS;
+    float k[3];
+    scales_(&n->cfg, k);
     size_t nz = (size_t)B * (size_t)n->d;
-    out->recon = sc[0] / n->rb_scale[0];
-    out->nll = sc[1] / n->rb_scale[1];
-    out->entropy = n->rb_scale[2] != 0.0f ? sc[2] / n->rb_scale[2] : 0.0f;
+    out->recon = sc[0] / k[0];
+    out->nll = sc[1] / k[1];
+    out->entropy = k[2] != 0.0f ? sc[2] / k[2] : 0.0f;
     out->total = sc[0] + sc[1] + sc[2];
     double az = 0, ld = 0;
     /* The stride of z is d except for the encoder output in vae mode (handled: z = n->z). */
     for (size_t i = 0; i < nz; i++)
         az += fabs((double)hz[i]);
-    for (int i = 0; n->rb_flow && i < B; i++)
+    for (int i = 0; flow_on && i < B; i++)
         ld += hz[nz + (size_t)i];
     out->mean_abs_z = (float)(az / (double)nz);
-    out->mean_logdet = n->rb_flow ? (float)(ld / B) : 0.0f;
+    out->mean_logdet = flow_on ? (float)(ld / B) : 0.0f;
     return GLF_OK;
 }
 

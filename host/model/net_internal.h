@@ -78,8 +78,7 @@ struct glf_net {
      * scalars (3), latents (B*d), log-dets (B), in flight until rb_ev */
     float *rb;
     cl_event rb_ev;
-    int rb_B, rb_flow, rb_pending;
-    float rb_scale[3]; /* recon, nll, entropy scales of the mode */
+    int rb_B, rb_pending;
 };
 
 /* flow.c */

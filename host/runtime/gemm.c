@@ -198,13 +198,21 @@ static glf_status epilogue_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t M, 
                       GLF_I32(ep->bias.buf ? ep->bias.off : 0), GLF_I32(epi));
 }
 
+/* The state of ctx, with glf's kernels validated if they are its backend
+ * (a failed validation switches it to CLBlast, see ensure_checked_). */
+static glf_status ready_(glf_ctx *ctx, struct glf_gemm_state_ **st)
+{
+    GLF_TRY(glf_gemm_state_(ctx, st));
+    return (*st)->backend == GLF_GEMM_GLF ? ensure_checked_(ctx, *st) : GLF_OK;
+}
+
 glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
                        float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
                        size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc,
                        const glf_gemm_epilogue *ep)
 {
     struct glf_gemm_state_ *st;
-    GLF_TRY(glf_gemm_state_(ctx, &st));
+    GLF_TRY(ready_(ctx, &st));
     if (ep && ep->act != GLF_GEMM_ACT_NONE && ep->act != GLF_GEMM_ACT_RELU)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_ex: activation %d, expected "
                         "GLF_GEMM_ACT_NONE or GLF_GEMM_ACT_RELU", (int)ep->act);
@@ -216,8 +224,6 @@ glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_
                             "glf_gemm_ex: bias (N = %zu floats at offset %zu) does not fit in "
                             "its buffer (%zu floats)", N, ep->bias.off, bytes / sizeof(float));
     }
-    if (st->backend == GLF_GEMM_GLF)
-        GLF_TRY(ensure_checked_(ctx, st));
     glf_gemm_params tmp;
     if (st->backend == GLF_GEMM_GLF)
         return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A,
@@ -230,11 +236,7 @@ glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_
 int glf_gemm_has_im2col(glf_ctx *ctx)
 {
     struct glf_gemm_state_ *st;
-    if (glf_gemm_state_(ctx, &st) != GLF_OK) {
-        glf_clear_error();
-        return 0;
-    }
-    if (st->backend == GLF_GEMM_GLF && ensure_checked_(ctx, st) != GLF_OK) {
+    if (ready_(ctx, &st) != GLF_OK) {
         glf_clear_error();
         return 0;
     }
@@ -247,9 +249,7 @@ glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, siz
                              size_t ldc)
 {
     struct glf_gemm_state_ *st;
-    GLF_TRY(glf_gemm_state_(ctx, &st));
-    if (st->backend == GLF_GEMM_GLF)
-        GLF_TRY(ensure_checked_(ctx, st));
+    GLF_TRY(ready_(ctx, &st));
     if (st->backend != GLF_GEMM_GLF)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_im2col_b: not available with the %s "
                         "backend (glf_gemm_has_im2col)", glf_gemm_backend_name(ctx));
