@@ -1,6 +1,7 @@
 /* Program cache: cold build writes an entry, a new context loads it, a
  * corrupt or truncated entry is rejected and rebuilt, GLF_CACHE=off writes
- * nothing, and concurrent writers into one folder leave valid entries only. */
+ * nothing, and concurrent writer processes into one folder leave valid
+ * entries only. */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -178,13 +179,36 @@ static void test_cache_off(void **state)
     free(dir);
 }
 
+/* One writer: build the three test programs into GLF_CACHE_DIR and exit.
+ * Runs in a fresh process (exec'd by the test below), so PoCL is initialised
+ * here, not inherited half-initialised through fork(). */
+static int writer_main_(void)
+{
+    glf_ctx *ctx = NULL;
+    if (glf_ctx_create(NULL, &ctx) != GLF_OK) {
+        fprintf(stderr, "writer %ld: %s\n", (long)getpid(), glf_last_error());
+        return 2;
+    }
+    char opts[64];
+    for (int j = 0; j < 3; j++) {
+        cl_program p;
+        snprintf(opts, sizeof opts, "-DOFFSET=%d.0f", 10 + j);
+        if (glf_program_source(ctx, "cache_test.cl", src_, strlen(src_), opts, &p) != GLF_OK) {
+            fprintf(stderr, "writer %ld: %s\n", (long)getpid(), glf_last_error());
+            glf_ctx_destroy(ctx);
+            return 1;
+        }
+    }
+    glf_ctx_destroy(ctx);
+    return 0;
+}
+
 static void test_concurrent_writers(void **state)
 {
     (void)state;
     char *dir = tu_tmpdir("cacheconc");
-    char sub[1024];
+    char sub[1024], pocl[1100];
     snprintf(sub, sizeof sub, "%s/not/yet/made", dir); /* created on demand */
-    setenv("GLF_CACHE_DIR", sub, 1);
     unsetenv("GLF_CACHE");
     enum { NPROC = 6 };
     pid_t kids[NPROC];
@@ -199,19 +223,16 @@ static void test_concurrent_writers(void **state)
             /* Start together: block until the parent closes the pipe. */
             if (read(go[0], &buf, 1) < 0)
                 _exit(3);
-            glf_ctx *ctx = NULL;
-            if (glf_ctx_create(NULL, &ctx) != GLF_OK)
-                _exit(2);
-            char opts[64];
-            for (int j = 0; j < 3; j++) {
-                cl_program p;
-                snprintf(opts, sizeof opts, "-DOFFSET=%d.0f", 10 + j);
-                if (glf_program_source(ctx, "cache_test.cl", src_, strlen(src_), opts, &p) !=
-                    GLF_OK)
-                    _exit(1);
-            }
-            glf_ctx_destroy(ctx);
-            _exit(0);
+            close(go[0]);
+            /* Every writer shares glf's cache folder (what is under test)
+             * but has its own PoCL cache: several processes building into
+             * one PoCL cache folder can fail inside PoCL (pocl/pocl#1480,
+             * ../shared/docs/pocl-notes.md), which is not ours to test. */
+            snprintf(pocl, sizeof pocl, "%s/pocl-%d", dir, i);
+            setenv("GLF_CACHE_DIR", sub, 1);
+            setenv("POCL_CACHE_DIR", pocl, 1);
+            execl("/proc/self/exe", "test_cache", "--writer", (char *)NULL);
+            _exit(4);
         }
     }
     close(go[0]);
@@ -224,6 +245,7 @@ static void test_concurrent_writers(void **state)
     }
     /* Exactly three valid entries, no temporary files, all loadable. */
     assert_int_equal(count_files_(sub, ".bin"), 3);
+    setenv("GLF_CACHE_DIR", sub, 1);
     glf_ctx *ctx = tu_ctx();
     for (int j = 0; j < 3; j++)
         build_and_run_(ctx, 10 + j);
@@ -235,8 +257,10 @@ static void test_concurrent_writers(void **state)
     free(dir);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "--writer"))
+        return writer_main_();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cold_warm_corrupt),
         cmocka_unit_test(test_cache_off),
