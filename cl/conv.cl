@@ -15,10 +15,12 @@
 #define KK_ CONV_K
 #define SS_ CONV_S
 #define PP_ CONV_P
+#define UNROLL_ _Pragma("unroll") // a fixed trip count: unroll the tap loops
 #else
 #define KK_ K
 #define SS_ S
 #define PP_ P
+#define UNROLL_ // a run-time trip count: "#pragma unroll" would only warn
 #endif
 
 // col (R, N) <- im2col(img); zero where the window leaves the image (padding).
@@ -101,12 +103,12 @@ __kernel void col2im(__global float *img, int img_off, __global const float *col
     int kw0 = PP_ % SS_, ow0 = PP_ / SS_; // the same along w, for w = 0
     for (int w = 0; w < W; w++) {
         float s = 0.0f;
-#pragma unroll
+        UNROLL_
         for (int i = 0; i < NT; i++) { // kh ascending, then kw ascending
             int kh = kh0 + i * SS_, oh = oh0 - i;
             if (kh < KK_ && oh >= 0 && oh < Ho) {
                 __global const float *cr = cb + kh * KK_ * N + oh * Wo;
-#pragma unroll
+                UNROLL_
                 for (int j = 0; j < NT; j++) {
                     int kw = kw0 + j * SS_, ow = ow0 - j;
                     if (kw < KK_ && ow >= 0 && ow < Wo)

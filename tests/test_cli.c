@@ -175,7 +175,7 @@ static void test_bad_input(void **state)
 }
 
 /* glf bench and glf tune through the binary: a quick bench writes JSON with
- * one device; a quick tune stores both sets and --show reads them; bad
+ * one device; quick tunes store the sets and --show reads them; bad
  * options fail with exit 2 and a message. */
 static void test_bench_and_tune(void **state)
 {
@@ -200,10 +200,14 @@ static void test_bench_and_tune(void **state)
     assert_int_equal(run_(b3, dir), 2);
     char *t1[] = {"glf", "tune", "--only", "both", NULL};
     assert_int_equal(run_(t1, dir), 2);
-    assert_non_null(strstr(err_, "expected 'glf' or 'clblast'"));
+    assert_non_null(strstr(err_, "expected 'glf', 'clblast' or 'conv'"));
     char *t2[] = {"glf", "tune", "--quick", "--only", "glf", NULL};
     assert_int_equal(run_(t2, dir), 0);
     assert_non_null(strstr(err_, "tune: rm="));
+    char *t4[] = {"glf", "tune", "--quick", "--only", "conv", NULL};
+    assert_int_equal(run_(t4, dir), 0);
+    assert_non_null(strstr(err_, "tune conv: taps (forward, ConvT input grad) implicit"));
+    assert_non_null(strstr(err_, "tune conv: pixels (weight gradients) materialised"));
     char *t3[] = {"glf", "tune", "--show", NULL};
     assert_int_equal(run_(t3, dir), 0);
     free(dir);

@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "glf/gemm.h"
 #include "glf/ops_conv.h"
-#include "ref_conv.h"
+#include "ops/ref_conv.h"
 
 static void expect_same_bits_(const char *tag, const char *what, const float *a, const float *b,
                               size_t n)
@@ -29,10 +30,14 @@ static void check_case_(glf_ctx *ctx, int tr, glf_conv_shape s, int bias, int wa
 {
     int Ho = tr ? glf_conv_transpose2d_out(s.H, s.K, s.S, s.P) : glf_conv2d_out(s.H, s.K, s.S, s.P);
     int Wo = tr ? glf_conv_transpose2d_out(s.W, s.K, s.S, s.P) : glf_conv2d_out(s.W, s.K, s.S, s.P);
-    char tag[192];
-    snprintf(tag, sizeof tag, "%s B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d bias=%d dx=%d off=%zu",
+    char tag[256];
+    int use[2];
+    glf_gemm_im2col_policy(ctx, use);
+    snprintf(tag, sizeof tag,
+             "%s B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d bias=%d dx=%d off=%zu gemm=%s "
+             "implicit=%d%d",
              tr ? "convT" : "conv", s.B, s.Cin, s.H, s.W, s.Cout, s.K, s.S, s.P, bias, want_dx,
-             off);
+             off, glf_gemm_backend_name(ctx), use[0], use[1]);
     size_t nx = (size_t)s.B * s.Cin * s.H * s.W, ny = (size_t)s.B * s.Cout * Ho * Wo;
     size_t nw = (size_t)s.Cout * s.Cin * s.K * s.K, nb = (size_t)s.Cout;
     size_t ws = tr ? glf_conv_transpose2d_workspace(&s) : glf_conv2d_workspace(&s);
@@ -48,11 +53,11 @@ static void check_case_(glf_ctx *ctx, int tr, glf_conv_shape s, int bias, int wa
     double *ry = malloc(ny * sizeof *ry), *rdx = malloc(nx * sizeof *rdx);
     double *rdw = malloc(nw * sizeof *rdw), *rdb = malloc(nb * sizeof *rdb);
     if (tr) {
-        ref_conv_transpose2d_forward(ry, xd, wd, bias ? bd : NULL, &s);
-        ref_conv_transpose2d_backward(rdx, rdw, rdb, dyd, xd, wd, &s);
+        glf_ref_conv_transpose2d_forward(ry, xd, wd, bias ? bd : NULL, &s);
+        glf_ref_conv_transpose2d_backward(rdx, rdw, rdb, dyd, xd, wd, &s);
     } else {
-        ref_conv2d_forward(ry, xd, wd, bias ? bd : NULL, &s);
-        ref_conv2d_backward(rdx, rdw, rdb, dyd, xd, wd, &s);
+        glf_ref_conv2d_forward(ry, xd, wd, bias ? bd : NULL, &s);
+        glf_ref_conv2d_backward(rdx, rdw, rdb, dyd, xd, wd, &s);
     }
     /* Reduction lengths, for the tolerances. */
     double red_y = tr ? (double)s.Cin * s.K * s.K : (double)s.Cin * s.K * s.K;
@@ -123,13 +128,22 @@ static const glf_conv_shape odd_[] = {
 };
 #define NODD_ (sizeof odd_ / sizeof odd_[0])
 
-/* Each odd case runs on both GEMM backends (glf's kernels and CLBlast). */
+/* Each odd case runs on glf's kernels with both variants of each
+ * orientation of the im2col operand (the default policy {materialised,
+ * implicit} and its opposite) and on CLBlast (materialised only). */
+static void variant_(glf_ctx *ctx, int v)
+{
+    static const int use_[2][2] = {{0, 1}, {1, 0}};
+    TU_OK(glf_gemm_set_backend(ctx, v == 2 ? GLF_GEMM_CLBLAST : GLF_GEMM_GLF));
+    TU_OK(glf_gemm_set_im2col_policy(ctx, use_[v == 1]));
+}
+
 static void test_conv2d_odd(void **state)
 {
     (void)state;
     glf_ctx *ctx = tu_ctx();
-    for (int be = 0; be < 2; be++) {
-        TU_OK(glf_gemm_set_backend(ctx, be ? GLF_GEMM_CLBLAST : GLF_GEMM_GLF));
+    for (int v = 0; v < 3; v++) {
+        variant_(ctx, v);
         for (size_t i = 0; i < NODD_; i++)
             check_case_(ctx, 0, odd_[i], (int)(i % 3 != 2), (int)(i % 4 != 3), (i % 2) * 7);
     }
@@ -140,8 +154,8 @@ static void test_conv_transpose2d_odd(void **state)
 {
     (void)state;
     glf_ctx *ctx = tu_ctx();
-    for (int be = 0; be < 2; be++) {
-        TU_OK(glf_gemm_set_backend(ctx, be ? GLF_GEMM_CLBLAST : GLF_GEMM_GLF));
+    for (int v = 0; v < 3; v++) {
+        variant_(ctx, v);
         for (size_t i = 0; i < NODD_; i++) {
             glf_conv_shape s = odd_[i];
             if (glf_conv_transpose2d_out(s.H, s.K, s.S, s.P) < 1 ||
@@ -159,6 +173,7 @@ static void test_glf_shapes(void **state)
     (void)state;
     glf_ctx *ctx = tu_ctx();
     for (int B = 1; B <= 3; B += 2) {
+        variant_(ctx, B == 3); /* batch 3 with the opposite variants */
         check_case_(ctx, 0, (glf_conv_shape){B, 1, 28, 28, 64, 4, 2, 1}, 1, 0, 0);
         check_case_(ctx, 0, (glf_conv_shape){B, 64, 14, 14, 128, 4, 2, 1}, 1, 1, 3);
         check_case_(ctx, 1, (glf_conv_shape){B, 128, 7, 7, 64, 4, 2, 1}, 1, 1, 0);
@@ -173,9 +188,9 @@ static double loss_(int tr, const double *x, const double *w, const double *b, c
                     const glf_conv_shape *s, double *y, size_t ny)
 {
     if (tr)
-        ref_conv_transpose2d_forward(y, x, w, b, s);
+        glf_ref_conv_transpose2d_forward(y, x, w, b, s);
     else
-        ref_conv2d_forward(y, x, w, b, s);
+        glf_ref_conv2d_forward(y, x, w, b, s);
     double l = 0;
     for (size_t i = 0; i < ny; i++)
         l += dy[i] * y[i];
@@ -196,9 +211,9 @@ static void fd_case_(int tr, glf_conv_shape s)
     }
     double *dy = tu_rand_f64(ny, 99, -1, 1), *y = malloc(ny * sizeof *y);
     if (tr)
-        ref_conv_transpose2d_backward(g[0], g[1], g[2], dy, p[0], p[1], &s);
+        glf_ref_conv_transpose2d_backward(g[0], g[1], g[2], dy, p[0], p[1], &s);
     else
-        ref_conv2d_backward(g[0], g[1], g[2], dy, p[0], p[1], &s);
+        glf_ref_conv2d_backward(g[0], g[1], g[2], dy, p[0], p[1], &s);
     glf_rng r;
     glf_rng_init(&r, 5 + tr, 1);
     const double h = 1e-3;

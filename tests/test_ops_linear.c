@@ -11,7 +11,7 @@
 
 #include "glf/ops_conv.h"
 #include "glf/ops_norm.h"
-#include "ref_conv.h"
+#include "ops/ref_conv.h"
 
 static void check_case_(glf_ctx *ctx, int B, int IN, int OUT, int bias, int want_dx, size_t off)
 {
@@ -26,8 +26,8 @@ static void check_case_(glf_ctx *ctx, int B, int IN, int OUT, int bias, int want
     double *dyd = tu_f64(dy, ny);
     double *ry = malloc(ny * sizeof *ry), *rdx = malloc(nx * sizeof *rdx);
     double *rdw = malloc(nw * sizeof *rdw), *rdb = malloc(nb * sizeof *rdb);
-    ref_linear_forward(ry, xd, wd, bias ? bd : NULL, B, IN, OUT);
-    ref_linear_backward(rdx, rdw, rdb, dyd, xd, wd, B, IN, OUT);
+    glf_ref_linear_forward(ry, xd, wd, bias ? bd : NULL, B, IN, OUT);
+    glf_ref_linear_backward(rdx, rdw, rdb, dyd, xd, wd, B, IN, OUT);
 
     tu_dev X = tu_dev_new(ctx, x, nx, off), Wt = tu_dev_new(ctx, w, nw, off);
     tu_dev Bi = tu_dev_new(ctx, b, nb, off), DY = tu_dev_new(ctx, dy, ny, off);
@@ -112,7 +112,7 @@ static void test_linear_relu(void **state)
         float *b = tu_rand((size_t)OUT, 300 + i, -1, 1);
         double *xd = tu_f64(x, nx), *wd = tu_f64(w, nw), *bd = tu_f64(b, (size_t)OUT);
         double *ry = malloc(ny * sizeof *ry);
-        ref_linear_forward(ry, xd, wd, bias ? bd : NULL, B, IN, OUT);
+        glf_ref_linear_forward(ry, xd, wd, bias ? bd : NULL, B, IN, OUT);
         for (size_t k = 0; k < ny; k++)
             ry[k] = ry[k] < 0 ? 0.0 : ry[k];
         tu_dev X = tu_dev_new(ctx, x, nx, off), W = tu_dev_new(ctx, w, nw, off);
@@ -151,7 +151,7 @@ static void test_glf_shapes(void **state)
 static double loss_(const double *x, const double *w, const double *b, const double *dy, int B,
                     int IN, int OUT, double *y)
 {
-    ref_linear_forward(y, x, w, b, B, IN, OUT);
+    glf_ref_linear_forward(y, x, w, b, B, IN, OUT);
     double l = 0;
     for (size_t i = 0; i < (size_t)B * OUT; i++)
         l += dy[i] * y[i];
@@ -169,7 +169,7 @@ static void test_reference_finite_differences(void **state)
         g[t] = malloc(n[t] * sizeof(double));
     }
     double *dy = tu_rand_f64((size_t)B * OUT, 77, -1, 1), *y = malloc(B * OUT * sizeof *y);
-    ref_linear_backward(g[0], g[1], g[2], dy, p[0], p[1], B, IN, OUT);
+    glf_ref_linear_backward(g[0], g[1], g[2], dy, p[0], p[1], B, IN, OUT);
     glf_rng r;
     glf_rng_init(&r, 9, 1);
     const double h = 1e-3;

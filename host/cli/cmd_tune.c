@@ -1,5 +1,6 @@
-/* `glf tune`: searches GEMM tile sets of glf's kernels and CLBlast's Xgemm
- * parameters for the chosen device, validates each against the reference,
+/* `glf tune`: searches GEMM tile sets of glf's kernels, CLBlast's Xgemm
+ * parameters and the convolutions' im2col variants for the chosen device,
+ * validates each against the reference,
  * stores the winners in the cache folder (keyed by device, driver and
  * platform); --show prints what is stored. */
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "cli.h"
 #include "glf/gemm.h"
+#include "glf/ops_conv.h"
 
 static void progress_(void *user, const char *line)
 {
@@ -19,22 +21,33 @@ static void print_params_(const char *what, const glf_gemm_params *p)
     printf("glf %s: rm=%d vw=%d nv=%d lx=%d ly=%d\n", what, p->rm, p->vw, p->nv, p->lx, p->ly);
 }
 
+static void print_conv_(const char *what, const int use[2])
+{
+    printf("conv %s: taps=%s pixels=%s\n", what, use[0] ? "implicit" : "materialised",
+           use[1] ? "implicit" : "materialised");
+}
+
 static int usage_(void)
 {
-    printf("usage: glf tune [--device SPEC] [--only glf|clblast] [--show] [--quick]\n\n"
-           "Times GEMM parameter sets at GLF's shapes on the device, validating each\n"
-           "against a host reference (odd shapes, all transposes, NaN-filled outputs,\n"
-           "guard regions) before timing it, and stores the fastest in the cache folder\n"
-           "(GLF_CACHE_DIR), keyed by device, driver and platform:\n"
-           "  glf      tile sets of glf's own kernels (rows x vectors per work-item,\n"
-           "           vector width, work-group shape); later runs on that device use\n"
-           "           the stored set (validated again first);\n"
+    printf("usage: glf tune [--device SPEC] [--only glf|clblast|conv] [--show] [--quick]\n\n"
+           "Times kernel variants at GLF's shapes on the device, validating each against\n"
+           "a host reference (odd shapes, NaN-filled outputs, guard regions) before\n"
+           "timing it, and stores the fastest in the cache folder (GLF_CACHE_DIR),\n"
+           "keyed by device, driver and platform; later runs on that device use them:\n"
+           "  glf      tile sets of glf's own GEMM kernels (rows x vectors per\n"
+           "           work-item, vector width, work-group shape), validated again\n"
+           "           before first use;\n"
            "  clblast  CLBlast's Xgemm parameters (tiles, work-group, vector widths,\n"
            "           local memory), handed to CLBlast with CLBlastOverrideParameters;\n"
-           "           `glf bench` compares them with CLBlast's defaults.\n"
-           "Both by default (about 2 minutes on a 2-core CPU via PoCL).\n"
-           "  --show   print the stored sets, change nothing\n"
-           "  --quick  try 3 glf sets and 2 CLBlast sets on one small shape (for tests)\n");
+           "           `glf bench` compares them with CLBlast's defaults;\n"
+           "  conv     per orientation of the convolutions' im2col operand, a\n"
+           "           materialised column matrix or the implicit one packed straight\n"
+           "           from the image: 'taps' (Conv2d forward, ConvTranspose2d input\n"
+           "           gradient) and 'pixels' (weight gradients); timed after the glf\n"
+           "           tile set is chosen, at GLF's four convolutions.\n"
+           "All three by default (about 2 minutes on a 2-core CPU via PoCL).\n"
+           "  --show   print the stored choices, change nothing\n"
+           "  --quick  few candidates on small shapes (for tests)\n");
     return 0;
 }
 
@@ -59,15 +72,16 @@ int glf_cmd_tune(int argc, char **argv)
             return 2;
         }
     }
-    if (only && strcmp(only, "glf") && strcmp(only, "clblast")) {
-        fprintf(stderr, "glf tune: --only '%s', expected 'glf' or 'clblast'\n", only);
+    if (only && strcmp(only, "glf") && strcmp(only, "clblast") && strcmp(only, "conv")) {
+        fprintf(stderr, "glf tune: --only '%s', expected 'glf', 'clblast' or 'conv'\n", only);
         return 2;
     }
     int do_glf = !only || !strcmp(only, "glf"), do_cb = !only || !strcmp(only, "clblast");
+    int do_conv = !only || !strcmp(only, "conv");
     glf_ctx *ctx = cli_open_device("tune", spec);
     if (!ctx)
         return 1;
-    int rc = 0, found = 0;
+    int rc = 0, found = 0, use[2];
     glf_gemm_params p;
     glf_clblast_params cb;
     char set[256];
@@ -92,6 +106,16 @@ int glf_cmd_tune(int argc, char **argv)
             } else
                 printf("clblast untuned: CLBlast's own defaults\n");
         }
+        if (do_conv && !rc) {
+            if ((s = glf_gemm_im2col_tuned(ctx, use, &found)) != GLF_OK)
+                rc = cli_error("tune", s);
+            else if (found)
+                print_conv_("tuned", use);
+            else {
+                glf_gemm_im2col_policy(ctx, use);
+                print_conv_("untuned, defaults", use);
+            }
+        }
     } else {
         glf_gemm_set_note(ctx, progress_, NULL);
         if (do_glf) {
@@ -107,6 +131,12 @@ int glf_cmd_tune(int argc, char **argv)
                 glf_clblast_format(&cb, set, sizeof set);
                 printf("clblast tuned: %s\n", set);
             }
+        }
+        if (do_conv && !rc) {
+            if ((s = glf_conv_tune(ctx, quick, use, progress_, NULL)) != GLF_OK)
+                rc = cli_error("tune", s);
+            else
+                print_conv_(glf_gemm_has_im2col(ctx) ? "tuned" : "(CLBlast backend)", use);
         }
     }
     glf_ctx_destroy(ctx);

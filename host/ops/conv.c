@@ -142,6 +142,20 @@ static glf_gemm_im2col ib_(glf_dptr img, const geom_ *g, int transposed)
 }
 
 /* out (C, B*L) <- in (B, C, L). */
+/* Whether the GEMM takes op(B) as the implicit im2col (glf_gemm_im2col_b)
+ * rather than a materialised column matrix, for op(B) along the taps
+ * (pixels 0: Conv2d forward, ConvTranspose2d input gradient) or along the
+ * pixels (1: weight gradients): glf's kernels and the device's policy
+ * (glf_gemm_im2col_policy, tuned by glf_conv_tune). */
+static int implicit_(glf_ctx *ctx, int pixels)
+{
+    int use[2];
+    if (!glf_gemm_has_im2col(ctx))
+        return 0;
+    glf_gemm_im2col_policy(ctx, use);
+    return use[pixels];
+}
+
 static glf_status to_cbl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C, size_t L)
 {
     cl_kernel k;
@@ -219,10 +233,16 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
     GLF_TRY(need_(op, "w", w));
     GLF_TRY(need_(op, "work", work));
     glf_dptr col = work, yT = at_(work, g.R * g.N);
-    GLF_TRY(im2col_(ctx, col, 1, x, &g));
-    /* yT (Cout, N) = w (Cout, R) * colT (N, R)^T */
-    GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, 1.0f, w, g.R, col, g.R,
-                        0.0f, yT, g.N));
+    if (implicit_(ctx, 0)) { /* yT (Cout, N) = w (Cout, R) * col (R, N), implicit */
+        glf_gemm_im2col im = ib_(x, &g, 0);
+        GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, s->Cout, g.N, g.R, 1.0f, w.buf, w.off, g.R,
+                                  &im, 0.0f, yT.buf, yT.off, g.N));
+    } else {
+        GLF_TRY(im2col_(ctx, col, 1, x, &g));
+        /* yT (Cout, N) = w (Cout, R) * colT (N, R)^T */
+        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, 1.0f, w, g.R, col,
+                            g.R, 0.0f, yT, g.N));
+    }
     return to_bcl_(ctx, y, yT, b, s->B, s->Cout, g.L);
 }
 
@@ -244,7 +264,7 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
         GLF_TRY(to_cbl_(ctx, dyT, dy, s->B, s->Cout, g.L));
-        if (glf_gemm_has_im2col(ctx)) { /* dw (Cout, R) (+)= dyT (Cout, N) * col^T, implicit */
+        if (implicit_(ctx, 1)) { /* dw (Cout, R) (+)= dyT (Cout, N) * col^T, implicit */
             glf_gemm_im2col im = ib_(x, &g, 1);
             GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT.buf, dyT.off,
                                       g.N, &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
@@ -321,7 +341,7 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
         GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
-        if (glf_gemm_has_im2col(ctx)) { /* dw (Cin, R) (+)= xT (Cin, N) * col^T, implicit */
+        if (implicit_(ctx, 1)) { /* dw (Cin, R) (+)= xT (Cin, N) * col^T, implicit */
             glf_gemm_im2col im = ib_(dy, &g, 1);
             GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Ci, g.R, g.N, 1.0f, xT.buf, xT.off, g.N,
                                       &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
@@ -334,10 +354,16 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
-        GLF_TRY(im2col_(ctx, col, 1, dy, &g));
-        /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
-        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, 1.0f, w, g.R, col, g.R,
-                            0.0f, xT, g.N));
+        if (implicit_(ctx, 0)) { /* dxT (Cin, N) = w (Cin, R) * col (R, N), implicit */
+            glf_gemm_im2col im = ib_(dy, &g, 0);
+            GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Ci, g.N, g.R, 1.0f, w.buf, w.off, g.R,
+                                      &im, 0.0f, xT.buf, xT.off, g.N));
+        } else {
+            GLF_TRY(im2col_(ctx, col, 1, dy, &g));
+            /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
+            GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, 1.0f, w, g.R, col,
+                                g.R, 0.0f, xT, g.N));
+        }
         GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
     }
     return GLF_OK;

@@ -98,6 +98,10 @@ glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out)
         glf_gemm_params tuned;
         if (glf_gemm_tuned(ctx, &tuned, &found) == GLF_OK && found)
             st->params = tuned, st->tuned = 1; /* validated before first use like any set */
+        st->im2col_use[0] = 0, st->im2col_use[1] = 1;
+        int use[2];
+        if (glf_gemm_im2col_tuned(ctx, use, &found) == GLF_OK && found)
+            st->im2col_use[0] = use[0], st->im2col_use[1] = use[1];
         glf_clear_error(); /* an unreadable tuning file leaves the defaults */
         ctx->gemm = st;
     }
@@ -241,6 +245,29 @@ int glf_gemm_has_im2col(glf_ctx *ctx)
         return 0;
     }
     return st->backend == GLF_GEMM_GLF;
+}
+
+void glf_gemm_im2col_policy(glf_ctx *ctx, int use[2])
+{
+    struct glf_gemm_state_ *st;
+    if (glf_gemm_state_(ctx, &st) != GLF_OK) {
+        glf_clear_error();
+        use[0] = 0, use[1] = 1;
+        return;
+    }
+    use[0] = st->im2col_use[0], use[1] = st->im2col_use[1];
+}
+
+glf_status glf_gemm_set_im2col_policy(glf_ctx *ctx, const int use[2])
+{
+    struct glf_gemm_state_ *st;
+    if ((use[0] != 0 && use[0] != 1) || (use[1] != 0 && use[1] != 1))
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_gemm_set_im2col_policy: use {%d, %d}, expected 0 or 1 each", use[0],
+                        use[1]);
+    GLF_TRY(glf_gemm_state_(ctx, &st));
+    st->im2col_use[0] = use[0], st->im2col_use[1] = use[1];
+    return GLF_OK;
 }
 
 glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, size_t K,

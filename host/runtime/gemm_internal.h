@@ -12,6 +12,7 @@ struct glf_gemm_state_ {
     int tuned;              /* params came from the stored tuning of this device */
     int no_narrow;          /* a narrower tile set failed validation: never again */
     glf_gemm_params params;
+    int im2col_use[2];      /* glf_gemm_im2col_policy */
     glf_gemm_params passed[16]; /* parameter sets validated on this ctx */
     int npassed;
     glf_gemm_note_fn note;

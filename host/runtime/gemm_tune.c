@@ -84,6 +84,54 @@ glf_status glf_gemm_tune_store_(glf_ctx *ctx, const char *suffix, const char *ma
     return GLF_OK;
 }
 
+#define IM2COL_MAGIC_ "glf-conv-tune 1"
+#define IM2COL_SUFFIX_ "-conv"
+
+static const char *im2col_word_(int use)
+{
+    return use ? "implicit" : "materialised";
+}
+
+static int im2col_parse_(const char *w, int *use)
+{
+    if (!strcmp(w, "implicit"))
+        return *use = 1, 1;
+    if (!strcmp(w, "materialised"))
+        return *use = 0, 1;
+    return 0;
+}
+
+glf_status glf_gemm_im2col_tuned(glf_ctx *ctx, int use[2], int *found)
+{
+    char path[4096], line[512], a[32], b[32];
+    *found = 0;
+    GLF_TRY(glf_gemm_tune_path_(ctx, IM2COL_SUFFIX_, path, sizeof path));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return GLF_OK; /* untuned */
+    int u[2];
+    int ok = fgets(line, sizeof line, f) && !strncmp(line, IM2COL_MAGIC_, strlen(IM2COL_MAGIC_)) &&
+             fgets(line, sizeof line, f) && /* the device, for people reading it */
+             fgets(line, sizeof line, f) &&
+             sscanf(line, "taps=%31s pixels=%31s", a, b) == 2 && im2col_parse_(a, &u[0]) &&
+             im2col_parse_(b, &u[1]);
+    fclose(f);
+    if (!ok)
+        return glf_fail(GLF_ERR_FORMAT,
+                        "%s: expected '%s', a device line and 'taps=W pixels=W' with W "
+                        "'implicit' or 'materialised'", path, IM2COL_MAGIC_);
+    use[0] = u[0], use[1] = u[1];
+    *found = 1;
+    return GLF_OK;
+}
+
+glf_status glf_gemm_im2col_store(glf_ctx *ctx, const int use[2], double score)
+{
+    char set[128];
+    snprintf(set, sizeof set, "taps=%s pixels=%s", im2col_word_(use[0]), im2col_word_(use[1]));
+    return glf_gemm_tune_store_(ctx, IM2COL_SUFFIX_, IM2COL_MAGIC_, set, score);
+}
+
 static glf_status store_(glf_ctx *ctx, const glf_gemm_params *p, double score)
 {
     char set[128];

@@ -57,6 +57,22 @@ glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, siz
                              const glf_gemm_im2col *b, float beta, cl_mem C, size_t offC,
                              size_t ldc);
 
+/* Where convolutions use the implicit operand instead of a materialised
+ * column matrix (im2col + packing), per orientation of op(B): use[0] for
+ * K = the window taps (Conv2d forward, ConvTranspose2d input gradient),
+ * use[1] for K = the pixels (both weight gradients). Only with glf's own
+ * kernels (glf_gemm_has_im2col); CLBlast always gets a column matrix. The
+ * safe default is {0, 1} (what measured faster on PoCL's CPU device);
+ * glf_conv_tune (ops_conv.h) times both per orientation and stores the
+ * winners beside the tile set, and contexts made later on that device start
+ * from them (an unreadable file leaves the defaults). */
+void glf_gemm_im2col_policy(glf_ctx *ctx, int use[2]);
+glf_status glf_gemm_set_im2col_policy(glf_ctx *ctx, const int use[2]);
+/* The stored policy of ctx's device: *found = 0 when untuned. */
+glf_status glf_gemm_im2col_tuned(glf_ctx *ctx, int use[2], int *found);
+/* Store use as ctx's device's policy (temp file + rename), score in seconds. */
+glf_status glf_gemm_im2col_store(glf_ctx *ctx, const int use[2], double score);
+
 /* The same on glf_dptr tensors (buffer + float offset), as the ops pass them. */
 static inline glf_status glf_gemm_dp(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M,
                                      size_t N, size_t K, float alpha, glf_dptr A, size_t lda,

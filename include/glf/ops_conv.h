@@ -48,6 +48,29 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
                                          glf_dptr dy, glf_dptr x, glf_dptr w,
                                          const glf_conv_shape *s, glf_dptr work, int accumulate);
 
+/* ---- variants ------------------------------------------------------------
+ * Each convolution's GEMM takes the im2col of an image as one operand,
+ * either materialised (an im2col kernel writes the column matrix, the GEMM
+ * then packs it) or implicit (glf's GEMM packs its panels straight from the
+ * image). Which one a context uses, per orientation, is
+ * glf_gemm_im2col_policy (gemm.h): use[0] for the Conv2d forward and the
+ * ConvTranspose2d input gradient, use[1] for both weight gradients. */
+typedef void (*glf_conv_note_fn)(void *user, const char *line);
+
+/* Run Conv2d and ConvTranspose2d forward and backward under policy use at
+ * odd shapes (outputs NaN-filled first) against the double-precision
+ * reference; ctx's policy is left as it was. GLF_ERR_NUMERIC names the op,
+ * the shape, the variant and the output that differs. */
+glf_status glf_conv_validate(glf_ctx *ctx, const int use[2]);
+
+/* Time both variants of each orientation at GLF's four convolutions (batch
+ * 256; quick: batch 4, for tests) after validating every combination, store
+ * the fastest valid one for ctx's device (glf_gemm_im2col_store) and use it
+ * on ctx; best gets it. With CLBlast as the GEMM backend there is nothing
+ * to choose (materialised only): best gets the policy, nothing is stored.
+ * Progress lines go to note (NULL: none). */
+glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn note, void *user);
+
 /* Linear (PyTorch): x (B, IN), w (OUT, IN), b (OUT) [NULL: none],
  * y (B, OUT) = x w^T + b. Backward: dx (B, IN) overwritten [dx.buf NULL:
  * skip], dw (OUT, IN) and db (OUT) overwritten or accumulated [NULL: skip]. */

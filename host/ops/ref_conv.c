@@ -11,7 +11,7 @@ static void zero_(double *p, size_t n)
         memset(p, 0, n * sizeof *p);
 }
 
-void ref_conv2d_forward(double *y, const double *x, const double *w, const double *b,
+void glf_ref_conv2d_forward(double *y, const double *x, const double *w, const double *b,
                         const glf_conv_shape *s)
 {
     int Ho = glf_conv2d_out(s->H, s->K, s->S, s->P), Wo = glf_conv2d_out(s->W, s->K, s->S, s->P);
@@ -34,7 +34,7 @@ void ref_conv2d_forward(double *y, const double *x, const double *w, const doubl
                 }
 }
 
-void ref_conv2d_backward(double *dx, double *dw, double *db, const double *dy, const double *x,
+void glf_ref_conv2d_backward(double *dx, double *dw, double *db, const double *dy, const double *x,
                          const double *w, const glf_conv_shape *s)
 {
     int Ho = glf_conv2d_out(s->H, s->K, s->S, s->P), Wo = glf_conv2d_out(s->W, s->K, s->S, s->P);
@@ -65,7 +65,7 @@ void ref_conv2d_backward(double *dx, double *dw, double *db, const double *dy, c
                 }
 }
 
-void ref_conv_transpose2d_forward(double *y, const double *x, const double *w, const double *b,
+void glf_ref_conv_transpose2d_forward(double *y, const double *x, const double *w, const double *b,
                                   const glf_conv_shape *s)
 {
     int Ho = glf_conv_transpose2d_out(s->H, s->K, s->S, s->P);
@@ -93,7 +93,7 @@ void ref_conv_transpose2d_forward(double *y, const double *x, const double *w, c
                 }
 }
 
-void ref_conv_transpose2d_backward(double *dx, double *dw, double *db, const double *dy,
+void glf_ref_conv_transpose2d_backward(double *dx, double *dw, double *db, const double *dy,
                                    const double *x, const double *w, const glf_conv_shape *s)
 {
     int Ho = glf_conv_transpose2d_out(s->H, s->K, s->S, s->P);
@@ -128,7 +128,7 @@ void ref_conv_transpose2d_backward(double *dx, double *dw, double *db, const dou
                 }
 }
 
-void ref_linear_forward(double *y, const double *x, const double *w, const double *b, int B,
+void glf_ref_linear_forward(double *y, const double *x, const double *w, const double *b, int B,
                         int IN, int OUT)
 {
     for (int bb = 0; bb < B; bb++)
@@ -140,7 +140,7 @@ void ref_linear_forward(double *y, const double *x, const double *w, const doubl
         }
 }
 
-void ref_linear_backward(double *dx, double *dw, double *db, const double *dy, const double *x,
+void glf_ref_linear_backward(double *dx, double *dw, double *db, const double *dy, const double *x,
                          const double *w, int B, int IN, int OUT)
 {
     zero_(dx, (size_t)B * IN);

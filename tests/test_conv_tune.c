@@ -1,0 +1,235 @@
+/* Convolution variants (materialised or implicit im2col operand, per
+ * orientation): every combination passes validation against the reference;
+ * a quick tune stores its choice and later contexts start from it; a
+ * corrupt stored choice is a format error and leaves the defaults; with
+ * CLBlast there is nothing to tune; and an implicit operand that is wrong
+ * (a deliberately broken cl/gemm.cl through GLF_KERNEL_DIR) is rejected by
+ * validation and never chosen. The broken-kernel case runs last: sources
+ * from GLF_KERNEL_DIR stay loaded for the whole process. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "glf/gemm.h"
+#include "glf/ops_conv.h"
+
+struct notes_ {
+    int count, rejected;
+    char all[4096];
+};
+
+static void note_(void *user, const char *line)
+{
+    struct notes_ *n = user;
+    n->count++;
+    if (strstr(line, "rejected"))
+        n->rejected++;
+    size_t l = strlen(n->all);
+    snprintf(n->all + l, sizeof n->all - l, "%s\n", line);
+}
+
+/* The stored choice of the device (the one *-conv.txt in the cache folder). */
+static char *stored_path_(glf_ctx *ctx)
+{
+    const char *dir = glf_ctx_cache_dir(ctx);
+    assert_non_null(dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    struct dirent *e;
+    char *path = NULL;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l > 9 && !strcmp(e->d_name + l - 9, "-conv.txt")) {
+            assert_null(path); /* one device, one file */
+            path = malloc(strlen(dir) + l + 2);
+            sprintf(path, "%s/%s", dir, e->d_name);
+        }
+    }
+    closedir(d);
+    return path;
+}
+
+static void test_every_variant_validates(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    int before[2], after[2];
+    glf_gemm_im2col_policy(ctx, before);
+    assert_int_equal(before[0], 0); /* the safe defaults of an untuned device */
+    assert_int_equal(before[1], 1);
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            int use[2] = {a, b};
+            TU_OK(glf_conv_validate(ctx, use));
+        }
+    glf_gemm_im2col_policy(ctx, after);
+    assert_memory_equal(before, after, sizeof before); /* validation changes nothing */
+    int bad[2] = {2, 0};
+    tu_expect_status(glf_gemm_set_im2col_policy(ctx, bad), GLF_ERR_INVALID_ARG, "{2, 0}",
+                     "expected 0 or 1");
+    tu_expect_status(glf_conv_validate(ctx, bad), GLF_ERR_INVALID_ARG, "{2, 0}", NULL);
+    glf_ctx_destroy(ctx);
+}
+
+static void test_tune_stores_and_reuses(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    int best[2] = {-1, -1}, got[2] = {-1, -1}, found = 1;
+    TU_OK(glf_gemm_im2col_tuned(ctx, got, &found));
+    assert_int_equal(found, 0);
+    struct notes_ notes = {0, 0, ""};
+    TU_OK(glf_conv_tune(ctx, 1, best, note_, &notes));
+    assert_true(best[0] == 0 || best[0] == 1);
+    assert_true(best[1] == 0 || best[1] == 1);
+    assert_int_equal(notes.rejected, 0);
+    assert_int_equal(notes.count, 4); /* two variants of two orientations timed */
+    TU_OK(glf_gemm_im2col_tuned(ctx, got, &found));
+    assert_int_equal(found, 1);
+    assert_memory_equal(got, best, sizeof got);
+    glf_gemm_im2col_policy(ctx, got);
+    assert_memory_equal(got, best, sizeof got); /* in use on ctx */
+    glf_ctx_destroy(ctx);
+
+    ctx = tu_ctx(); /* a later context on the device starts from it */
+    glf_gemm_im2col_policy(ctx, got);
+    assert_memory_equal(got, best, sizeof got);
+    char *path = stored_path_(ctx);
+    assert_non_null(path);
+    glf_ctx_destroy(ctx);
+
+    /* Every other choice, written by hand, is read back as written. */
+    for (int v = 0; v < 4; v++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "glf-conv-tune 1\nsome device\ntaps=%s pixels=%s\nscore_ms=1.0\n",
+                v & 1 ? "implicit" : "materialised", v & 2 ? "implicit" : "materialised");
+        fclose(f);
+        ctx = tu_ctx();
+        glf_gemm_im2col_policy(ctx, got);
+        assert_int_equal(got[0], v & 1);
+        assert_int_equal(got[1], (v & 2) >> 1);
+        glf_ctx_destroy(ctx);
+    }
+    remove(path);
+    free(path);
+}
+
+static void test_corrupt_store_leaves_defaults(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    int best[2];
+    TU_OK(glf_conv_tune(ctx, 1, best, NULL, NULL));
+    char *path = stored_path_(ctx);
+    assert_non_null(path);
+    glf_ctx_destroy(ctx);
+    static const char *bad_[] = {"glf-conv-tune 1\ndevice\ntaps=implicit pixels=sideways\n",
+                                 "glf-conv-tune 1\ndevice\n", "glf-gemm-tune 1\nx\ntaps=implicit "
+                                                              "pixels=implicit\n",
+                                 ""};
+    for (size_t i = 0; i < sizeof bad_ / sizeof bad_[0]; i++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(bad_[i], f);
+        fclose(f);
+        ctx = tu_ctx();
+        int got[2], found = 1;
+        tu_expect_status(glf_gemm_im2col_tuned(ctx, got, &found), GLF_ERR_FORMAT, path,
+                         "'taps=W pixels=W'");
+        assert_int_equal(found, 0);
+        glf_gemm_im2col_policy(ctx, got); /* the context runs on the defaults */
+        assert_int_equal(got[0], 0);
+        assert_int_equal(got[1], 1);
+        glf_ctx_destroy(ctx);
+    }
+    remove(path);
+    free(path);
+}
+
+static void test_clblast_has_nothing_to_tune(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_CLBLAST));
+    assert_int_equal(glf_gemm_has_im2col(ctx), 0);
+    struct notes_ notes = {0, 0, ""};
+    int best[2] = {-1, -1};
+    TU_OK(glf_conv_tune(ctx, 1, best, note_, &notes));
+    assert_int_equal(notes.count, 1);
+    assert_non_null(strstr(notes.all, "nothing to choose"));
+    char *path = stored_path_(ctx);
+    assert_null(path); /* nothing stored */
+    /* The materialised path is what runs, whatever the policy says. */
+    int use[2] = {1, 1};
+    TU_OK(glf_conv_validate(ctx, use));
+    glf_ctx_destroy(ctx);
+}
+
+/* A copy of cl/ (GLF_KERNEL_DIR replaces all of it) with cl/gemm.cl's
+ * implicit operand off by one part in a thousand. */
+static char *broken_kernel_dir_(void)
+{
+    char *dir = tu_tmpdir("conv-broken");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cp '%s'/*.cl '%s'/", tu_src_path("cl"), dir);
+    assert_int_equal(system(cmd), 0);
+    FILE *f = fopen(tu_src_path("cl/gemm.cl"), "rb");
+    assert_non_null(f);
+    static char src[1 << 16];
+    size_t n = fread(src, 1, sizeof src - 1, f);
+    fclose(f);
+    src[n] = '\0';
+    const char *needle = "Bp[cc] = ok ? plane[ih * W + iw] : 0.0f;";
+    char *at = strstr(src, needle);
+    assert_non_null(at); /* the test must notice if the kernel changes shape */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/gemm.cl", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(src, 1, (size_t)(at - src), f);
+    fputs("Bp[cc] = ok ? 1.001f * plane[ih * W + iw] : 0.0f;", f);
+    fputs(at + strlen(needle), f);
+    fclose(f);
+    return dir;
+}
+
+static void test_wrong_implicit_operand_is_rejected(void **state)
+{
+    (void)state;
+    char *dir = broken_kernel_dir_();
+    assert_int_equal(setenv("GLF_KERNEL_DIR", dir, 1), 0);
+    glf_ctx *ctx = tu_ctx();
+    int mat[2] = {0, 0}, taps[2] = {1, 0}, pix[2] = {0, 1};
+    TU_OK(glf_conv_validate(ctx, mat));
+    assert_string_equal(glf_gemm_backend_name(ctx), "glf"); /* the GEMM itself passed */
+    tu_expect_status(glf_conv_validate(ctx, taps), GLF_ERR_NUMERIC, "taps implicit",
+                     "differs from the double reference");
+    tu_expect_status(glf_conv_validate(ctx, pix), GLF_ERR_NUMERIC, "pixels implicit",
+                     "differs from the double reference");
+    struct notes_ notes = {0, 0, ""};
+    int best[2] = {-1, -1};
+    TU_OK(glf_conv_tune(ctx, 1, best, note_, &notes));
+    assert_int_equal(best[0], 0); /* only the materialised operand is valid */
+    assert_int_equal(best[1], 0);
+    assert_int_equal(notes.rejected, 3);
+    glf_ctx_destroy(ctx);
+    unsetenv("GLF_KERNEL_DIR");
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_variant_validates),
+        cmocka_unit_test(test_tune_stores_and_reuses),
+        cmocka_unit_test(test_corrupt_store_leaves_defaults),
+        cmocka_unit_test(test_clblast_has_nothing_to_tune),
+        cmocka_unit_test(test_wrong_implicit_operand_is_rejected),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
