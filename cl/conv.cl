@@ -122,6 +122,54 @@ __kernel void col2im(__global float *img, int img_off, __global const float *col
     }
 }
 
+#ifdef CONV_H
+// col2im with the image side as constants too (-DCONV_H, -DCONV_W): one
+// work-item per image row (b, c, h), as col2im, but walking the taps
+// instead of the pixels: for each kh that reaches row h (kh ascending),
+// each kw (ascending) adds its run of Wo column entries into the row, whose
+// W sums stay in registers (every index is a constant once the loops
+// unroll). Every pixel receives its taps in col2im's order (kh, then kw),
+// from 0, so the bits are the same.
+#define HO_ ((CONV_H + 2 * CONV_P - CONV_K) / CONV_S + 1)
+#define WO_ ((CONV_W + 2 * CONV_P - CONV_K) / CONV_S + 1)
+__kernel void col2im_fixed(__global float *img, int img_off, __global const float *col,
+                           int col_off, __global const float *bias, int bias_off, int has_bias,
+                           int B, int C)
+{
+    int row = get_global_id(0); // (b, c, h)
+    if (row >= B * C * CONV_H)
+        return;
+    int h = row % CONV_H, t = row / CONV_H;
+    int c = t % C, b = t / C;
+    float acc[CONV_W];
+    #pragma unroll
+    for (int w = 0; w < CONV_W; w++)
+        acc[w] = 0.0f;
+    const int N = B * HO_ * WO_;
+    __global const float *cb = col + col_off + c * KK_ * KK_ * N + b * HO_ * WO_;
+    #pragma unroll
+    for (int kh = 0; kh < KK_; kh++) {
+        const int u = h + PP_ - kh; // = oh * S for the output row oh that tap kh reads
+        if (u < 0 || u % SS_ != 0 || u / SS_ >= HO_)
+            continue;
+        __global const float *cr = cb + kh * KK_ * N + (u / SS_) * WO_;
+        #pragma unroll
+        for (int kw = 0; kw < KK_; kw++)
+            #pragma unroll
+            for (int ow = 0; ow < WO_; ow++) {
+                const int iw = ow * SS_ - PP_ + kw;
+                if (iw >= 0 && iw < CONV_W)
+                    acc[iw] += cr[kw * N + ow];
+            }
+    }
+    float b0 = has_bias ? bias[bias_off + c] : 0.0f;
+    __global float *out = img + img_off + row * CONV_W;
+    #pragma unroll
+    for (int w = 0; w < CONV_W; w++)
+        out[w] = has_bias ? acc[w] + b0 : acc[w];
+}
+#endif
+
 // out (C, B*L) <- in (B, C, L); one work-item per (c, b) copies L floats.
 __kernel void bcl_to_cbl(__global float *out, int out_off, __global const float *in, int in_off,
                          int B, int C, int L)

@@ -125,6 +125,7 @@ static const glf_conv_shape odd_[] = {
     {1, 3, 7, 7, 5, 3, 1, 0}, {3, 3, 9, 9, 5, 3, 2, 1}, {3, 3, 7, 9, 5, 4, 2, 1},
     {1, 3, 9, 7, 5, 4, 1, 0}, {3, 2, 8, 8, 3, 3, 2, 1}, {3, 3, 7, 7, 5, 1, 2, 0},
     {3, 3, 5, 6, 5, 3, 1, 2}, {1, 1, 1, 1, 1, 1, 1, 0}, {3, 5, 11, 10, 7, 4, 3, 2},
+    {2, 2, 3, 67, 3, 3, 2, 1}, /* rows over 64 pixels: the generic col2im */
 };
 #define NODD_ (sizeof odd_ / sizeof odd_[0])
 
@@ -247,6 +248,61 @@ static void test_reference_finite_differences(void **state)
     }
 }
 
+/* col2im (Conv2d's input gradient, ConvTranspose2d's forward) has a
+ * kernel with the image side as constants and a generic one; both must give
+ * the same bits (GLF_COL2IM=generic selects the generic one). */
+static void col2im_bits_(glf_ctx *ctx, glf_conv_shape s)
+{
+    int Ho = glf_conv2d_out(s.H, s.K, s.S, s.P), Wo = glf_conv2d_out(s.W, s.K, s.S, s.P);
+    int tHo = glf_conv_transpose2d_out(s.H, s.K, s.S, s.P);
+    int tWo = glf_conv_transpose2d_out(s.W, s.K, s.S, s.P);
+    size_t nx = (size_t)s.B * s.Cin * s.H * s.W, ny = (size_t)s.B * s.Cout * Ho * Wo;
+    size_t nty = (size_t)s.B * s.Cout * tHo * tWo, nw = (size_t)s.Cout * s.Cin * s.K * s.K;
+    size_t ws = glf_conv2d_workspace(&s), wst = glf_conv_transpose2d_workspace(&s);
+    float *x = tu_rand(nx, 11, -1, 1), *w = tu_rand(nw, 12, -1, 1);
+    float *dy = tu_rand(ny, 13, -1, 1), *b = tu_rand((size_t)s.Cout, 14, -1, 1);
+    tu_dev X = tu_dev_new(ctx, x, nx, 3), Wt = tu_dev_new(ctx, w, nw, 0);
+    tu_dev DY = tu_dev_new(ctx, dy, ny, 5), Bi = tu_dev_new(ctx, b, (size_t)s.Cout, 1);
+    tu_dev WK = tu_dev_new(ctx, NULL, ws > wst ? ws : wst, 0);
+    glf_dptr none = glf_dp(NULL, 0);
+    float *got[2][2];
+    for (int v = 0; v < 2; v++) {
+        if (v)
+            assert_int_equal(setenv("GLF_COL2IM", "generic", 1), 0);
+        tu_dev DX = tu_dev_new(ctx, NULL, nx, 7), TY = tu_dev_new(ctx, NULL, nty, 2);
+        TU_OK(glf_conv2d_backward(ctx, tu_dp(DX), none, none, tu_dp(DY), tu_dp(X), tu_dp(Wt), &s,
+                                  tu_dp(WK), 0));
+        TU_OK(glf_conv_transpose2d_forward(ctx, tu_dp(TY), tu_dp(X), tu_dp(Wt), tu_dp(Bi), &s,
+                                           tu_dp(WK)));
+        got[v][0] = tu_dev_read(ctx, DX, "conv dx"); /* checks the guards too */
+        got[v][1] = tu_dev_read(ctx, TY, "convT y");
+        glf_buf_release(DX.buf), glf_buf_release(TY.buf);
+        unsetenv("GLF_COL2IM");
+    }
+    char tag[128];
+    snprintf(tag, sizeof tag, "col2im fixed vs generic B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d",
+             s.B, s.Cin, s.H, s.W, s.Cout, s.K, s.S, s.P);
+    expect_same_bits_(tag, "conv dx", got[0][0], got[1][0], nx);
+    expect_same_bits_(tag, "convT y", got[0][1], got[1][1], nty);
+    for (int v = 0; v < 2; v++)
+        free(got[v][0]), free(got[v][1]);
+    glf_buf_release(X.buf), glf_buf_release(Wt.buf), glf_buf_release(DY.buf);
+    glf_buf_release(Bi.buf), glf_buf_release(WK.buf);
+    free(x), free(w), free(dy), free(b);
+}
+
+static void test_col2im_variants_same_bits(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    col2im_bits_(ctx, (glf_conv_shape){3, 64, 14, 14, 128, 4, 2, 1}); /* GLF's enc.conv2 */
+    col2im_bits_(ctx, (glf_conv_shape){2, 3, 9, 7, 5, 4, 2, 1});
+    col2im_bits_(ctx, (glf_conv_shape){2, 3, 7, 9, 5, 3, 1, 0});
+    col2im_bits_(ctx, (glf_conv_shape){3, 5, 11, 10, 7, 4, 3, 2});
+    col2im_bits_(ctx, (glf_conv_shape){2, 2, 8, 8, 3, 1, 2, 0}); /* pixels no tap reaches */
+    glf_ctx_destroy(ctx);
+}
+
 static void test_invalid_arguments(void **state)
 {
     (void)state;
@@ -280,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_odd),
         cmocka_unit_test(test_conv_transpose2d_odd),
         cmocka_unit_test(test_glf_shapes),
+        cmocka_unit_test(test_col2im_variants_same_bits),
         cmocka_unit_test(test_invalid_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,12 +6,15 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "glf/gemm.h"
 
 /* Work-group size (dim 0) of every kernel here: small, so PoCL vectorises
  * along it without barriers; fixed, so each kernel compiles once. */
 #define CONV_WG_ 16
+#define COL2IM_FIXED_MAX_W_ 64 /* rows up to 64 pixels by col2im_fixed (unrolled) */
 
 int glf_conv2d_out(int in, int K, int S, int P)
 {
@@ -124,6 +127,20 @@ static glf_status im2col_(glf_ctx *ctx, glf_dptr col, int transposed, glf_dptr i
 static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bias, const geom_ *g)
 {
     cl_kernel k;
+    /* The image side as constants too (col2im_fixed, ~4x faster on PoCL),
+     * unless the rows are long (the loops unroll over a row) or
+     * GLF_COL2IM=generic asks for the generic kernel (same bits; for tests
+     * and benchmarks). */
+    const char *env = getenv("GLF_COL2IM");
+    if (g->W <= COL2IM_FIXED_MAX_W_ && !(env && !strcmp(env, "generic"))) {
+        char opt[128];
+        snprintf(opt, sizeof opt, "-DCONV_K=%d -DCONV_S=%d -DCONV_P=%d -DCONV_H=%d -DCONV_W=%d",
+                 g->K, g->S, g->P, g->H, g->W);
+        GLF_TRY(glf_kernel(ctx, "conv", "col2im_fixed", opt, &k));
+        size_t gp = (size_t)g->B * g->C * g->H, lp = CONV_WG_;
+        return GLF_LAUNCH(ctx, k, 1, &gp, &lp, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
+                          GLF_I32(bias.buf != NULL), GLF_I32(g->B), GLF_I32(g->C));
+    }
     GLF_TRY(kern_win_(ctx, "col2im", g, &k));
     size_t gl = (size_t)g->B * g->C * g->H, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
