@@ -150,17 +150,38 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
         #pragma unroll
         for (int v = 0; v < GEMM_NV; v++)
             acc[r][v] = (VT)(0.0f);
-    for (int k = kb; k < ke; k++) {
-        VT b[GEMM_NV];
-        #pragma unroll
-        for (int v = 0; v < GEMM_NV; v++)
-            b[v] = VLOAD_(Bp + k * kb_ + v * GEMM_VW);
-        #pragma unroll
-        for (int r = 0; r < GEMM_RM; r++) {
-            const float a = Ap[k * ka + r * ra];
+    if (ka == GEMM_RM && ra == 1) {
+        // A packed (the usual case): its RM values of step k sit together,
+        // so every load is one pointer plus a constant. With the run-time
+        // strides below LLVM spends ~8 integer operations per k on
+        // addresses, competing with the FMAs for ports.
+        __global const float *a_ = Ap + kb * GEMM_RM, *b_ = Bp + kb * kb_;
+        for (int k = kb; k < ke; k++, a_ += GEMM_RM, b_ += kb_) {
+            VT b[GEMM_NV];
             #pragma unroll
             for (int v = 0; v < GEMM_NV; v++)
-                acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
+                b[v] = VLOAD_(b_ + v * GEMM_VW);
+            #pragma unroll
+            for (int r = 0; r < GEMM_RM; r++) {
+                const float a = a_[r];
+                #pragma unroll
+                for (int v = 0; v < GEMM_NV; v++)
+                    acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
+            }
+        }
+    } else {
+        for (int k = kb; k < ke; k++) {
+            VT b[GEMM_NV];
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                b[v] = VLOAD_(Bp + k * kb_ + v * GEMM_VW);
+            #pragma unroll
+            for (int r = 0; r < GEMM_RM; r++) {
+                const float a = Ap[k * ka + r * ra];
+                #pragma unroll
+                for (int v = 0; v < GEMM_NV; v++)
+                    acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
+            }
         }
     }
     const int i0 = rb * GEMM_RM, j0 = t * GEMM_TN;
