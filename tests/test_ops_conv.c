@@ -130,11 +130,11 @@ static const glf_conv_shape odd_[] = {
 #define NODD_ (sizeof odd_ / sizeof odd_[0])
 
 /* Each odd case runs on glf's kernels with both variants of each
- * orientation of the im2col operand (the default policy {materialised,
- * implicit} and its opposite) and on CLBlast (materialised only). */
+ * orientation of the im2col operand (the default policy, materialised for
+ * both, and implicit for both) and on CLBlast (materialised only). */
 static void variant_(glf_ctx *ctx, int v)
 {
-    static const int use_[2][2] = {{0, 1}, {1, 0}};
+    static const int use_[2][2] = {{0, 0}, {1, 1}};
     TU_OK(glf_gemm_set_backend(ctx, v == 2 ? GLF_GEMM_CLBLAST : GLF_GEMM_GLF));
     TU_OK(glf_gemm_set_im2col_policy(ctx, use_[v == 1]));
 }

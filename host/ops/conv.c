@@ -286,10 +286,12 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
             GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT.buf, dyT.off,
                                       g.N, &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
         } else {
-            GLF_TRY(im2col_(ctx, col, 0, x, &g));
-            /* dw (Cout, R) (+)= dyT (Cout, N) * col (R, N)^T */
-            GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Co, g.R, g.N, 1.0f, dyT, g.N, col,
-                                g.N, accumulate ? 1.0f : 0.0f, dw, g.R));
+            /* dw (Cout, R) (+)= dyT (Cout, N) * colT (N, R): the transposed
+             * im2col makes op(B) untransposed, so the GEMM packs it by
+             * copying rows (a transposing pack of col (R, N) cost ~3x more) */
+            GLF_TRY(im2col_(ctx, col, 1, x, &g));
+            GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT, g.N,
+                                col, g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
         }
     }
     if (dx.buf) {
@@ -353,6 +355,7 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
     size_t Ci = (size_t)s->Cin;
     glf_dptr col = work, xT = at_(work, g.R * g.N);
     glf_dptr part = at_(work, g.R * g.N + Ci * g.N + g.R * Ci);
+    int have_colT = 0; /* col holds colT = im2col_t(dy) */
     if (db.buf)
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, (size_t)Ho * Wo, accumulate));
     if (dw.buf) {
@@ -363,10 +366,11 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
             GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Ci, g.R, g.N, 1.0f, xT.buf, xT.off, g.N,
                                       &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
         } else {
-            GLF_TRY(im2col_(ctx, col, 0, dy, &g));
-            /* dw (Cin, R) (+)= xT (Cin, N) * col (R, N)^T */
-            GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.R, g.N, 1.0f, xT, g.N, col,
-                                g.N, accumulate ? 1.0f : 0.0f, dw, g.R));
+            /* dw (Cin, R) (+)= xT (Cin, N) * colT (N, R), as in Conv2d */
+            GLF_TRY(im2col_(ctx, col, 1, dy, &g));
+            have_colT = 1;
+            GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Ci, g.R, g.N, 1.0f, xT, g.N, col,
+                                g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
         }
     }
     if (dx.buf) {
@@ -376,7 +380,8 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
             GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Ci, g.N, g.R, 1.0f, w.buf, w.off, g.R,
                                       &im, 0.0f, xT.buf, xT.off, g.N));
         } else {
-            GLF_TRY(im2col_(ctx, col, 1, dy, &g));
+            if (!have_colT) /* the weight gradient's colT is this one: made once */
+                GLF_TRY(im2col_(ctx, col, 1, dy, &g));
             /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
             GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, 1.0f, w, g.R, col,
                                 g.R, 0.0f, xT, g.N));

@@ -98,7 +98,7 @@ glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out)
         glf_gemm_params tuned;
         if (glf_gemm_tuned(ctx, &tuned, &found) == GLF_OK && found)
             st->params = tuned, st->tuned = 1; /* validated before first use like any set */
-        st->im2col_use[0] = 0, st->im2col_use[1] = 1;
+        st->im2col_use[0] = 0, st->im2col_use[1] = 0;
         int use[2];
         if (glf_gemm_im2col_tuned(ctx, use, &found) == GLF_OK && found)
             st->im2col_use[0] = use[0], st->im2col_use[1] = use[1];
@@ -252,7 +252,7 @@ void glf_gemm_im2col_policy(glf_ctx *ctx, int use[2])
     struct glf_gemm_state_ *st;
     if (glf_gemm_state_(ctx, &st) != GLF_OK) {
         glf_clear_error();
-        use[0] = 0, use[1] = 1;
+        use[0] = 0, use[1] = 0;
         return;
     }
     use[0] = st->im2col_use[0], use[1] = st->im2col_use[1];

@@ -62,7 +62,7 @@ glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, siz
  * K = the window taps (Conv2d forward, ConvTranspose2d input gradient),
  * use[1] for K = the pixels (both weight gradients). Only with glf's own
  * kernels (glf_gemm_has_im2col); CLBlast always gets a column matrix. The
- * safe default is {0, 1} (what measured faster on PoCL's CPU device);
+ * safe default is {0, 0} (what measured faster on PoCL's CPU device);
  * glf_conv_tune (ops_conv.h) times both per orientation and stores the
  * winners beside the tile set, and contexts made later on that device start
  * from them (an unreadable file leaves the defaults). */
