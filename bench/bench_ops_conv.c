@@ -136,14 +136,14 @@ static double flops_fwd_(const op_ *o)
 
 /* ---- strategy comparison for Conv2d (forward and dw) --------------------- */
 
+/* colT_b (L, R) of one sample (im2col_t, the kernel the ops use). */
 static void im2col_one_(cl_mem col, size_t col_off, cl_mem x, size_t x_off,
                         const glf_conv_shape *s, int Ho)
 {
     cl_kernel k;
-    CHECK_(glf_kernel(ctx_, "conv", "im2col", NULL, &k));
-    size_t R = (size_t)s->Cin * s->K * s->K;
-    size_t gl[2] = {(size_t)Ho, R}, lo[2] = {16, 1};
-    CHECK_(GLF_LAUNCH(ctx_, k, 2, gl, lo, GLF_MEM(col), GLF_I32(col_off), GLF_MEM(x),
+    CHECK_(glf_kernel(ctx_, "conv", "im2col_t", NULL, &k));
+    size_t gl = (size_t)Ho * Ho, lo = 16;
+    CHECK_(GLF_LAUNCH(ctx_, k, 1, &gl, &lo, GLF_MEM(col), GLF_I32(col_off), GLF_MEM(x),
                       GLF_I32(x_off), GLF_I32(1), GLF_I32(s->Cin), GLF_I32(s->H),
                       GLF_I32(s->W), GLF_I32(s->K), GLF_I32(s->S), GLF_I32(s->P), GLF_I32(Ho),
                       GLF_I32(Ho)));
@@ -151,7 +151,7 @@ static void im2col_one_(cl_mem col, size_t col_off, cl_mem x, size_t x_off,
 
 static int strategy_; /* 1: a glf_gemm (CLBlast) per sample, 2: CLBlast strided batched */
 
-/* Forward without bias by per-sample CLBlast GEMMs: y_b (Cout, L) = w (Cout, R) col_b (R, L). */
+/* Forward without bias by per-sample CLBlast GEMMs: y_b (Cout, L) = w (Cout, R) colT_b^T. */
 static void fwd_per_sample_(op_ *o)
 {
     const glf_conv_shape *s = &o->cs;
@@ -161,13 +161,13 @@ static void fwd_per_sample_(op_ *o)
         im2col_one_(o->work, b * R * L, o->x, (size_t)b * s->Cin * s->H * s->W, s, Ho);
     if (strategy_ == 1) {
         for (int b = 0; b < s->B; b++)
-            CHECK_(glf_gemm(ctx_, GLF_NO_TRANS, GLF_NO_TRANS, s->Cout, L, R, 1.0f, o->w, 0, R,
-                            o->work, b * R * L, L, 0.0f, o->y, b * s->Cout * L, L));
+            CHECK_(glf_gemm(ctx_, GLF_NO_TRANS, GLF_TRANS, s->Cout, L, R, 1.0f, o->w, 0, R,
+                            o->work, b * R * L, R, 0.0f, o->y, b * s->Cout * L, L));
     } else {
         cl_command_queue q = glf_ctx_queue(ctx_);
         CLBlastStatusCode st = CLBlastSgemmStridedBatched(
-            CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, s->Cout, L, R, 1.0f,
-            o->w, 0, R, 0, o->work, 0, L, R * L, 0.0f, o->y, 0, L, s->Cout * L, s->B, &q,
+            CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, s->Cout, L, R, 1.0f,
+            o->w, 0, R, 0, o->work, 0, R, R * L, 0.0f, o->y, 0, L, s->Cout * L, s->B, &q,
             NULL);
         if (st != CLBlastSuccess) {
             fprintf(stderr, "CLBlastSgemmStridedBatched failed: %d\n", (int)st);
@@ -176,7 +176,7 @@ static void fwd_per_sample_(op_ *o)
     }
 }
 
-/* dw (Cout, R) += sum_b dy_b (Cout, L) col_b^T, one CLBlast GEMM per sample. */
+/* dw (Cout, R) += sum_b dy_b (Cout, L) colT_b, one CLBlast GEMM per sample. */
 static void dw_per_sample_(op_ *o)
 {
     const glf_conv_shape *s = &o->cs;
@@ -185,8 +185,8 @@ static void dw_per_sample_(op_ *o)
     for (int b = 0; b < s->B; b++)
         im2col_one_(o->work, b * R * L, o->x, (size_t)b * s->Cin * s->H * s->W, s, Ho);
     for (int b = 0; b < s->B; b++)
-        CHECK_(glf_gemm(ctx_, GLF_NO_TRANS, GLF_TRANS, s->Cout, R, L, 1.0f, o->dy,
-                        b * s->Cout * L, L, o->work, b * R * L, L, 1.0f, o->dw, 0, R));
+        CHECK_(glf_gemm(ctx_, GLF_NO_TRANS, GLF_NO_TRANS, s->Cout, R, L, 1.0f, o->dy,
+                        b * s->Cout * L, L, o->work, b * R * L, R, 1.0f, o->dw, 0, R));
 }
 
 /* The library's dw path alone (dx and db skipped). */

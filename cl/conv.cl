@@ -1,4 +1,4 @@
-// Kernels around the GEMMs of Conv2d / ConvTranspose2d: im2col, col2im as a
+// Kernels around the GEMMs of Conv2d / ConvTranspose2d: im2col_t, col2im as a
 // gather (one work-item per image pixel, fixed kh/kw order, no atomics), the
 // (B, C, L) <-> (C, B*L) layout permutes and the deterministic bias gradient.
 //
@@ -22,34 +22,6 @@
 #define PP_ P
 #define UNROLL_ // a run-time trip count: "#pragma unroll" would only warn
 #endif
-
-// col (R, N) <- im2col(img); zero where the window leaves the image (padding).
-// One work-item per (row r, sample b, output row oh) writes the Wo contiguous
-// columns of that output row, so the index divisions happen once per run.
-__kernel void im2col(__global float *col, int col_off, __global const float *img, int img_off,
-                     int B, int C, int H, int W, int K, int S, int P, int Ho, int Wo)
-{
-    int bo = get_global_id(0);
-    int r = get_global_id(1);
-    if (bo >= B * Ho || r >= C * KK_ * KK_)
-        return;
-    int b = bo / Ho, oh = bo - b * Ho;
-    int kw = r % KK_, t = r / KK_;
-    int kh = t % KK_, c = t / KK_;
-    int L = Ho * Wo, N = B * L;
-    __global float *out = col + col_off + r * N + b * L + oh * Wo;
-    int ih = oh * SS_ - PP_ + kh;
-    if (ih < 0 || ih >= H) {
-        for (int ow = 0; ow < Wo; ow++)
-            out[ow] = 0.0f;
-        return;
-    }
-    __global const float *row = img + img_off + ((b * C + c) * H + ih) * W;
-    for (int ow = 0; ow < Wo; ow++) {
-        int iw = ow * SS_ - PP_ + kw;
-        out[ow] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
-    }
-}
 
 // colT (N, R) <- the transpose of im2col(img): one work-item per column n
 // (sample b, output pixel oh, ow) writes its R contiguous entries.

@@ -1,7 +1,9 @@
 /* Conv2d and ConvTranspose2d on im2col/col2im + one GEMM over the whole
- * batch per step, always in the A*B^T form (layout permutes put both operands
- * contiguous along the reduction); bias gradients by a two-stage fixed-order
- * sum. Kernels in cl/conv.cl; GEMMs through glf_gemm. */
+ * batch per step, in the A*B^T form (layout permutes put both operands
+ * contiguous along the reduction) except the weight gradients, A*B with the
+ * transposed im2col colT (N, R) whose rows run along the result; bias
+ * gradients by a two-stage fixed-order sum. Kernels in cl/conv.cl; GEMMs
+ * through glf_gemm (or its implicit im2col operand, per glf_gemm_im2col_policy). */
 #include "glf/ops_conv.h"
 
 #include <limits.h>
@@ -97,7 +99,7 @@ static glf_status kern_(glf_ctx *ctx, const char *name, cl_kernel *k)
     return glf_kernel(ctx, "conv", name, NULL, k);
 }
 
-/* im2col, im2col_t, col2im built with the window as constants (cl/conv.cl):
+/* im2col_t, col2im built with the window as constants (cl/conv.cl):
  * one more program per distinct (K, S, P), whose loops the compiler unrolls. */
 static glf_status kern_win_(glf_ctx *ctx, const char *name, const geom_ *g, cl_kernel *k)
 {
@@ -106,20 +108,13 @@ static glf_status kern_win_(glf_ctx *ctx, const char *name, const geom_ *g, cl_k
     return glf_kernel(ctx, "conv", name, opt, k);
 }
 
-/* col (R, N), or its transpose (N, R) when transposed. */
-static glf_status im2col_(glf_ctx *ctx, glf_dptr col, int transposed, glf_dptr img, const geom_ *g)
+/* colT (N, R) = the transpose of im2col(img): row n holds pixel n's window. */
+static glf_status im2col_t_(glf_ctx *ctx, glf_dptr col, glf_dptr img, const geom_ *g)
 {
     cl_kernel k;
-    if (transposed) {
-        GLF_TRY(kern_win_(ctx, "im2col_t", g, &k));
-        size_t gl = g->N, lo = CONV_WG_;
-        return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
-                          GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S),
-                          GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
-    }
-    GLF_TRY(kern_win_(ctx, "im2col", g, &k));
-    size_t gl[2] = {(size_t)g->B * g->Ho, g->R}, lo[2] = {CONV_WG_, 1};
-    return GLF_LAUNCH(ctx, k, 2, gl, lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B), GLF_I32(g->C),
+    GLF_TRY(kern_win_(ctx, "im2col_t", g, &k));
+    size_t gl = g->N, lo = CONV_WG_;
+    return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B), GLF_I32(g->C),
                       GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
                       GLF_I32(g->Ho), GLF_I32(g->Wo));
 }
@@ -255,7 +250,7 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
         GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, s->Cout, g.N, g.R, 1.0f, w.buf, w.off, g.R,
                                   &im, 0.0f, yT.buf, yT.off, g.N));
     } else {
-        GLF_TRY(im2col_(ctx, col, 1, x, &g));
+        GLF_TRY(im2col_t_(ctx, col, x, &g));
         /* yT (Cout, N) = w (Cout, R) * colT (N, R)^T */
         GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, 1.0f, w, g.R, col,
                             g.R, 0.0f, yT, g.N));
@@ -289,7 +284,7 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
             /* dw (Cout, R) (+)= dyT (Cout, N) * colT (N, R): the transposed
              * im2col makes op(B) untransposed, so the GEMM packs it by
              * copying rows (a transposing pack of col (R, N) cost ~3x more) */
-            GLF_TRY(im2col_(ctx, col, 1, x, &g));
+            GLF_TRY(im2col_t_(ctx, col, x, &g));
             GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT, g.N,
                                 col, g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
         }
@@ -367,7 +362,7 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
                                       &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
         } else {
             /* dw (Cin, R) (+)= xT (Cin, N) * colT (N, R), as in Conv2d */
-            GLF_TRY(im2col_(ctx, col, 1, dy, &g));
+            GLF_TRY(im2col_t_(ctx, col, dy, &g));
             have_colT = 1;
             GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Ci, g.R, g.N, 1.0f, xT, g.N, col,
                                 g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
@@ -381,7 +376,7 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
                                       &im, 0.0f, xT.buf, xT.off, g.N));
         } else {
             if (!have_colT) /* the weight gradient's colT is this one: made once */
-                GLF_TRY(im2col_(ctx, col, 1, dy, &g));
+                GLF_TRY(im2col_t_(ctx, col, dy, &g));
             /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
             GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, 1.0f, w, g.R, col,
                                 g.R, 0.0f, xT, g.N));
