@@ -87,7 +87,7 @@ static void test_tune_stores_and_reuses(void **state)
     assert_true(best[0] == 0 || best[0] == 1);
     assert_true(best[1] == 0 || best[1] == 1);
     assert_int_equal(notes.rejected, 0);
-    assert_int_equal(notes.count, 4); /* two variants of two orientations timed */
+    assert_int_equal(notes.count, 4); /* the four combinations timed */
     TU_OK(glf_gemm_im2col_tuned(ctx, got, &found));
     assert_int_equal(found, 1);
     assert_memory_equal(got, best, sizeof got);

@@ -43,8 +43,10 @@ static int usage_(void)
            "  conv     per orientation of the convolutions' im2col operand, a\n"
            "           materialised column matrix or the implicit one packed straight\n"
            "           from the image: 'taps' (Conv2d forward, ConvTranspose2d input\n"
-           "           gradient) and 'pixels' (weight gradients); timed after the glf\n"
-           "           tile set is chosen, at GLF's four convolutions.\n"
+           "           gradient) and 'pixels' (weight gradients); the four combinations\n"
+           "           timed over GLF's convolutions, forward and backward, after the\n"
+           "           glf tile set is chosen; the default (both materialised) stays\n"
+           "           unless another is 3%% faster.\n"
            "All three by default (about 2 minutes on a 2-core CPU via PoCL).\n"
            "  --show   print the stored choices, change nothing\n"
            "  --quick  few candidates on small shapes (for tests)\n");

@@ -177,44 +177,42 @@ struct layer_ {
     int transposed;
 };
 
-/* Seconds for one pass of the role's work over the layers (best of reps):
- * role 0 the ops whose op(B) runs along the taps (Conv2d forward,
- * ConvTranspose2d input gradient), role 1 the weight gradients. */
-static glf_status time_role_(glf_ctx *ctx, const struct layer_ *L, size_t nl, int role, int reps,
-                             cl_mem buf, double *out)
+/* Leave the default only for a variant this much faster (the machine's
+ * noise is of this order; a step-level comparison is in bench/README). */
+#define SWITCH_MARGIN_ 0.03
+
+/* Seconds for one pass over the layers as a training step runs them:
+ * forward, then the weight gradient and (but for the first layer) the
+ * input gradient, so variants that share work inside one op (the
+ * transposed convolution's backward makes one column matrix for both
+ * gradients when both are materialised) are timed as they run. */
+static glf_status time_pass_(glf_ctx *ctx, const struct layer_ *L, size_t nl, cl_mem buf,
+                             double *out)
 {
-    *out = 0;
+    glf_dptr none = glf_dp(NULL, 0);
+    double t0 = glf_now();
     for (size_t i = 0; i < nl; i++) {
         const glf_conv_shape *s = &L[i].s;
         struct vsize_ z = vsize_(s, L[i].transposed);
         size_t ox = 0, ow = z.nx, oy = ow + z.nw, odx = oy + z.ny, odw = odx + z.nx;
         size_t ows = odw + z.nw;
-        glf_dptr none = glf_dp(NULL, 0);
-        double best = 1e30;
-        for (int r = 0; r < reps + 1; r++) { /* the first run compiles/warms */
-            double t0 = glf_now();
-            if (role == 0 && !L[i].transposed)
-                GLF_TRY(glf_conv2d_forward(ctx, glf_dp(buf, oy), glf_dp(buf, ox),
-                                           glf_dp(buf, ow), none, s, glf_dp(buf, ows)));
-            else if (role == 0)
-                GLF_TRY(glf_conv_transpose2d_backward(ctx, glf_dp(buf, odx), none, none,
-                                                      glf_dp(buf, oy), glf_dp(buf, ox),
-                                                      glf_dp(buf, ow), s, glf_dp(buf, ows), 0));
-            else if (!L[i].transposed)
-                GLF_TRY(glf_conv2d_backward(ctx, none, glf_dp(buf, odw), none, glf_dp(buf, oy),
-                                            glf_dp(buf, ox), glf_dp(buf, ow), s,
-                                            glf_dp(buf, ows), 0));
-            else
-                GLF_TRY(glf_conv_transpose2d_backward(ctx, none, glf_dp(buf, odw), none,
-                                                      glf_dp(buf, oy), glf_dp(buf, ox),
-                                                      glf_dp(buf, ow), s, glf_dp(buf, ows), 0));
-            GLF_TRY(glf_finish(ctx));
-            double t = glf_now() - t0;
-            if (r > 0 && t < best)
-                best = t;
+        glf_dptr dx = i == 0 ? none : glf_dp(buf, odx);
+        if (L[i].transposed) {
+            GLF_TRY(glf_conv_transpose2d_forward(ctx, glf_dp(buf, oy), glf_dp(buf, ox),
+                                                 glf_dp(buf, ow), none, s, glf_dp(buf, ows)));
+            GLF_TRY(glf_conv_transpose2d_backward(ctx, dx, glf_dp(buf, odw), none,
+                                                  glf_dp(buf, oy), glf_dp(buf, ox),
+                                                  glf_dp(buf, ow), s, glf_dp(buf, ows), 0));
+        } else {
+            GLF_TRY(glf_conv2d_forward(ctx, glf_dp(buf, oy), glf_dp(buf, ox), glf_dp(buf, ow),
+                                       none, s, glf_dp(buf, ows)));
+            GLF_TRY(glf_conv2d_backward(ctx, dx, glf_dp(buf, odw), none, glf_dp(buf, oy),
+                                        glf_dp(buf, ox), glf_dp(buf, ow), s, glf_dp(buf, ows),
+                                        0));
         }
-        *out += best;
     }
+    GLF_TRY(glf_finish(ctx));
+    *out = glf_now() - t0;
     return GLF_OK;
 }
 
@@ -262,35 +260,40 @@ glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn 
     GLF_TRY(glf_buf_create(ctx, need * sizeof(float), &buf));
     glf_status st = glf_buf_fill_f32(ctx, buf, 0, need, 0.25f);
     int old[2] = {best[0], best[1]};
-    /* The two orientations belong to different ops, so they are timed
-     * separately: each variant of one with the other at a valid choice
-     * (its current one when that combination passed). */
+    /* Every valid combination over whole passes, alternated within each
+     * round (the machine's load drifts), best of the rounds after a warm-up. */
     double tv[2][2] = {{1e30, 1e30}, {1e30, 1e30}};
-    for (int role = 0; role < 2 && st == GLF_OK; role++)
-        for (int v = 0; v < 2 && st == GLF_OK; v++) {
-            int use[2];
-            use[role] = v, use[1 - role] = old[1 - role];
-            if (!ok[use[0]][use[1]])
-                use[1 - role] = !old[1 - role];
+    const int reps = quick ? 1 : 5;
+    for (int r = 0; r < reps + 1 && st == GLF_OK; r++)
+        for (int v = 0; v < 4 && st == GLF_OK; v++) {
+            int use[2] = {v & 1, v >> 1};
+            double t;
             if (!ok[use[0]][use[1]])
                 continue;
             if ((st = glf_gemm_set_im2col_policy(ctx, use)) != GLF_OK ||
-                (st = time_role_(ctx, L, nl, role, quick ? 1 : 3, buf, &tv[role][v])) != GLF_OK)
+                (st = time_pass_(ctx, L, nl, buf, &t)) != GLF_OK)
                 break;
-            snprintf(line, sizeof line, "tune conv: %s %s: %.3f ms",
-                     role ? "pixels (weight gradients)" : "taps (forward, ConvT input grad)",
-                     word_(v), tv[role][v] * 1e3);
-            say_(note, user, line);
+            if (r > 0 && t < tv[use[0]][use[1]])
+                tv[use[0]][use[1]] = t;
         }
     glf_buf_release(buf);
-    /* The fastest combination that passed validation. */
+    for (int v = 0; v < 4 && st == GLF_OK; v++)
+        if (ok[v & 1][v >> 1]) {
+            snprintf(line, sizeof line, "tune conv: taps %s, pixels %s: %.3f ms", word_(v & 1),
+                     word_(v >> 1), tv[v & 1][v >> 1] * 1e3);
+            say_(note, user, line);
+        }
+    /* The fastest valid combination; the safe default ({materialised,
+     * materialised}) stays unless another beats it by SWITCH_MARGIN_. */
     double total = 1e30;
     for (int a = 0; a < 2 && st == GLF_OK; a++)
         for (int b = 0; b < 2; b++)
-            if (ok[a][b] && tv[0][a] + tv[1][b] < total)
-                total = tv[0][a] + tv[1][b], best[0] = a, best[1] = b;
+            if (ok[a][b] && tv[a][b] < total)
+                total = tv[a][b], best[0] = a, best[1] = b;
     if (st == GLF_OK && total >= 1e30)
         st = glf_fail(GLF_ERR_NUMERIC, "convolution tuning: no variant passed validation");
+    if (st == GLF_OK && ok[0][0] && total > tv[0][0] * (1.0 - SWITCH_MARGIN_))
+        best[0] = 0, best[1] = 0, total = tv[0][0];
     if (st != GLF_OK) {
         best[0] = old[0], best[1] = old[1];
         glf_gemm_set_im2col_policy(ctx, old);

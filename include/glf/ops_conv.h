@@ -63,10 +63,12 @@ typedef void (*glf_conv_note_fn)(void *user, const char *line);
  * the shape, the variant and the output that differs. */
 glf_status glf_conv_validate(glf_ctx *ctx, const int use[2]);
 
-/* Time both variants of each orientation at GLF's four convolutions (batch
- * 256; quick: batch 4, for tests) after validating every combination, store
- * the fastest valid one for ctx's device (glf_gemm_im2col_store) and use it
- * on ctx; best gets it. With CLBlast as the GEMM backend there is nothing
+/* Validate the four combinations of the two orientations' variants, time
+ * each valid one over GLF's four convolutions as a training step runs them
+ * (forward and backward, batch 256; quick: batch 4, for tests; the
+ * combinations alternated, best of 5 rounds), store the fastest for ctx's
+ * device (glf_gemm_im2col_store; the default {0, 0} is kept unless another
+ * is faster by 3%) and use it on ctx; best gets it. With CLBlast as the GEMM backend there is nothing
  * to choose (materialised only): best gets the policy, nothing is stored.
  * Progress lines go to note (NULL: none). */
 glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn note, void *user);
