@@ -14,6 +14,8 @@
 #define REUSE_ 16 /* pack an operand whose panels this many work-items share */
 #define SPLIT_TARGET_ 64 /* split K until the launch has this many work-items */
 #define SPLIT_MIN_K_ 1024 /* ... while each slice keeps at least this much of K */
+#define SPLIT_PANEL_ (1 << 16) /* split K until a tile's panel slice is this many floats */
+#define SPLIT_SCRATCH_ ((size_t)1 << 24) /* ... while the partial products fit in this */
 
 void glf_gemm_options_(const glf_gemm_params *p, char *buf, size_t n)
 {
@@ -75,11 +77,19 @@ static glf_status scratch_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t n)
 }
 
 /* How many K slices: enough work-items to keep a few threads busy when the
- * output has few tiles, each slice at least SPLIT_MIN_K_ deep. */
-static size_t splits_(size_t tiles, size_t K)
+ * output has few tiles, each slice at least SPLIT_MIN_K_ deep; and short
+ * enough that a column tile's panel slice (tn x K/s floats) stays within
+ * SPLIT_PANEL_ floats (256 KiB, a slice of L2), because the row blocks of a
+ * work-group stream the same panel one after another: a 1.6 MB panel (the
+ * convolution weight gradients, K = 12544) came from memory for each of
+ * them. The partial products need nsplit*M*N floats of scratch, capped. */
+static size_t splits_(size_t tiles, size_t K, size_t tn, size_t MN)
 {
     size_t s = 1;
     while (tiles * s < SPLIT_TARGET_ && K / (2 * s) >= SPLIT_MIN_K_ && s < 64)
+        s *= 2;
+    while (tn * (K / s) > SPLIT_PANEL_ && K / (2 * s) >= SPLIT_MIN_K_ && s < 64 &&
+           2 * s * MN <= SPLIT_SCRATCH_)
         s *= 2;
     return s;
 }
@@ -124,7 +134,8 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     const int pack_a = M % rm != 0 || lda % 256 == 0 || ntiles >= REUSE_;
     const int pack_b = ib || tb || N % tn != 0 || ldb % 256 == 0 || rblocks >= REUSE_;
     const size_t na = pack_a ? rblocks * rm * K : 0, nb = pack_b ? ntiles * tn * K : 0;
-    const size_t nsplit = splits_(ntiles * rblocks, K), np = nsplit > 1 ? nsplit * M * N : 0;
+    const size_t nsplit = splits_(ntiles * rblocks, K, tn, M * N);
+    const size_t np = nsplit > 1 ? nsplit * M * N : 0;
     if (na + nb + np > (size_t)INT_MAX)
         return glf_fail(GLF_ERR_INVALID_ARG,
                         "glf_gemm: %zux%zux%zu needs %zu floats of packed panels, more than "
