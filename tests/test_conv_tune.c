@@ -170,38 +170,13 @@ static void test_clblast_has_nothing_to_tune(void **state)
     glf_ctx_destroy(ctx);
 }
 
-/* A copy of cl/ (GLF_KERNEL_DIR replaces all of it) with cl/gemm.cl's
- * implicit operand off by one part in a thousand. */
-static char *broken_kernel_dir_(void)
-{
-    char *dir = tu_tmpdir("conv-broken");
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "cp '%s'/*.cl '%s'/", tu_src_path("cl"), dir);
-    assert_int_equal(system(cmd), 0);
-    FILE *f = fopen(tu_src_path("cl/gemm.cl"), "rb");
-    assert_non_null(f);
-    static char src[1 << 16];
-    size_t n = fread(src, 1, sizeof src - 1, f);
-    fclose(f);
-    src[n] = '\0';
-    const char *needle = "Bp[cc] = ok ? plane[ih * W + iw] : 0.0f;";
-    char *at = strstr(src, needle);
-    assert_non_null(at); /* the test must notice if the kernel changes shape */
-    char path[4096];
-    snprintf(path, sizeof path, "%s/gemm.cl", dir);
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    fwrite(src, 1, (size_t)(at - src), f);
-    fputs("Bp[cc] = ok ? 1.001f * plane[ih * W + iw] : 0.0f;", f);
-    fputs(at + strlen(needle), f);
-    fclose(f);
-    return dir;
-}
-
 static void test_wrong_implicit_operand_is_rejected(void **state)
 {
     (void)state;
-    char *dir = broken_kernel_dir_();
+    /* cl/gemm.cl with the implicit operand off by one part in a thousand */
+    char *dir = tu_broken_kernel_dir("conv-broken", "gemm.cl",
+                                     "Bp[cc] = ok ? plane[ih * W + iw] : 0.0f;",
+                                     "Bp[cc] = ok ? 1.001f * plane[ih * W + iw] : 0.0f;");
     assert_int_equal(setenv("GLF_KERNEL_DIR", dir, 1), 0);
     glf_ctx *ctx = tu_ctx();
     int mat[2] = {0, 0}, taps[2] = {1, 0}, pix[2] = {0, 1};

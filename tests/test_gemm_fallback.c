@@ -79,34 +79,12 @@ static void note_(void *user, const char *line)
     snprintf(n->last, sizeof n->last, "%s", line);
 }
 
-/* A kernel source that is wrong by one part in a thousand. */
-static char *broken_kernel_dir_(void)
-{
-    FILE *f = fopen(tu_src_path("cl/gemm.cl"), "rb");
-    assert_non_null(f);
-    static char src[1 << 16];
-    size_t n = fread(src, 1, sizeof src - 1, f);
-    fclose(f);
-    src[n] = '\0';
-    const char *needle = "VT out = alpha * acc[r][v];";
-    char *at = strstr(src, needle);
-    assert_non_null(at); /* the test must notice if the kernel changes shape */
-    char *dir = tu_tmpdir("gemm-broken");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/gemm.cl", dir);
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    fwrite(src, 1, (size_t)(at - src), f);
-    fputs("VT out = alpha * acc[r][v] * 1.001f;", f);
-    fputs(at + strlen(needle), f);
-    fclose(f);
-    return dir;
-}
-
 static void test_failed_validation_falls_back(void **state)
 {
     (void)state;
-    char *dir = broken_kernel_dir_();
+    /* A kernel source that is wrong by one part in a thousand. */
+    char *dir = tu_broken_kernel_dir("gemm-broken", "gemm.cl", "VT out = alpha * acc[r][v];",
+                                     "VT out = alpha * acc[r][v] * 1.001f;");
     assert_int_equal(setenv("GLF_KERNEL_DIR", dir, 1), 0);
     glf_ctx *ctx = tu_ctx();
     struct notes_ notes = {0, ""};

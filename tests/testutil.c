@@ -211,3 +211,29 @@ char *tu_tmpdir(const char *tag)
     assert_non_null(d);
     return strdup(d);
 }
+
+char *tu_broken_kernel_dir(const char *tag, const char *file, const char *needle,
+                           const char *replacement)
+{
+    char *dir = tu_tmpdir(tag);
+    char path[4096];
+    snprintf(path, sizeof path, "cp '%s'/*.cl '%s'/", tu_src_path("cl"), dir);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof path, "cl/%s", file);
+    FILE *f = fopen(tu_src_path(path), "rb");
+    assert_non_null(f);
+    static char src[1 << 17];
+    size_t n = fread(src, 1, sizeof src - 1, f);
+    fclose(f);
+    src[n] = '\0';
+    char *at = strstr(src, needle);
+    assert_non_null(at);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(src, 1, (size_t)(at - src), f);
+    fputs(replacement, f);
+    fputs(at + strlen(needle), f);
+    fclose(f);
+    return dir;
+}

@@ -82,5 +82,11 @@ void tu_expect_status(glf_status s, glf_status want, const char *frag1, const ch
 const char *tu_src_path(const char *rel);
 /* A fresh empty temporary folder (malloc'd path). */
 char *tu_tmpdir(const char *tag);
+/* A fresh folder (tu_tmpdir(tag)) holding a copy of every cl/ source, in
+ * which the one occurrence of needle in cl/<file> is replaced: a deliberately broken
+ * kernel source for GLF_KERNEL_DIR. Fails the test if needle is not there
+ * (the test must notice when the kernel changes shape). */
+char *tu_broken_kernel_dir(const char *tag, const char *file, const char *needle,
+                           const char *replacement);
 
 #endif
