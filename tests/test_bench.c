@@ -10,6 +10,7 @@
 
 #include "data/json.h"
 #include "glf/bench.h"
+#include "glf/gemm.h"
 #include "glf/net.h"
 #include "glf/ops_util.h"
 
@@ -138,6 +139,13 @@ static void test_quick_run(void **state)
         assert_true(r.gemm[i].clblast_tuned < 0); /* fresh cache folder: nothing tuned */
     }
     assert_string_equal(r.clblast_set, "");
+    /* What glf ran with: the defaults, as this fresh folder holds no tuning. */
+    glf_gemm_params dp = glf_gemm_default_params();
+    char want[128];
+    snprintf(want, sizeof want, "rm=%d vw=%d nv=%d lx=%d ly=%d (defaults)", dp.rm, dp.vw, dp.nv,
+             dp.lx, dp.ly);
+    assert_string_equal(r.glf_set, want);
+    assert_string_equal(r.conv_set, "taps=materialised pixels=materialised (defaults)");
     assert_int_equal(r.batch, 16);
     assert_true(r.step_ms > 0 && fabs(r.images_per_s - 16 / (r.step_ms * 1e-3)) < 1e-6 * r.images_per_s);
     /* Every modelled op ran, forward and (where there is one) backward, and
@@ -172,6 +180,7 @@ static void test_quick_run(void **state)
     assert_non_null(strstr(text, "### Training step"));
     assert_non_null(strstr(text, "| enc.fc1 |"));
     assert_non_null(strstr(text, "run `glf tune`"));
+    assert_non_null(strstr(text, "Convolutions: taps=materialised pixels=materialised (defaults)."));
     free(text);
     TU_OK(glf_bench_json(js, &r, 1));
     text = slurp_(js, &len);
@@ -191,6 +200,8 @@ static void test_quick_run(void **state)
     assert_int_equal(glf_json_get(d, "gemm")->child->next->type, GLF_JSON_OBJ);
     assert_int_equal(glf_json_get(glf_json_get(d, "gemm")->child, "clblast_tuned_gflops")->type,
                      GLF_JSON_NULL);
+    assert_string_equal(glf_json_get(d, "conv_set")->str, r.conv_set);
+    assert_string_equal(glf_json_get(d, "glf_set")->str, r.glf_set);
     glf_json_free(j);
     free(text);
 
@@ -204,6 +215,7 @@ static void test_quick_run(void **state)
     text = slurp_(md, &len);
     assert_non_null(strstr(text, "second device"));
     assert_non_null(strstr(text, "| training step, images/s (batch) |"));
+    assert_non_null(strstr(text, "| convolutions | taps=materialised"));
     free(text);
     free(dir);
     glf_ctx_destroy(ctx);

@@ -337,6 +337,20 @@ glf_status glf_bench_run(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(r->date, sizeof r->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* What glf runs with on this device: tuned or the defaults. */
+    glf_gemm_params gp;
+    int use[2], gt = 0, ct = 0;
+    if (glf_gemm_tuned(ctx, &gp, &gt) != GLF_OK)
+        glf_clear_error(), gt = 0;
+    if (glf_gemm_im2col_tuned(ctx, use, &ct) != GLF_OK)
+        glf_clear_error(), ct = 0;
+    gp = glf_gemm_get_params(ctx);
+    glf_gemm_im2col_policy(ctx, use);
+    snprintf(r->glf_set, sizeof r->glf_set, "rm=%d vw=%d nv=%d lx=%d ly=%d (%s)", gp.rm, gp.vw,
+             gp.nv, gp.lx, gp.ly, gt ? "tuned" : "defaults");
+    snprintf(r->conv_set, sizeof r->conv_set, "taps=%s pixels=%s (%s)",
+             use[0] ? "implicit" : "materialised", use[1] ? "implicit" : "materialised",
+             ct ? "tuned" : "defaults");
     say_(o, "bench: FMA peak and bandwidth%s", "");
     GLF_TRY(glf_bench_peaks(ctx, o->quick, &r->peak_gflops, &r->bandwidth_gbs));
     GLF_TRY(gemm_rows_(ctx, o, r, 0));
@@ -384,6 +398,7 @@ static void one_(FILE *f, const glf_bench_result *r)
         fprintf(f, "CLBlast tuned: %s\n\n", r->clblast_set);
     else
         fprintf(f, "CLBlast tuned: no stored set for this device (run `glf tune`).\n\n");
+    fprintf(f, "glf's tile set: %s. Convolutions: %s.\n\n", r->glf_set, r->conv_set);
     fprintf(f, "| shape | op | M x N x K | CLBlast default | CLBlast tuned | glf | glf %% of peak "
                "| glf / CLBlast default |\n|---|---|---|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < r->ngemm; i++) {
@@ -459,6 +474,12 @@ void glf_bench_markdown(FILE *f, const glf_bench_result *r, int n)
             fprintf(f, " %.1f (%.0f%%, %s) |", b, 100 * b / r[d].peak_gflops, who);
         }
     }
+    fprintf(f, "\n| glf's tile set |");
+    for (int d = 0; d < n; d++)
+        fprintf(f, " %s |", r[d].glf_set);
+    fprintf(f, "\n| convolutions |");
+    for (int d = 0; d < n; d++)
+        fprintf(f, " %s |", r[d].conv_set);
     fprintf(f, "\n| training step, images/s (batch) |");
     for (int d = 0; d < n; d++)
         fprintf(f, " %.1f (%d) |", r[d].images_per_s, r[d].batch);
@@ -501,6 +522,10 @@ glf_status glf_bench_json(const char *path, const glf_bench_result *r, int n)
         fprintf(f, ",\n   \"peak_gflops\": %.3f, \"bandwidth_gbs\": %.3f, \"clblast_tuned_set\": ",
                 x->peak_gflops, x->bandwidth_gbs);
         jstr_(f, x->clblast_set);
+        fprintf(f, ", \"glf_set\": ");
+        jstr_(f, x->glf_set);
+        fprintf(f, ", \"conv_set\": ");
+        jstr_(f, x->conv_set);
         fprintf(f, ",\n   \"gemm\": [");
         for (int i = 0; i < x->ngemm; i++) {
             const glf_bench_gemm *g = &x->gemm[i];

@@ -53,6 +53,8 @@ typedef struct glf_bench_result {
     double peak_gflops;    /* FMA throughput */
     double bandwidth_gbs;  /* stream copy, read + write */
     char clblast_set[256]; /* the tuned CLBlast set used, "" if none */
+    char glf_set[128];     /* glf's tile set in use, "rm=.. ly=.. (tuned|defaults)" */
+    char conv_set[96];     /* the convolution variants in use, "taps=.. pixels=.. (tuned|defaults)" */
     glf_bench_gemm gemm[GLF_BENCH_MAX_GEMM];
     int ngemm;
     glf_bench_op ops[GLF_BENCH_MAX_OPS];
