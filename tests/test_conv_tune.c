@@ -2,7 +2,8 @@
  * orientation): every combination passes validation against the reference;
  * a quick tune stores its choice and later contexts start from it; a
  * corrupt stored choice is a format error and leaves the defaults; with
- * CLBlast there is nothing to tune; and an implicit operand that is wrong
+ * CLBlast there is nothing to tune; without a disk cache every tuner fails
+ * before it starts; and an implicit operand that is wrong
  * (a deliberately broken cl/gemm.cl through GLF_KERNEL_DIR) is rejected by
  * validation and never chosen. The broken-kernel case runs last: sources
  * from GLF_KERNEL_DIR stay loaded for the whole process. */
@@ -151,6 +152,26 @@ static void test_corrupt_store_leaves_defaults(void **state)
     free(path);
 }
 
+/* Without a disk cache there is nowhere to store a choice: every tuner
+ * says so before doing any work. */
+static void test_no_cache_fails_first(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("GLF_CACHE", "off", 1), 0);
+    glf_ctx *ctx = tu_ctx();
+    struct notes_ notes = {0, 0, ""};
+    int best[2];
+    tu_expect_status(glf_conv_tune(ctx, 1, best, note_, &notes), GLF_ERR_INVALID_ARG,
+                     "disk cache", "GLF_CACHE=off");
+    assert_int_equal(notes.count, 0); /* nothing validated or timed */
+    glf_gemm_params p;
+    tu_expect_status(glf_gemm_tune(ctx, 1, &p), GLF_ERR_INVALID_ARG, "disk cache", NULL);
+    glf_clblast_params cb;
+    tu_expect_status(glf_clblast_tune(ctx, 1, &cb), GLF_ERR_INVALID_ARG, "disk cache", NULL);
+    glf_ctx_destroy(ctx);
+    unsetenv("GLF_CACHE");
+}
+
 static void test_clblast_has_nothing_to_tune(void **state)
 {
     (void)state;
@@ -203,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_every_variant_validates),
         cmocka_unit_test(test_tune_stores_and_reuses),
         cmocka_unit_test(test_corrupt_store_leaves_defaults),
+        cmocka_unit_test(test_no_cache_fails_first),
         cmocka_unit_test(test_clblast_has_nothing_to_tune),
         cmocka_unit_test(test_wrong_implicit_operand_is_rejected),
     };

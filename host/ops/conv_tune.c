@@ -228,6 +228,9 @@ glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn 
         say_(note, user, line);
         return GLF_OK;
     }
+    if (!glf_ctx_cache_dir(ctx)) /* nowhere to store the result: fail before the work */
+        return glf_fail(GLF_ERR_INVALID_ARG, "convolution tuning needs the disk cache, which "
+                                             "is off (GLF_CACHE=off?)");
     int B = quick ? 4 : 256;
     const struct layer_ L[] = {{{B, 1, 28, 28, 64, 4, 2, 1}, 0},
                                {{B, 64, 14, 14, 128, 4, 2, 1}, 0},

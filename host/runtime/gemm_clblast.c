@@ -173,6 +173,8 @@ static glf_status store_(glf_ctx *ctx, const glf_clblast_params *p, double score
 glf_status glf_clblast_tune(glf_ctx *ctx, int quick, glf_clblast_params *best)
 {
     struct glf_gemm_state_ *st;
+    char path[4096];
+    GLF_TRY(glf_gemm_tune_path_(ctx, "-clblast", path, sizeof path)); /* fail before the work */
     GLF_TRY(glf_gemm_state_(ctx, &st));
     /* Shapes that take CLBlast's indirect path (M*N*K >= 384^3). */
     static const size_t full_[][5] = {

@@ -178,6 +178,8 @@ static void say_(struct glf_gemm_state_ *st, const char *line)
 glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best)
 {
     struct glf_gemm_state_ *st;
+    char path[4096];
+    GLF_TRY(glf_gemm_tune_path_(ctx, "", path, sizeof path)); /* no cache: fail before the work */
     GLF_TRY(glf_gemm_state_(ctx, &st));
     /* GLF's dominant GEMMs at batch 256 (fully connected forward and weight
      * gradient, im2col convolution); quick: one small shape. */
