@@ -153,7 +153,6 @@ static glf_gemm_im2col ib_(glf_dptr img, const geom_ *g, int transposed)
     return b;
 }
 
-/* out (C, B*L) <- in (B, C, L). */
 /* Whether the GEMM takes op(B) as the implicit im2col (glf_gemm_im2col_b)
  * rather than a materialised column matrix, for op(B) along the taps
  * (pixels 0: Conv2d forward, ConvTranspose2d input gradient) or along the
@@ -168,6 +167,7 @@ static int implicit_(glf_ctx *ctx, int pixels)
     return use[pixels];
 }
 
+/* out (C, B*L) <- in (B, C, L). */
 static glf_status to_cbl_(glf_ctx *ctx, glf_dptr out, glf_dptr in, int B, int C, size_t L)
 {
     cl_kernel k;

@@ -2,8 +2,9 @@
  * materialised (im2col kernel, then the GEMM packs the column matrix) or
  * implicit (the GEMM packs its panels straight from the image,
  * glf_gemm_im2col_b). glf_conv_validate checks a policy against the double
- * reference (ref_conv.c); glf_conv_tune times both variants per orientation
- * at GLF's convolutions and stores the winners (glf_gemm_im2col_store). */
+ * reference (ref_conv.c); glf_conv_tune times the valid combinations over
+ * GLF's convolutions, forward and backward, and stores the fastest
+ * (glf_gemm_im2col_store). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,20 @@ static double err_(const float *dev, const double *ref, size_t n)
     return e / (1.0 + big);
 }
 
+/* One layer's forward, then its backward (accumulate 0), Conv2d or
+ * ConvTranspose2d: the validation and the timing run the same calls. */
+static glf_status fwd_bwd_(glf_ctx *ctx, const glf_conv_shape *s, int transposed, glf_dptr y,
+                           glf_dptr x, glf_dptr w, glf_dptr b, glf_dptr dx, glf_dptr dw,
+                           glf_dptr db, glf_dptr dy, glf_dptr work)
+{
+    if (transposed) {
+        GLF_TRY(glf_conv_transpose2d_forward(ctx, y, x, w, b, s, work));
+        return glf_conv_transpose2d_backward(ctx, dx, dw, db, dy, x, w, s, work, 0);
+    }
+    GLF_TRY(glf_conv2d_forward(ctx, y, x, w, b, s, work));
+    return glf_conv2d_backward(ctx, dx, dw, db, dy, x, w, s, work, 0);
+}
+
 /* One layer forward and backward (dx, dw, db overwritten) on the device
  * under ctx's current policy, against the reference. Device outputs start
  * as NaN, so an element a variant never writes fails. */
@@ -102,22 +117,9 @@ static glf_status check_case_(glf_ctx *ctx, const glf_conv_shape *s, int transpo
         goto done;
     size_t ox = 0, ow = z.nx, ob = ow + z.nw, ody = ob + z.nb;
     size_t oy = nall, odx = oy + z.ny, odw = odx + z.nx, odb = odw + z.nw, ows = 2 * nall;
-    if (transposed) {
-        st = glf_conv_transpose2d_forward(ctx, glf_dp(buf, oy), glf_dp(buf, ox), glf_dp(buf, ow),
-                                          glf_dp(buf, ob), s, glf_dp(buf, ows));
-        if (st == GLF_OK)
-            st = glf_conv_transpose2d_backward(ctx, glf_dp(buf, odx), glf_dp(buf, odw),
-                                               glf_dp(buf, odb), glf_dp(buf, ody),
-                                               glf_dp(buf, ox), glf_dp(buf, ow), s,
-                                               glf_dp(buf, ows), 0);
-    } else {
-        st = glf_conv2d_forward(ctx, glf_dp(buf, oy), glf_dp(buf, ox), glf_dp(buf, ow),
-                                glf_dp(buf, ob), s, glf_dp(buf, ows));
-        if (st == GLF_OK)
-            st = glf_conv2d_backward(ctx, glf_dp(buf, odx), glf_dp(buf, odw), glf_dp(buf, odb),
-                                     glf_dp(buf, ody), glf_dp(buf, ox), glf_dp(buf, ow), s,
-                                     glf_dp(buf, ows), 0);
-    }
+    st = fwd_bwd_(ctx, s, transposed, glf_dp(buf, oy), glf_dp(buf, ox), glf_dp(buf, ow),
+                  glf_dp(buf, ob), glf_dp(buf, odx), glf_dp(buf, odw), glf_dp(buf, odb),
+                  glf_dp(buf, ody), glf_dp(buf, ows));
     if (st != GLF_OK ||
         (st = glf_buf_read(ctx, buf, oy * sizeof(float), nall * sizeof(float), f + nall)) !=
             GLF_OK)
@@ -197,19 +199,10 @@ static glf_status time_pass_(glf_ctx *ctx, const struct layer_ *L, size_t nl, cl
         size_t ox = 0, ow = z.nx, oy = ow + z.nw, odx = oy + z.ny, odw = odx + z.nx;
         size_t ows = odw + z.nw;
         glf_dptr dx = i == 0 ? none : glf_dp(buf, odx);
-        if (L[i].transposed) {
-            GLF_TRY(glf_conv_transpose2d_forward(ctx, glf_dp(buf, oy), glf_dp(buf, ox),
-                                                 glf_dp(buf, ow), none, s, glf_dp(buf, ows)));
-            GLF_TRY(glf_conv_transpose2d_backward(ctx, dx, glf_dp(buf, odw), none,
-                                                  glf_dp(buf, oy), glf_dp(buf, ox),
-                                                  glf_dp(buf, ow), s, glf_dp(buf, ows), 0));
-        } else {
-            GLF_TRY(glf_conv2d_forward(ctx, glf_dp(buf, oy), glf_dp(buf, ox), glf_dp(buf, ow),
-                                       none, s, glf_dp(buf, ows)));
-            GLF_TRY(glf_conv2d_backward(ctx, dx, glf_dp(buf, odw), none, glf_dp(buf, oy),
-                                        glf_dp(buf, ox), glf_dp(buf, ow), s, glf_dp(buf, ows),
-                                        0));
-        }
+        /* no bias; the forward's output serves as the backward's dy */
+        GLF_TRY(fwd_bwd_(ctx, s, L[i].transposed, glf_dp(buf, oy), glf_dp(buf, ox),
+                         glf_dp(buf, ow), none, dx, glf_dp(buf, odw), none, glf_dp(buf, oy),
+                         glf_dp(buf, ows)));
     }
     GLF_TRY(glf_finish(ctx));
     *out = glf_now() - t0;
