@@ -144,9 +144,10 @@ int main(int argc, char **argv)
         if ((s = glf_gemm_set_params(ctx, &prm[v])))
             die_("params", s);
     printf("device: %s\n%d timed reps per variant, alternated, medians\n", line, reps);
-    for (int v = 1; v < nv; v++)
-        printf("glf%s: rm=%d vw=%d nv=%d lx=%d ly=%d\n", v == 1 ? "" : " vs", prm[v].rm,
-               prm[v].vw, prm[v].nv, prm[v].lx, prm[v].ly);
+    for (int v = 1; v < nv; v++) {
+        glf_gemm_params_format(&prm[v], line, sizeof line);
+        printf("glf%s: %s\n", v == 1 ? "" : " vs", line);
+    }
     printf("\n");
     double pk = 0, bw = 0;
     glf_status ps = peak ? glf_bench_peaks(ctx, 0, &pk, &bw) : GLF_OK;

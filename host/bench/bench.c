@@ -346,10 +346,11 @@ glf_status glf_bench_run(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result
         glf_clear_error(), ct = 0;
     gp = glf_gemm_get_params(ctx);
     glf_gemm_im2col_policy(ctx, use);
-    snprintf(r->glf_set, sizeof r->glf_set, "rm=%d vw=%d nv=%d lx=%d ly=%d (%s)", gp.rm, gp.vw,
-             gp.nv, gp.lx, gp.ly, gt ? "tuned" : "defaults");
+    char set[96];
+    glf_gemm_params_format(&gp, set, sizeof set);
+    snprintf(r->glf_set, sizeof r->glf_set, "%s (%s)", set, gt ? "tuned" : "defaults");
     snprintf(r->conv_set, sizeof r->conv_set, "taps=%s pixels=%s (%s)",
-             use[0] ? "implicit" : "materialised", use[1] ? "implicit" : "materialised",
+             glf_gemm_im2col_word(use[0]), glf_gemm_im2col_word(use[1]),
              ct ? "tuned" : "defaults");
     say_(o, "bench: FMA peak and bandwidth%s", "");
     GLF_TRY(glf_bench_peaks(ctx, o->quick, &r->peak_gflops, &r->bandwidth_gbs));

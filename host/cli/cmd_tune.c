@@ -18,13 +18,15 @@ static void progress_(void *user, const char *line)
 
 static void print_params_(const char *what, const glf_gemm_params *p)
 {
-    printf("glf %s: rm=%d vw=%d nv=%d lx=%d ly=%d\n", what, p->rm, p->vw, p->nv, p->lx, p->ly);
+    char set[128];
+    glf_gemm_params_format(p, set, sizeof set);
+    printf("glf %s: %s\n", what, set);
 }
 
 static void print_conv_(const char *what, const int use[2])
 {
-    printf("conv %s: taps=%s pixels=%s\n", what, use[0] ? "implicit" : "materialised",
-           use[1] ? "implicit" : "materialised");
+    printf("conv %s: taps=%s pixels=%s\n", what, glf_gemm_im2col_word(use[0]),
+           glf_gemm_im2col_word(use[1]));
 }
 
 static int usage_(void)

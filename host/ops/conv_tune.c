@@ -16,11 +16,6 @@
 #include "glf/util.h"
 #include "ref_conv.h"
 
-static const char *word_(int use)
-{
-    return use ? "implicit" : "materialised";
-}
-
 static void say_(glf_conv_note_fn note, void *user, const char *line)
 {
     if (note)
@@ -138,7 +133,8 @@ static glf_status check_case_(glf_ctx *ctx, const glf_conv_shape *s, int transpo
                           "pixels %s: %s differs from the double reference by %.3g "
                           "(relative), expected <= 1e-4",
                           transposed ? "ConvTranspose2d" : "Conv2d", s->B, s->Cin, s->H, s->W,
-                          s->Cout, s->K, s->S, s->P, word_(use[0]), word_(use[1]), names[i], e);
+                          s->Cout, s->K, s->S, s->P, glf_gemm_im2col_word(use[0]),
+                          glf_gemm_im2col_word(use[1]), names[i], e);
             break;
         }
         dev += n[i];
@@ -247,7 +243,8 @@ glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn 
             ok[a][b] = s == GLF_OK;
             if (s != GLF_OK) {
                 snprintf(line, sizeof line, "tune conv: taps %s, pixels %s rejected: %s",
-                         word_(a), word_(b), glf_last_error());
+                         glf_gemm_im2col_word(a), glf_gemm_im2col_word(b),
+                         glf_last_error());
                 say_(note, user, line);
                 glf_clear_error();
             }
@@ -275,8 +272,9 @@ glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn 
     glf_buf_release(buf);
     for (int v = 0; v < 4 && st == GLF_OK; v++)
         if (ok[v & 1][v >> 1]) {
-            snprintf(line, sizeof line, "tune conv: taps %s, pixels %s: %.3f ms", word_(v & 1),
-                     word_(v >> 1), tv[v & 1][v >> 1] * 1e3);
+            snprintf(line, sizeof line, "tune conv: taps %s, pixels %s: %.3f ms",
+                     glf_gemm_im2col_word(v & 1), glf_gemm_im2col_word(v >> 1),
+                     tv[v & 1][v >> 1] * 1e3);
             say_(note, user, line);
         }
     /* The fastest valid combination; the safe default ({materialised,

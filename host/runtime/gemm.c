@@ -247,6 +247,11 @@ int glf_gemm_has_im2col(glf_ctx *ctx)
     return st->backend == GLF_GEMM_GLF;
 }
 
+const char *glf_gemm_im2col_word(int use)
+{
+    return use ? "implicit" : "materialised";
+}
+
 void glf_gemm_im2col_policy(glf_ctx *ctx, int use[2])
 {
     struct glf_gemm_state_ *st;

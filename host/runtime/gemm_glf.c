@@ -22,15 +22,22 @@ void glf_gemm_options_(const glf_gemm_params *p, char *buf, size_t n)
     snprintf(buf, n, "-DGEMM_RM=%d -DGEMM_VW=%d -DGEMM_NV=%d", p->rm, p->vw, p->nv);
 }
 
+void glf_gemm_params_format(const glf_gemm_params *p, char *buf, size_t n)
+{
+    snprintf(buf, n, "rm=%d vw=%d nv=%d lx=%d ly=%d", p->rm, p->vw, p->nv, p->lx, p->ly);
+}
+
 static glf_status check_params_(const glf_gemm_params *p)
 {
     if (p->rm < 1 || p->rm > 16 || p->nv < 1 || p->nv > 8 || p->lx < 1 || p->lx > 256 ||
         p->ly < 1 || p->ly > 256 || p->lx * p->ly > 256 ||
-        (p->vw != 1 && p->vw != 2 && p->vw != 4 && p->vw != 8 && p->vw != 16))
+        (p->vw != 1 && p->vw != 2 && p->vw != 4 && p->vw != 8 && p->vw != 16)) {
+        char set[128];
+        glf_gemm_params_format(p, set, sizeof set);
         return glf_fail(GLF_ERR_INVALID_ARG,
-                        "gemm params rm=%d vw=%d nv=%d lx=%d ly=%d: expected rm 1..16, vw in "
-                        "{1,2,4,8,16}, nv 1..8, lx*ly <= 256",
-                        p->rm, p->vw, p->nv, p->lx, p->ly);
+                        "gemm params %s: expected rm 1..16, vw in {1,2,4,8,16}, nv 1..8, "
+                        "lx*ly <= 256", set);
+    }
     return GLF_OK;
 }
 

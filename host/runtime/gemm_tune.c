@@ -87,10 +87,6 @@ glf_status glf_gemm_tune_store_(glf_ctx *ctx, const char *suffix, const char *ma
 #define IM2COL_MAGIC_ "glf-conv-tune 1"
 #define IM2COL_SUFFIX_ "-conv"
 
-static const char *im2col_word_(int use)
-{
-    return use ? "implicit" : "materialised";
-}
 
 static int im2col_parse_(const char *w, int *use)
 {
@@ -128,14 +124,15 @@ glf_status glf_gemm_im2col_tuned(glf_ctx *ctx, int use[2], int *found)
 glf_status glf_gemm_im2col_store(glf_ctx *ctx, const int use[2], double score)
 {
     char set[128];
-    snprintf(set, sizeof set, "taps=%s pixels=%s", im2col_word_(use[0]), im2col_word_(use[1]));
+    snprintf(set, sizeof set, "taps=%s pixels=%s", glf_gemm_im2col_word(use[0]),
+             glf_gemm_im2col_word(use[1]));
     return glf_gemm_tune_store_(ctx, IM2COL_SUFFIX_, IM2COL_MAGIC_, set, score);
 }
 
 static glf_status store_(glf_ctx *ctx, const glf_gemm_params *p, double score)
 {
     char set[128];
-    snprintf(set, sizeof set, "rm=%d vw=%d nv=%d lx=%d ly=%d", p->rm, p->vw, p->nv, p->lx, p->ly);
+    glf_gemm_params_format(p, set, sizeof set);
     return glf_gemm_tune_store_(ctx, "", TUNE_MAGIC_, set, score);
 }
 
@@ -210,18 +207,18 @@ glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best)
     char line[256];
     for (size_t c = 0; c < ncand && s == GLF_OK; c++) {
         glf_gemm_params p = {cand_[c][0], cand_[c][1], cand_[c][2], cand_[c][3], cand_[c][4]};
+        char set[128];
+        glf_gemm_params_format(&p, set, sizeof set);
         double t;
         if (glf_gemm_validate(ctx, &p) != GLF_OK) { /* never time an invalid set */
-            snprintf(line, sizeof line, "tune: rm=%d vw=%d nv=%d lx=%d ly=%d rejected: %s", p.rm,
-                     p.vw, p.nv, p.lx, p.ly, glf_last_error());
+            snprintf(line, sizeof line, "tune: %s rejected: %s", set, glf_last_error());
             say_(st, line);
             glf_clear_error();
             continue;
         }
         if ((s = score_(ctx, st, &p, sh, nsh, quick ? 1 : 3, buf, boff, &t)))
             break;
-        snprintf(line, sizeof line, "tune: rm=%d vw=%d nv=%d lx=%d ly=%d: %.3f ms", p.rm, p.vw,
-                 p.nv, p.lx, p.ly, t * 1e3);
+        snprintf(line, sizeof line, "tune: %s: %.3f ms", set, t * 1e3);
         say_(st, line);
         if (t < best_t)
             best_t = t, *best = p;

@@ -67,6 +67,8 @@ glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, siz
  * winners beside the tile set, and contexts made later on that device start
  * from them (an unreadable file leaves the defaults). */
 void glf_gemm_im2col_policy(glf_ctx *ctx, int use[2]);
+/* "implicit" (use != 0) or "materialised", as tune files and reports say. */
+const char *glf_gemm_im2col_word(int use);
 glf_status glf_gemm_set_im2col_policy(glf_ctx *ctx, const int use[2]);
 /* The stored policy of ctx's device: *found = 0 when untuned. */
 glf_status glf_gemm_im2col_tuned(glf_ctx *ctx, int use[2], int *found);
@@ -99,6 +101,10 @@ typedef struct glf_gemm_params {
     int lx; /* work-group size along column tiles (1..256) */
     int ly; /* work-group size along row blocks (1..256) */
 } glf_gemm_params;
+
+/* "rm=8 vw=16 nv=2 lx=1 ly=16": how tune files, progress lines and reports
+ * write a tile set. */
+void glf_gemm_params_format(const glf_gemm_params *p, char *buf, size_t n);
 
 /* The safe defaults: 8 rows x 2 float16 per work-item, work-group 16 x 1. */
 glf_gemm_params glf_gemm_default_params(void);
