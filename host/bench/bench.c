@@ -337,15 +337,18 @@ glf_status glf_bench_run(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(r->date, sizeof r->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    /* What glf runs with on this device: tuned or the defaults. */
-    glf_gemm_params gp;
-    int use[2], gt = 0, ct = 0;
-    if (glf_gemm_tuned(ctx, &gp, &gt) != GLF_OK)
-        glf_clear_error(), gt = 0;
-    if (glf_gemm_im2col_tuned(ctx, use, &ct) != GLF_OK)
-        glf_clear_error(), ct = 0;
-    gp = glf_gemm_get_params(ctx);
+    /* What glf runs with on this device, and whether that is the stored
+     * tuning (a stored tile set that failed validation is not in use). */
+    glf_gemm_params gp = glf_gemm_get_params(ctx), sp;
+    int use[2], su[2], gt = 0, ct = 0;
     glf_gemm_im2col_policy(ctx, use);
+    if (glf_gemm_tuned(ctx, &sp, &gt) != GLF_OK)
+        glf_clear_error(), gt = 0;
+    if (glf_gemm_im2col_tuned(ctx, su, &ct) != GLF_OK)
+        glf_clear_error(), ct = 0;
+    gt = gt && sp.rm == gp.rm && sp.vw == gp.vw && sp.nv == gp.nv && sp.lx == gp.lx &&
+         sp.ly == gp.ly;
+    ct = ct && su[0] == use[0] && su[1] == use[1];
     char set[96];
     glf_gemm_params_format(&gp, set, sizeof set);
     snprintf(r->glf_set, sizeof r->glf_set, "%s (%s)", set, gt ? "tuned" : "defaults");
