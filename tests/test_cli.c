@@ -55,6 +55,16 @@ static int run_(char *const args[], const char *dir)
     return wait_(spawn_(args, errfile), errfile);
 }
 
+/* Run to completion and expect exit status want; on a mismatch the
+ * failure shows the command's stderr (a crash under a sanitizer says why). */
+static void expect_run_(char *const args[], const char *dir, int want)
+{
+    int rc = run_(args, dir);
+    if (rc != want)
+        fail_msg("%s %s: exit status %d, expected %d; its stderr:\n%s", args[0],
+                 args[1] ? args[1] : "", rc, want, err_);
+}
+
 static int exists_(const char *dir, const char *name)
 {
     char p[1024];
@@ -107,7 +117,7 @@ static void test_ctrl_c_then_use_the_checkpoint(void **state)
     snprintf(npy, sizeof npy, "%s/s.npy", dir);
     snprintf(grid, sizeof grid, "%s/g.png", dir);
     char *samp[] = {"glf", "sample", "--ckpt", ck, "--n", "9", "-o", npy, "--grid", grid, NULL};
-    assert_int_equal(run_(samp, dir), 0);
+    expect_run_(samp, dir, 0);
     assert_true(exists_(dir, "s.npy"));
     assert_true(exists_(dir, "g.png"));
     char rec[1024], itp[1024];
@@ -115,11 +125,11 @@ static void test_ctrl_c_then_use_the_checkpoint(void **state)
     snprintf(itp, sizeof itp, "%s/itp.png", dir);
     char *recon[] = {"glf", "reconstruct", "--ckpt", ck, "--data", sample, "-o", rec, "--n", "16",
                      NULL};
-    assert_int_equal(run_(recon, dir), 0);
+    expect_run_(recon, dir, 0);
     assert_true(exists_(dir, "rec.png"));
     char *interp[] = {"glf", "interpolate", "--ckpt", ck, "--data", sample, "-o", itp, "--pairs",
                       "2", "--steps", "5", NULL};
-    assert_int_equal(run_(interp, dir), 0);
+    expect_run_(interp, dir, 0);
     assert_true(exists_(dir, "itp.png"));
 
     /* data of another shape for this model */
@@ -127,7 +137,7 @@ static void test_ctrl_c_then_use_the_checkpoint(void **state)
     snprintf(cifar, sizeof cifar, "%s", tu_src_path("../shared/data/cifar10-subset"));
     char *wrong[] = {"glf", "reconstruct", "--ckpt", ck, "--dataset", "cifar10", cifar, "-o",
                      rec, NULL};
-    assert_int_equal(run_(wrong, dir), 1);
+    expect_run_(wrong, dir, 1);
     print_message("  %s", err_);
     assert_non_null(strstr(err_, "3x32x32"));
     free(dir);
@@ -146,29 +156,29 @@ static void test_bad_input(void **state)
     fclose(f);
 
     char *a1[] = {"glf", "devices", "--device", "nonsense", NULL};
-    assert_int_equal(run_(a1, dir), 1);
+    expect_run_(a1, dir, 1);
     assert_non_null(strstr(err_, "matches no OpenCL device"));
     char *a2[] = {"glf", "sample", "--ckpt", missing, "-o", out, NULL};
-    assert_int_equal(run_(a2, dir), 1);
+    expect_run_(a2, dir, 1);
     print_message("  %s", err_);
     assert_non_null(strstr(err_, "none.glf"));
     char *a3[] = {"glf", "sample", "--ckpt", junk, "-o", out, NULL};
-    assert_int_equal(run_(a3, dir), 1);
+    expect_run_(a3, dir, 1);
     print_message("  %s", err_);
     assert_non_null(strstr(err_, "junk.glf"));
     char *a4[] = {"glf", "train", "--epochs", "1", NULL};
-    assert_int_equal(run_(a4, dir), 2);
+    expect_run_(a4, dir, 2);
     assert_non_null(strstr(err_, "no data"));
     char *a5[] = {"glf", "train", "--data", missing, NULL};
-    assert_int_equal(run_(a5, dir), 1);
+    expect_run_(a5, dir, 1);
     assert_non_null(strstr(err_, "none.glf"));
     char *a6[] = {"glf", "train", "--dataset", "fashion-mnist", "--mode", "nope", NULL};
-    assert_int_equal(run_(a6, dir), 1);
+    expect_run_(a6, dir, 1);
     assert_non_null(strstr(err_, "nope"));
     char *a7[] = {"glf", "train", "--dataset", "fashion-mnist", "--batch", "abc", NULL};
-    assert_int_equal(run_(a7, dir), 2);
+    expect_run_(a7, dir, 2);
     char *a8[] = {"glf", "nonsense-command", NULL};
-    assert_int_equal(run_(a8, dir), 2);
+    expect_run_(a8, dir, 2);
     assert_non_null(strstr(err_, "unknown command"));
     assert_false(exists_(dir, "x.npy")); /* nothing written by the failed samples */
     free(dir);
@@ -184,7 +194,7 @@ static void test_bench_and_tune(void **state)
     char js[1024];
     snprintf(js, sizeof js, "%s/b.json", dir);
     char *b1[] = {"glf", "bench", "--quick", "--json", js, NULL};
-    assert_int_equal(run_(b1, dir), 0);
+    expect_run_(b1, dir, 0);
     assert_non_null(strstr(err_, "bench: training step"));
     assert_true(exists_(dir, "b.json"));
     FILE *f = fopen(js, "r");
@@ -194,22 +204,22 @@ static void test_bench_and_tune(void **state)
     fclose(f);
     assert_non_null(strstr(buf, "\"peak_gflops\""));
     char *b2[] = {"glf", "bench", "--device", "0", "--all-devices", NULL};
-    assert_int_equal(run_(b2, dir), 2);
+    expect_run_(b2, dir, 2);
     assert_non_null(strstr(err_, "exclude each other"));
     char *b3[] = {"glf", "bench", "--reps", "0", NULL};
-    assert_int_equal(run_(b3, dir), 2);
+    expect_run_(b3, dir, 2);
     char *t1[] = {"glf", "tune", "--only", "both", NULL};
-    assert_int_equal(run_(t1, dir), 2);
+    expect_run_(t1, dir, 2);
     assert_non_null(strstr(err_, "expected 'glf', 'clblast' or 'conv'"));
     char *t2[] = {"glf", "tune", "--quick", "--only", "glf", NULL};
-    assert_int_equal(run_(t2, dir), 0);
+    expect_run_(t2, dir, 0);
     assert_non_null(strstr(err_, "tune: rm="));
     char *t4[] = {"glf", "tune", "--quick", "--only", "conv", NULL};
-    assert_int_equal(run_(t4, dir), 0);
+    expect_run_(t4, dir, 0);
     assert_non_null(strstr(err_, "tune conv: taps implicit, pixels materialised:"));
     assert_non_null(strstr(err_, "tune conv: taps materialised, pixels implicit:"));
     char *t3[] = {"glf", "tune", "--show", NULL};
-    assert_int_equal(run_(t3, dir), 0);
+    expect_run_(t3, dir, 0);
     free(dir);
 }
 
