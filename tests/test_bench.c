@@ -133,6 +133,12 @@ static void test_quick_run(void **state)
     TU_OK(glf_bench_run(ctx, &o, &r));
     assert_true(r.peak_gflops > 0.1 && isfinite(r.peak_gflops));
     assert_true(r.bandwidth_gbs > 0.01 && isfinite(r.bandwidth_gbs));
+    /* Both microbenchmark runs (before and after) happened; the peaks are
+     * the higher of each pair. */
+    for (int i = 0; i < 2; i++)
+        assert_true(r.peak_runs[i] > 0.1 && r.bandwidth_runs[i] > 0.01);
+    assert_true(r.peak_gflops == fmax(r.peak_runs[0], r.peak_runs[1]));
+    assert_true(r.bandwidth_gbs == fmax(r.bandwidth_runs[0], r.bandwidth_runs[1]));
     assert_int_equal(r.ngemm, 2);
     for (int i = 0; i < r.ngemm; i++) {
         assert_true(r.gemm[i].glf > 0 && r.gemm[i].clblast_default > 0);
@@ -181,6 +187,12 @@ static void test_quick_run(void **state)
     assert_non_null(strstr(text, "| enc.fc1 |"));
     assert_non_null(strstr(text, "run `glf tune`"));
     assert_non_null(strstr(text, "Convolutions: taps=materialised pixels=materialised (defaults)."));
+    char peaks[256];
+    snprintf(peaks, sizeof peaks, "FMA peak %.1f GFLOP/s, stream bandwidth %.1f GB/s: the higher "
+             "of two measurements, before the rest (%.1f, %.1f) and after (%.1f, %.1f).",
+             r.peak_gflops, r.bandwidth_gbs, r.peak_runs[0], r.bandwidth_runs[0], r.peak_runs[1],
+             r.bandwidth_runs[1]);
+    assert_non_null(strstr(text, peaks));
     free(text);
     TU_OK(glf_bench_json(js, &r, 1));
     text = slurp_(js, &len);
@@ -195,6 +207,15 @@ static void test_quick_run(void **state)
     assert_float_equal(glf_json_get(step, "images_per_s")->num, r.images_per_s,
                        1e-3 * r.images_per_s);
     assert_float_equal(glf_json_get(d, "peak_gflops")->num, r.peak_gflops, 1e-2);
+    const glf_json *pr = glf_json_get(d, "peak_gflops_runs"), *br = glf_json_get(d, "bandwidth_gbs_runs");
+    assert_non_null(pr);
+    assert_non_null(br);
+    assert_int_equal(glf_json_count(pr), 2);
+    assert_int_equal(glf_json_count(br), 2);
+    assert_float_equal(pr->child->num, r.peak_runs[0], 1e-2);
+    assert_float_equal(pr->child->next->num, r.peak_runs[1], 1e-2);
+    assert_float_equal(br->child->num, r.bandwidth_runs[0], 1e-2);
+    assert_float_equal(br->child->next->num, r.bandwidth_runs[1], 1e-2);
     assert_int_equal(glf_json_count(glf_json_get(d, "gemm")), 2);
     assert_int_equal(glf_json_count(glf_json_get(d, "ops")), (size_t)r.nops);
     assert_int_equal(glf_json_get(d, "gemm")->child->next->type, GLF_JSON_OBJ);

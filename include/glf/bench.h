@@ -50,8 +50,12 @@ typedef struct glf_bench_op {
 typedef struct glf_bench_result {
     char device[512];
     char date[32];         /* UTC, ISO 8601 */
-    double peak_gflops;    /* FMA throughput */
-    double bandwidth_gbs;  /* stream copy, read + write */
+    double peak_gflops;    /* FMA throughput: the higher of the two runs below */
+    double bandwidth_gbs;  /* stream copy, read + write: the higher of the two */
+    /* The microbenchmarks run before and after everything else ([0], [1]):
+     * on a shared machine the device's speed drifts, and one reading taken
+     * in a slow moment would put later figures above 100% of "the peak". */
+    double peak_runs[2], bandwidth_runs[2];
     char clblast_set[256]; /* the tuned CLBlast set used, "" if none */
     char glf_set[128];     /* glf's tile set in use, "rm=.. ly=.. (tuned|defaults)" */
     char conv_set[96];     /* the convolution variants in use, "taps=.. pixels=.. (tuned|defaults)" */
