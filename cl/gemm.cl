@@ -133,7 +133,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                         __global const float *restrict Ap, int offAp, int psa, int ka, int ra,
                         __global const float *restrict Bp, int offBp, int psb, int kb_,
                         __global float *C, int offC, int ldc, int cstride, int ntiles,
-                        __global const float *bias, int offBias, int epi)
+                        __global const float *bias, int offBias, int epi, int ctr)
 {
     const int t = get_global_id(0);
     const int rb = get_global_id(1);
@@ -185,6 +185,26 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
         }
     }
     const int i0 = rb * GEMM_RM, j0 = t * GEMM_TN;
+    if (ctr) {
+        // C transposed: element (i, j) of this product goes to C[j*ldc + i]
+        // (glf_gemm computes C = A B^T as C^T = B A^T when that packs less),
+        // bias indexed by i. Each column of the block is RM contiguous floats.
+        float o[GEMM_RM][GEMM_TN];
+        #pragma unroll
+        for (int r = 0; r < GEMM_RM; r++)
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                VSTORE_(acc[r][v], o[r] + v * GEMM_VW);
+        const int nr = min(GEMM_RM, M - i0), nc = min(GEMM_TN, N - j0);
+        for (int cc = 0; cc < nc; cc++) {
+            __global float *c = C + offC + (j0 + cc) * ldc + i0;
+            for (int r = 0; r < nr; r++) {
+                float x = beta != 0.0f ? fma(beta, c[r], alpha * o[r][cc]) : alpha * o[r][cc];
+                c[r] = epilogue_(x, bias, offBias + i0 + r, epi);
+            }
+        }
+        return;
+    }
     C += offC + j0;
     // The epilogue (epi bit 0: + bias[j], bit 1: ReLU) after alpha and beta.
     VT bv[GEMM_NV];
@@ -232,7 +252,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
 __kernel void gemm_reduce(int M, int N, int nsplit, float alpha, float beta,
                           __global const float *restrict P, int offP,
                           __global float *C, int offC, int ldc,
-                          __global const float *bias, int offBias, int epi)
+                          __global const float *bias, int offBias, int epi, int ctr)
 {
     const int j = get_global_id(0);
     const int i = get_global_id(1);
@@ -242,9 +262,10 @@ __kernel void gemm_reduce(int M, int N, int nsplit, float alpha, float beta,
     float acc = 0.0f;
     for (int s = 0; s < nsplit; s++)
         acc += P[s * M * N];
-    __global float *c = C + offC + i * ldc + j;
+    // ctr: C transposed, as in gemm_main
+    __global float *c = C + offC + (ctr ? j * ldc + i : i * ldc + j);
     float x = beta != 0.0f ? fma(beta, *c, alpha * acc) : alpha * acc;
-    *c = epilogue_(x, bias, offBias + j, epi);
+    *c = epilogue_(x, bias, offBias + (ctr ? i : j), epi);
 }
 
 // The epilogue alone, over C (M x N, row stride ldc): after CLBlast.

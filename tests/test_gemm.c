@@ -282,7 +282,11 @@ static void check_ep_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K
 static void test_epilogue(void **state)
 {
     glf_ctx *ctx = ctx_for_(state);
-    const size_t shapes[][3] = {{7, 13, 5}, {33, 70, 19}, {16, 64, 37}, {9, 7, 2085}};
+    /* NT with N > M is computed transposed (C^T = B A^T, stored transposed):
+     * {9, 40, 2085} takes that path with a split K, so the epilogue runs in
+     * the transposed reduction. */
+    const size_t shapes[][3] = {{7, 13, 5}, {33, 70, 19}, {16, 64, 37}, {9, 7, 2085},
+                                {9, 40, 2085}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)
             for (int e = 1; e <= 3; e++)
