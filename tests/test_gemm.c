@@ -149,6 +149,19 @@ static void test_long_k(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* Row strides of 256 floats (1 KiB), with few column tiles, so op(A) is read
+ * in place at that stride (and op(B) packed); and NT with N > M, which runs
+ * transposed with the larger operand as A. */
+static void test_kib_strides(void **state)
+{
+    glf_ctx *ctx = ctx_for_(state);
+    check_(ctx, 0, 0, 40, 9, 256, 0, 0, 1.0f, 0.0f);    /* lda = 256 */
+    check_(ctx, 1, 0, 256, 9, 40, 0, 3, -1.0f, 0.5f);   /* A^T, lda = 256 */
+    check_(ctx, 0, 1, 24, 200, 256, 0, 0, 1.0f, 0.0f);  /* ldb = 256, transposed */
+    check_(ctx, 0, 0, 17, 256, 33, 0, 5, 0.5f, 0.25f);  /* ldb = 256, partial rows */
+    glf_ctx_destroy(ctx);
+}
+
 static void test_odd_large(void **state)
 {
     glf_ctx *ctx = ctx_for_(state);
@@ -407,6 +420,7 @@ int main(void)
         cmocka_unit_test_prestate(test_edges, (void *)&v_glf_small_),
         cmocka_unit_test_prestate(test_edges, (void *)&v_glf_scalar_),
         BOTH_(test_long_k),
+        BOTH_(test_kib_strides),
         BOTH_(test_odd_large),
         cmocka_unit_test_prestate(test_odd_large, (void *)&v_glf_small_),
         BOTH_(test_glf_shape),
