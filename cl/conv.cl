@@ -23,10 +23,9 @@
 #define UNROLL_ // a run-time trip count: "#pragma unroll" would only warn
 #endif
 
-// colT (N, R), row stride ldc >= R, <- the transpose of im2col(img): one
-// work-item per column n (sample b, output pixel oh, ow) writes its R
-// contiguous entries (the padding after them is not written).
-__kernel void im2col_t(__global float *colT, int col_off, int ldc, __global const float *img,
+// colT (N, R) <- the transpose of im2col(img): one work-item per column n
+// (sample b, output pixel oh, ow) writes its R contiguous entries.
+__kernel void im2col_t(__global float *colT, int col_off, __global const float *img,
                        int img_off, int B, int C, int H, int W, int K, int S, int P, int Ho,
                        int Wo)
 {
@@ -37,7 +36,7 @@ __kernel void im2col_t(__global float *colT, int col_off, int ldc, __global cons
     int b = n / L, l = n - b * L;
     int oh = l / Wo, ow = l - oh * Wo;
     int R = C * KK_ * KK_;
-    __global float *out = colT + col_off + n * ldc;
+    __global float *out = colT + col_off + n * R;
     __global const float *x = img + img_off + b * C * H * W;
     int ih0 = oh * SS_ - PP_, iw0 = ow * SS_ - PP_;
     for (int c = 0; c < C; c++)

@@ -126,7 +126,7 @@ static const glf_conv_shape odd_[] = {
     {1, 3, 9, 7, 5, 4, 1, 0}, {3, 2, 8, 8, 3, 3, 2, 1}, {3, 3, 7, 7, 5, 1, 2, 0},
     {3, 3, 5, 6, 5, 3, 1, 2}, {1, 1, 1, 1, 1, 1, 1, 0}, {3, 5, 11, 10, 7, 4, 3, 2},
     {2, 2, 3, 67, 3, 3, 2, 1}, /* rows over 64 pixels: the generic col2im */
-    {3, 16, 9, 9, 5, 4, 2, 1}, /* Conv2d's R = 256: colT at a padded row stride */
+    {3, 16, 9, 9, 5, 4, 2, 1}, /* Conv2d's R = 256: colT's rows 1 KiB apart */
     {3, 5, 5, 7, 16, 4, 2, 1}, /* ConvTranspose2d's R = 256, the same */
 };
 #define NODD_ (sizeof odd_ / sizeof odd_[0])

@@ -37,18 +37,7 @@ int glf_conv_transpose2d_out(int in, int K, int S, int P)
 typedef struct geom_ {
     int B, C, H, W, K, S, P, Ho, Wo;
     size_t L, N, R; /* Ho*Wo, B*L, C*K*K */
-    size_t ldR;     /* row stride of colT (N, R), see colT_ld_ */
 } geom_;
-
-/* colT's row stride: R, or R + 16 when R is a multiple of 256 floats. A
- * 1 KiB stride aliases in the caches, so glf's GEMM would pack colT (12.8 M
- * floats for GLF's middle convolutions); at the padded stride it reads colT
- * in place where it is op(A) (the forward, computed as C^T). Measured with
- * glf_gemm alone, 12544x128x1024 NT: 22.2 ms at stride 1024, 13.3 at 1040. */
-static size_t colT_ld_(size_t R)
-{
-    return R % 256 == 0 ? R + 16 : R;
-}
 
 static glf_status check_shape_(const char *op, const glf_conv_shape *s, int transpose, geom_ *g,
                                int *Ho, int *Wo)
@@ -68,7 +57,7 @@ static glf_status check_shape_(const char *op, const glf_conv_shape *s, int tran
                             s->H, s->W, s->P);
         *Ho = glf_conv2d_out(s->H, s->K, s->S, s->P);
         *Wo = glf_conv2d_out(s->W, s->K, s->S, s->P);
-        *g = (geom_){s->B, s->Cin, s->H, s->W, s->K, s->S, s->P, *Ho, *Wo, 0, 0, 0, 0};
+        *g = (geom_){s->B, s->Cin, s->H, s->W, s->K, s->S, s->P, *Ho, *Wo, 0, 0, 0};
     } else {
         *Ho = glf_conv_transpose2d_out(s->H, s->K, s->S, s->P);
         *Wo = glf_conv_transpose2d_out(s->W, s->K, s->S, s->P);
@@ -76,15 +65,14 @@ static glf_status check_shape_(const char *op, const glf_conv_shape *s, int tran
             return glf_fail(GLF_ERR_INVALID_ARG,
                             "%s: output %dx%d from input %dx%d (K=%d S=%d P=%d), expected >= 1", op,
                             *Ho, *Wo, s->H, s->W, s->K, s->S, s->P);
-        *g = (geom_){s->B, s->Cout, *Ho, *Wo, s->K, s->S, s->P, s->H, s->W, 0, 0, 0, 0};
+        *g = (geom_){s->B, s->Cout, *Ho, *Wo, s->K, s->S, s->P, s->H, s->W, 0, 0, 0};
     }
     g->L = (size_t)g->Ho * (size_t)g->Wo;
     g->N = (size_t)g->B * g->L;
     g->R = (size_t)g->C * (size_t)g->K * (size_t)g->K;
-    g->ldR = colT_ld_(g->R);
     /* Kernels index with int: every tensor and the column matrix must fit. */
     size_t cmax = (size_t)(s->Cin > s->Cout ? s->Cin : s->Cout);
-    size_t biggest = g->ldR * g->N;
+    size_t biggest = g->R * g->N;
     size_t img =
         (size_t)s->B * cmax * (size_t)(*Ho > s->H ? *Ho : s->H) * (size_t)(*Wo > s->W ? *Wo : s->W);
     if (cmax * g->N > biggest)
@@ -120,16 +108,15 @@ static glf_status kern_win_(glf_ctx *ctx, const char *name, const geom_ *g, cl_k
     return glf_kernel(ctx, "conv", name, opt, k);
 }
 
-/* colT (N, R), row stride g->ldR = the transpose of im2col(img): row n
- * holds pixel n's window. */
+/* colT (N, R) = the transpose of im2col(img): row n holds pixel n's window. */
 static glf_status im2col_t_(glf_ctx *ctx, glf_dptr col, glf_dptr img, const geom_ *g)
 {
     cl_kernel k;
     GLF_TRY(kern_win_(ctx, "im2col_t", g, &k));
     size_t gl = g->N, lo = CONV_WG_;
-    return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_I32(g->ldR), GLF_DP(img), GLF_I32(g->B),
-                      GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S),
-                      GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo));
+    return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B), GLF_I32(g->C),
+                      GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
+                      GLF_I32(g->Ho), GLF_I32(g->Wo));
 }
 
 static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bias, const geom_ *g)
@@ -234,8 +221,7 @@ static glf_dptr at_(glf_dptr p, size_t floats)
 
 /* Every GEMM is in the A B^T form (both operands contiguous along the
  * reduction), the fastest tile kernel on PoCL (see bench_ops_conv).
- * Layout of `work`: col (ldR*N: colT (N, R) at row stride ldR, col (R, N) or
- * dcol (R, N)) |
+ * Layout of `work`: col (R*N: colT (N, R), col (R, N) or dcol (R, N)) |
  * yT/dyT (Cout, N), reused for dy as (N, Cout) | wT (R, Cout) | bias
  * partials (Cout, B). */
 size_t glf_conv2d_workspace(const glf_conv_shape *s)
@@ -244,7 +230,7 @@ size_t glf_conv2d_workspace(const glf_conv_shape *s)
     int Ho, Wo;
     if (check_shape_("glf_conv2d_workspace", s, 0, &g, &Ho, &Wo) != GLF_OK)
         return 0;
-    return g.ldR * g.N + (size_t)s->Cout * g.N + g.R * s->Cout + (size_t)s->Cout * s->B;
+    return g.R * g.N + (size_t)s->Cout * g.N + g.R * s->Cout + (size_t)s->Cout * s->B;
 }
 
 glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b,
@@ -258,7 +244,7 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
     GLF_TRY(need_(op, "x", x));
     GLF_TRY(need_(op, "w", w));
     GLF_TRY(need_(op, "work", work));
-    glf_dptr col = work, yT = at_(work, g.ldR * g.N);
+    glf_dptr col = work, yT = at_(work, g.R * g.N);
     if (implicit_(ctx, 0)) { /* yT (Cout, N) = w (Cout, R) * col (R, N), implicit */
         glf_gemm_im2col im = ib_(x, &g, 0);
         GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, s->Cout, g.N, g.R, 1.0f, w.buf, w.off, g.R,
@@ -267,7 +253,7 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
         GLF_TRY(im2col_t_(ctx, col, x, &g));
         /* yT (Cout, N) = w (Cout, R) * colT (N, R)^T */
         GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, 1.0f, w, g.R, col,
-                            g.ldR, 0.0f, yT, g.N));
+                            g.R, 0.0f, yT, g.N));
     }
     return to_bcl_(ctx, y, yT, b, s->B, s->Cout, g.L);
 }
@@ -283,8 +269,8 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
     GLF_TRY(need_(op, "dy", dy));
     GLF_TRY(need_(op, "work", work));
     size_t Co = (size_t)s->Cout;
-    glf_dptr col = work, dyT = at_(work, g.ldR * g.N), wT = at_(work, g.ldR * g.N + Co * g.N);
-    glf_dptr part = at_(work, g.ldR * g.N + Co * g.N + g.R * Co);
+    glf_dptr col = work, dyT = at_(work, g.R * g.N), wT = at_(work, g.R * g.N + Co * g.N);
+    glf_dptr part = at_(work, g.R * g.N + Co * g.N + g.R * Co);
     if (db.buf)
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, g.L, accumulate));
     if (dw.buf) {
@@ -300,7 +286,7 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
              * copying rows (a transposing pack of col (R, N) cost ~3x more) */
             GLF_TRY(im2col_t_(ctx, col, x, &g));
             GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT, g.N,
-                                col, g.ldR, accumulate ? 1.0f : 0.0f, dw, g.R));
+                                col, g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
         }
     }
     if (dx.buf) {
@@ -318,8 +304,8 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
 
 /* ---- ConvTranspose2d --------------------------------------------------------- */
 
-/* Layout of `work`: col (ldR*N, R = Cout*K*K over the N = B*H*W input pixels:
- * col (R, N) or colT (N, R) at row stride ldR) | x as (N, Cin) or (Cin, N), reused for dxT
+/* Layout of `work`: col (R*N, R = Cout*K*K over the N = B*H*W input pixels:
+ * col (R, N) or colT (N, R)) | x as (N, Cin) or (Cin, N), reused for dxT
  * (Cin, N) | wT (R, Cin) | bias partials (Cout, B). */
 size_t glf_conv_transpose2d_workspace(const glf_conv_shape *s)
 {
@@ -327,7 +313,7 @@ size_t glf_conv_transpose2d_workspace(const glf_conv_shape *s)
     int Ho, Wo;
     if (check_shape_("glf_conv_transpose2d_workspace", s, 1, &g, &Ho, &Wo) != GLF_OK)
         return 0;
-    return g.ldR * g.N + (size_t)s->Cin * g.N + g.R * s->Cin + (size_t)s->Cout * s->B;
+    return g.R * g.N + (size_t)s->Cin * g.N + g.R * s->Cin + (size_t)s->Cout * s->B;
 }
 
 glf_status glf_conv_transpose2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w,
@@ -342,7 +328,7 @@ glf_status glf_conv_transpose2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, gl
     GLF_TRY(need_(op, "w", w));
     GLF_TRY(need_(op, "work", work));
     size_t Ci = (size_t)s->Cin;
-    glf_dptr col = work, xP = at_(work, g.ldR * g.N), wT = at_(work, g.ldR * g.N + Ci * g.N);
+    glf_dptr col = work, xP = at_(work, g.R * g.N), wT = at_(work, g.R * g.N + Ci * g.N);
     GLF_TRY(to_blc_(ctx, xP, x, s->B, s->Cin, g.L));
     GLF_TRY(to_blc_(ctx, wT, w, 1, s->Cin, g.R));
     /* col (R, N) = wT (R, Cin) * xP (N, Cin)^T */
@@ -362,8 +348,8 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
     GLF_TRY(need_(op, "dy", dy));
     GLF_TRY(need_(op, "work", work));
     size_t Ci = (size_t)s->Cin;
-    glf_dptr col = work, xT = at_(work, g.ldR * g.N);
-    glf_dptr part = at_(work, g.ldR * g.N + Ci * g.N + g.R * Ci);
+    glf_dptr col = work, xT = at_(work, g.R * g.N);
+    glf_dptr part = at_(work, g.R * g.N + Ci * g.N + g.R * Ci);
     int have_colT = 0; /* col holds colT = im2col_t(dy) */
     if (db.buf)
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, (size_t)Ho * Wo, accumulate));
@@ -379,7 +365,7 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
             GLF_TRY(im2col_t_(ctx, col, dy, &g));
             have_colT = 1;
             GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Ci, g.R, g.N, 1.0f, xT, g.N, col,
-                                g.ldR, accumulate ? 1.0f : 0.0f, dw, g.R));
+                                g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
         }
     }
     if (dx.buf) {
@@ -393,7 +379,7 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
                 GLF_TRY(im2col_t_(ctx, col, dy, &g));
             /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
             GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, 1.0f, w, g.R, col,
-                                g.ldR, 0.0f, xT, g.N));
+                                g.R, 0.0f, xT, g.N));
         }
         GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
     }
