@@ -101,6 +101,25 @@ static size_t splits_(size_t tiles, size_t K, size_t tn, size_t MN)
     return s;
 }
 
+/* Which operands glf's kernels pack for an M x N x K product (tb: B
+ * transposed, im: op(B) an implicit im2col), and how many floats that is.
+ * Pack an operand where the kernel needs it (transposed B, partial tiles),
+ * where B's row stride is a multiple of 256 floats (1 KiB: it would alias
+ * in the caches), or where the panel is reused by at least REUSE_
+ * work-items (measured: ~15% faster then; for skinny shapes the packing
+ * pass costs more than it saves, up to 3x). A work-item reads only RM rows
+ * of A, so A's stride does not matter: 6272x256x1024 NT (dec.fc2's
+ * forward, transposed) at lda 1024 took 15.7 ms packed and 11.1 in place
+ * (glf_gemm alone, alternated). */
+static size_t packs_(size_t M, size_t N, size_t K, int tb, size_t ldb, int im, size_t rm,
+                     size_t tn, int *pack_a, int *pack_b)
+{
+    const size_t ntiles = (N + tn - 1) / tn, rblocks = (M + rm - 1) / rm;
+    *pack_a = M % rm != 0 || ntiles >= REUSE_;
+    *pack_b = im || tb || N % tn != 0 || ldb % 256 == 0 || rblocks >= REUSE_;
+    return (*pack_a ? rblocks * rm * K : 0) + (*pack_b ? ntiles * tn * K : 0);
+}
+
 glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p,
                          glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K, float alpha,
                          cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb,
@@ -129,14 +148,28 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
         GLF_TRY(check_matrix_("B", B, offB, tb ? N : K, tb ? K : N, ldb));
     }
     GLF_TRY(check_matrix_("C", C, offC, M, N, ldc));
-    /* C = A B^T with more columns than rows (the forward of a wide linear
-     * layer or convolution): computed as C^T = B A^T and stored transposed
-     * (ctr), so the transposing pack is of the smaller operand A, and the
-     * larger B is read by rows (packed or in place). Same products, each
+    char opt[128];
+    glf_gemm_options_(p, opt, sizeof opt);
+    const size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
+    /* Orientation: C, or C^T = op(B)^T op(A)^T computed with the operands
+     * swapped and stored transposed (ctr), whichever packs fewer floats,
+     * counting the transposed store as one more pass over C. The large
+     * operand of a wide layer then becomes A, read in place by rows (few
+     * column tiles), and only the small one is packed (the convolutions'
+     * column matrix in their forward, the weights in the linear layers'
+     * forward; not 1024x12544x128, where the store would cost more than
+     * the packing saves). Same products, each
      * summed over k in the same order. Measured (bench_gemm, alternated):
      * 256x1024x6272 NT 145-169 -> 176-267 GFLOP/s as 1024x256x6272,
      * 128x12544x1024 NT 121-160 -> 160-170. */
-    const int ctr = !ib && !ta && tb && N > M;
+    int pa0, pb0, pa1 = 0, pb1 = 0;
+    size_t cost0 = packs_(M, N, K, tb, ldb, ib != NULL, rm, tn, &pa0, &pb0);
+    /* Only with B transposed, so that the swapped A is read along its rows:
+     * an A^T read in place (a new row every k) made the weight gradients
+     * 1.6-2.3x slower (bench_train --by-op, alternated). */
+    size_t cost1 = ib || !tb ? (size_t)-1
+                             : packs_(N, M, K, !ta, lda, 0, rm, tn, &pa1, &pb1) + M * N;
+    const int ctr = cost1 < cost0;
     if (ctr) {
         size_t t = M;
         M = N, N = t;
@@ -144,21 +177,12 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
         A = B, B = tm;
         t = offA, offA = offB, offB = t;
         t = lda, lda = ldb, ldb = t;
+        glf_trans tt = ta;
+        ta = tb ? GLF_NO_TRANS : GLF_TRANS;
+        tb = tt ? GLF_NO_TRANS : GLF_TRANS;
     }
-    char opt[128];
-    glf_gemm_options_(p, opt, sizeof opt);
-    const size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
     const size_t ntiles = (N + tn - 1) / tn, rblocks = (M + rm - 1) / rm;
-    /* Pack an operand where the kernel needs it (transposed B, partial
-     * tiles), where B's row stride is a multiple of 256 floats (1 KiB: it
-     * would alias in the caches), or where the panel is reused by at least
-     * REUSE_ work-items (measured: ~15% faster then; for skinny shapes the
-     * packing pass costs more than it saves, up to 3x). A work-item reads
-     * only RM rows of A, so A's stride does not matter: 6272x256x1024 NT
-     * (dec.fc2's forward, transposed) at lda 1024 took 15.7 ms packed and
-     * 11.1 in place (glf_gemm alone, alternated). */
-    const int pack_a = M % rm != 0 || ntiles >= REUSE_;
-    const int pack_b = ib || tb || N % tn != 0 || ldb % 256 == 0 || rblocks >= REUSE_;
+    const int pack_a = ctr ? pa1 : pa0, pack_b = ctr ? pb1 : pb0;
     const size_t na = pack_a ? rblocks * rm * K : 0, nb = pack_b ? ntiles * tn * K : 0;
     const size_t nsplit = splits_(ntiles * rblocks, K, tn, M * N);
     const size_t np = nsplit > 1 ? nsplit * M * N : 0;
