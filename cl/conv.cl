@@ -172,7 +172,8 @@ __kernel void cbl_to_bcl(__global float *out, int out_off, __global const float 
         o[l] = has_bias ? p[l] + b0 : p[l];
 }
 
-// Bias gradient, stage 1: part[c*B + b] = sum_l dy[b, c, l] (l ascending).
+// Bias gradient, stage 1: part[c*B + b] = sum_l dy[b, c, l], as four running
+// sums over l = 0, 4, 8, ... (and 1, 5, ...; ...) added pairwise, then the tail.
 __kernel void bias_grad_partial(__global float *part, int part_off, __global const float *dy,
                                 int dy_off, int B, int C, int L)
 {
@@ -181,8 +182,14 @@ __kernel void bias_grad_partial(__global float *part, int part_off, __global con
         return;
     int c = i / B, b = i - c * B;
     __global const float *p = dy + dy_off + (b * C + c) * L;
-    float s = 0.0f;
-    for (int l = 0; l < L; l++)
+    // Four running sums over the row (explicit vectors: PoCL then streams
+    // each row instead of gathering across work-items), then the tail.
+    float4 s4 = (float4)(0.0f);
+    int l = 0;
+    for (; l + 4 <= L; l += 4)
+        s4 += vload4(0, p + l);
+    float s = (s4.s0 + s4.s1) + (s4.s2 + s4.s3);
+    for (; l < L; l++)
         s += p[l];
     part[part_off + i] = s;
 }
