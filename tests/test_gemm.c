@@ -150,7 +150,7 @@ static void test_long_k(void **state)
 }
 
 /* Row strides of 256 floats (1 KiB), with few column tiles, so op(A) is read
- * in place at that stride (and op(B) packed); and NT with N > M, which runs
+ * in place at that stride (and op(B) packed); and an NT product that runs
  * transposed with the larger operand as A. */
 static void test_kib_strides(void **state)
 {
@@ -295,9 +295,9 @@ static void check_ep_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K
 static void test_epilogue(void **state)
 {
     glf_ctx *ctx = ctx_for_(state);
-    /* NT with N > M is computed transposed (C^T = B A^T, stored transposed):
-     * {9, 40, 2085} takes that path with a split K, so the epilogue runs in
-     * the transposed reduction. */
+    /* NT products that pack less transposed are computed as C^T = B A^T
+     * and stored transposed: {9, 40, 2085} takes that path with a split K,
+     * so the epilogue runs in the transposed reduction. */
     const size_t shapes[][3] = {{7, 13, 5}, {33, 70, 19}, {16, 64, 37}, {9, 7, 2085},
                                 {9, 40, 2085}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

@@ -158,8 +158,8 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
      * column tiles), and only the small one is packed (the convolutions'
      * column matrix in their forward, the weights in the linear layers'
      * forward; not 1024x12544x128, where the store would cost more than
-     * the packing saves). Same products, each
-     * summed over k in the same order. Measured (bench_gemm, alternated):
+     * the packing saves). Same products, each summed over k in the same
+     * order. Measured (bench_gemm, alternated):
      * 256x1024x6272 NT 145-169 -> 176-267 GFLOP/s as 1024x256x6272,
      * 128x12544x1024 NT 121-160 -> 160-170. */
     int pa0, pb0, pa1 = 0, pb1 = 0;
@@ -375,7 +375,7 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 1, 0, 2 * rm, 2 * tn, 37, -0.5f, 0.75f, e));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, rm + 1, 7, 2 * SPLIT_MIN_K_ + 37, 1.0f,
                                         e == 2 ? 0.5f : 0.0f, e));
-        /* NT with N > M runs transposed (ctr), here with a split K */
+        /* an NT product that runs transposed (ctr) at the default tiles, split K */
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, rm + 1, tn + 7, 2 * SPLIT_MIN_K_ + 37,
                                         1.0f, e == 1 ? 0.5f : 0.0f, e));
     }
