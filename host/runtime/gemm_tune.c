@@ -87,7 +87,6 @@ glf_status glf_gemm_tune_store_(glf_ctx *ctx, const char *suffix, const char *ma
 #define IM2COL_MAGIC_ "glf-conv-tune 1"
 #define IM2COL_SUFFIX_ "-conv"
 
-
 static int im2col_parse_(const char *w, int *use)
 {
     if (!strcmp(w, "implicit"))
@@ -206,11 +205,12 @@ glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best)
     _Static_assert(sizeof full_ / sizeof full_[0] <= MAXS_, "MAXS_ below the shape count");
     int ok[MAXC_] = {0};
     double tbest[MAXC_][MAXS_], t[MAXS_];
+    glf_gemm_params cp[MAXC_];
     for (size_t c = 0; c < ncand; c++) {
-        glf_gemm_params p = {cand_[c][0], cand_[c][1], cand_[c][2], cand_[c][3], cand_[c][4]};
-        if (glf_gemm_validate(ctx, &p) != GLF_OK) {
+        cp[c] = (glf_gemm_params){cand_[c][0], cand_[c][1], cand_[c][2], cand_[c][3], cand_[c][4]};
+        if (glf_gemm_validate(ctx, &cp[c]) != GLF_OK) {
             char set[128];
-            glf_gemm_params_format(&p, set, sizeof set);
+            glf_gemm_params_format(&cp[c], set, sizeof set);
             snprintf(line, sizeof line, "tune: %s rejected: %s", set, glf_last_error());
             say_(st, line);
             glf_clear_error();
@@ -225,9 +225,7 @@ glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best)
         for (size_t c = 0; c < ncand && s == GLF_OK; c++) {
             if (!ok[c])
                 continue;
-            glf_gemm_params p = {cand_[c][0], cand_[c][1], cand_[c][2], cand_[c][3],
-                                 cand_[c][4]};
-            if ((s = time_shapes_(ctx, st, &p, sh, nsh, buf, boff, t)) || r < 0)
+            if ((s = time_shapes_(ctx, st, &cp[c], sh, nsh, buf, boff, t)) || r < 0)
                 continue;
             for (size_t i = 0; i < nsh; i++)
                 tbest[c][i] = t[i] < tbest[c][i] ? t[i] : tbest[c][i];
@@ -238,9 +236,8 @@ glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best)
     for (size_t c = 0; c < ncand && s == GLF_OK; c++) {
         if (!ok[c])
             continue;
-        glf_gemm_params p = {cand_[c][0], cand_[c][1], cand_[c][2], cand_[c][3], cand_[c][4]};
         char set[128];
-        glf_gemm_params_format(&p, set, sizeof set);
+        glf_gemm_params_format(&cp[c], set, sizeof set);
         double sum = 0;
         for (size_t i = 0; i < nsh; i++)
             sum += tbest[c][i];
@@ -249,7 +246,7 @@ glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best)
         if (c == 0)
             def_t = sum;
         if (sum < best_t && (c == 0 || sum < 0.97 * def_t))
-            best_t = sum, *best = p;
+            best_t = sum, *best = cp[c];
     }
     glf_buf_release(buf);
     GLF_TRY(s);
