@@ -24,10 +24,13 @@
 #endif
 
 // colT (N, R) <- the transpose of im2col(img): one work-item per column n
-// (sample b, output pixel oh, ow) writes its R contiguous entries.
+// (sample b, output pixel oh, ow) writes its R entries. tn = R: colT is a
+// plain row-major matrix. tn < R (a multiple of K*K dividing R): colT in
+// column panels tn wide (glf_gemm_panels), entry (n, r) at
+// (r / tn)*N*tn + n*tn + r % tn, which the GEMM reads without packing.
 __kernel void im2col_t(__global float *colT, int col_off, __global const float *img,
                        int img_off, int B, int C, int H, int W, int K, int S, int P, int Ho,
-                       int Wo)
+                       int Wo, int tn)
 {
     int n = get_global_id(0);
     int L = Ho * Wo;
@@ -35,20 +38,23 @@ __kernel void im2col_t(__global float *colT, int col_off, __global const float *
         return;
     int b = n / L, l = n - b * L;
     int oh = l / Wo, ow = l - oh * Wo;
-    int R = C * KK_ * KK_;
-    __global float *out = colT + col_off + n * R;
+    const int cpt = tn / (KK_ * KK_); // channels per panel
+    __global float *out = colT + col_off + n * tn;
     __global const float *x = img + img_off + b * C * H * W;
     int ih0 = oh * SS_ - PP_, iw0 = ow * SS_ - PP_;
-    for (int c = 0; c < C; c++)
+    for (int c = 0, cp = 0; c < C; c++) {
         for (int kh = 0; kh < KK_; kh++) {
             int ih = ih0 + kh;
             int in_h = ih >= 0 && ih < H;
             for (int kw = 0; kw < KK_; kw++) {
                 int iw = iw0 + kw;
-                out[(c * KK_ + kh) * KK_ + kw] =
+                out[(cp * KK_ + kh) * KK_ + kw] =
                     (in_h && iw >= 0 && iw < W) ? x[(c * H + ih) * W + iw] : 0.0f;
             }
         }
+        if (++cp == cpt) // the next panel
+            cp = 0, out += B * L * tn;
+    }
 }
 
 // img <- col2im(col) (+ bias[c] when has_bias): every image pixel sums the

@@ -305,6 +305,61 @@ static void test_col2im_variants_same_bits(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* Conv2d's weight gradient reads colT from column panels (glf_gemm_panels)
+ * where glf's tile width divides R; GLF_COLT=plain writes a plain colT that
+ * the GEMM packs into the same panels. Both must give the same bits (each
+ * element is the same fma chain), with accumulate 0 and 1. Shapes: R = 256
+ * at batch 3, GLF's enc.conv2 at batch 2, and a batch whose K = B*Ho*Wo
+ * is split, with a partial row block (Cout 13). */
+static void colt_bits_(glf_ctx *ctx, glf_conv_shape s)
+{
+    size_t R = (size_t)s.Cin * s.K * s.K, tn = glf_gemm_panel_width(ctx, R);
+    assert_true(tn > 0 && R % tn == 0 && tn % ((size_t)s.K * s.K) == 0); /* panels used */
+    int Ho = glf_conv2d_out(s.H, s.K, s.S, s.P), Wo = glf_conv2d_out(s.W, s.K, s.S, s.P);
+    size_t nx = (size_t)s.B * s.Cin * s.H * s.W, ny = (size_t)s.B * s.Cout * Ho * Wo;
+    size_t nw = (size_t)s.Cout * R, ws = glf_conv2d_workspace(&s);
+    float *x = tu_rand(nx, 21, -1, 1), *dy = tu_rand(ny, 22, -1, 1);
+    float *w0 = tu_rand(nw, 23, -1, 1);
+    tu_dev X = tu_dev_new(ctx, x, nx, 3), DY = tu_dev_new(ctx, dy, ny, 5);
+    tu_dev WK = tu_dev_new(ctx, NULL, ws, 0);
+    glf_dptr none = glf_dp(NULL, 0);
+    float *got[2][2];
+    for (int v = 0; v < 2; v++) {
+        if (v)
+            assert_int_equal(setenv("GLF_COLT", "plain", 1), 0);
+        for (int acc = 0; acc < 2; acc++) {
+            tu_dev DW = tu_dev_new(ctx, acc ? w0 : NULL, nw, 7);
+            TU_OK(glf_conv2d_backward(ctx, none, tu_dp(DW), none, tu_dp(DY), tu_dp(X), none, &s,
+                                      tu_dp(WK), acc));
+            got[v][acc] = tu_dev_read(ctx, DW, "dw"); /* checks the guards too */
+            glf_buf_release(DW.buf);
+        }
+        unsetenv("GLF_COLT");
+    }
+    char tag[128];
+    snprintf(tag, sizeof tag, "colT panels vs plain B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d",
+             s.B, s.Cin, s.H, s.W, s.Cout, s.K, s.S, s.P);
+    expect_same_bits_(tag, "dw", got[0][0], got[1][0], nw);
+    expect_same_bits_(tag, "dw accumulate", got[0][1], got[1][1], nw);
+    for (int v = 0; v < 2; v++)
+        free(got[v][0]), free(got[v][1]);
+    glf_buf_release(X.buf), glf_buf_release(DY.buf), glf_buf_release(WK.buf);
+    free(x), free(dy), free(w0);
+}
+
+static void test_colt_panels_same_bits(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
+    int use[2] = {0, 0}; /* materialised: the path with a colT */
+    TU_OK(glf_gemm_set_im2col_policy(ctx, use));
+    colt_bits_(ctx, (glf_conv_shape){3, 16, 9, 9, 5, 4, 2, 1});
+    colt_bits_(ctx, (glf_conv_shape){2, 64, 14, 14, 128, 4, 2, 1}); /* GLF's enc.conv2 */
+    colt_bits_(ctx, (glf_conv_shape){43, 16, 14, 14, 13, 4, 2, 1}); /* K = 2107: split */
+    glf_ctx_destroy(ctx);
+}
+
 static void test_invalid_arguments(void **state)
 {
     (void)state;
@@ -338,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_odd),
         cmocka_unit_test(test_conv_transpose2d_odd),
         cmocka_unit_test(test_glf_shapes),
+        cmocka_unit_test(test_colt_panels_same_bits),
         cmocka_unit_test(test_col2im_variants_same_bits),
         cmocka_unit_test(test_invalid_arguments),
     };

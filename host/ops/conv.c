@@ -108,15 +108,35 @@ static glf_status kern_win_(glf_ctx *ctx, const char *name, const geom_ *g, cl_k
     return glf_kernel(ctx, "conv", name, opt, k);
 }
 
-/* colT (N, R) = the transpose of im2col(img): row n holds pixel n's window. */
-static glf_status im2col_t_(glf_ctx *ctx, glf_dptr col, glf_dptr img, const geom_ *g)
+/* The width of the column panels (glf_gemm_panels) Conv2d's weight
+ * gradient has colT written in: they are the panels glf's kernels would
+ * pack from a plain colT, so that pass goes (enc.conv2's 12544 x 1024
+ * colT: 8-12 ms a step, bench_train --by-op). Only there: where colT is
+ * also read as A (ConvTranspose2d's input gradient, Conv2d's forward), a
+ * work-item then jumps to a new panel every tn steps of k, and the GEMM
+ * lost more than the pack costs (dec.deconv1's backward GEMMs 32-34 ->
+ * 42-46 ms). 0: a plain colT (CLBlast; R not a multiple of the tile set's
+ * width; the width not a multiple of K*K; GLF_COLT=plain, for tests and
+ * benchmarks). */
+static size_t panel_width_(glf_ctx *ctx, const geom_ *g)
+{
+    const char *env = getenv("GLF_COLT");
+    if (env && !strcmp(env, "plain"))
+        return 0;
+    size_t tn = glf_gemm_panel_width(ctx, g->R), kk = (size_t)g->K * (size_t)g->K;
+    return tn && g->R % tn == 0 && tn % kk == 0 ? tn : 0;
+}
+
+/* colT (N, R) = the transpose of im2col(img): row n holds pixel n's window;
+ * in column panels tn wide (tn != 0) or plain (0). */
+static glf_status im2col_t_(glf_ctx *ctx, glf_dptr col, glf_dptr img, const geom_ *g, size_t tn)
 {
     cl_kernel k;
     GLF_TRY(kern_win_(ctx, "im2col_t", g, &k));
     size_t gl = g->N, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B), GLF_I32(g->C),
                       GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
-                      GLF_I32(g->Ho), GLF_I32(g->Wo));
+                      GLF_I32(g->Ho), GLF_I32(g->Wo), GLF_I32(tn ? tn : g->R));
 }
 
 static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bias, const geom_ *g)
@@ -250,7 +270,7 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
         GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, s->Cout, g.N, g.R, 1.0f, w.buf, w.off, g.R,
                                   &im, 0.0f, yT.buf, yT.off, g.N));
     } else {
-        GLF_TRY(im2col_t_(ctx, col, x, &g));
+        GLF_TRY(im2col_t_(ctx, col, x, &g, 0));
         /* yT (Cout, N) = w (Cout, R) * colT (N, R)^T */
         GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, 1.0f, w, g.R, col,
                             g.R, 0.0f, yT, g.N));
@@ -282,11 +302,17 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
                                       g.N, &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
         } else {
             /* dw (Cout, R) (+)= dyT (Cout, N) * colT (N, R): the transposed
-             * im2col makes op(B) untransposed, so the GEMM packs it by
-             * copying rows (a transposing pack of col (R, N) cost ~3x more) */
-            GLF_TRY(im2col_t_(ctx, col, x, &g));
-            GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT, g.N,
-                                col, g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
+             * im2col makes op(B) untransposed (a transposing pack of col (R, N)
+             * cost ~3x more), written straight into the GEMM's panels where
+             * the tile width allows (panel_width_), else packed by rows */
+            size_t tn = panel_width_(ctx, &g);
+            GLF_TRY(im2col_t_(ctx, col, x, &g, tn));
+            glf_gemm_panels cp = {col.buf, col.off, g.N, g.R, tn};
+            GLF_TRY(tn ? glf_gemm_panels_b(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, 1.0f,
+                                           dyT.buf, dyT.off, g.N, &cp, accumulate ? 1.0f : 0.0f,
+                                           dw.buf, dw.off, g.R)
+                       : glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT,
+                                     g.N, col, g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
         }
     }
     if (dx.buf) {
@@ -362,7 +388,7 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
                                       &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
         } else {
             /* dw (Cin, R) (+)= xT (Cin, N) * colT (N, R), as in Conv2d */
-            GLF_TRY(im2col_t_(ctx, col, dy, &g));
+            GLF_TRY(im2col_t_(ctx, col, dy, &g, 0));
             have_colT = 1;
             GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Ci, g.R, g.N, 1.0f, xT, g.N, col,
                                 g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
@@ -376,7 +402,7 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
                                       &im, 0.0f, xT.buf, xT.off, g.N));
         } else {
             if (!have_colT) /* the weight gradient's colT is this one: made once */
-                GLF_TRY(im2col_t_(ctx, col, dy, &g));
+                GLF_TRY(im2col_t_(ctx, col, dy, &g, 0));
             /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
             GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, 1.0f, w, g.R, col,
                                 g.R, 0.0f, xT, g.N));

@@ -124,7 +124,8 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                          glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K, float alpha,
                          cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb,
                          float beta, cl_mem C, size_t offC, size_t ldc,
-                         const glf_gemm_epilogue *ep, const glf_gemm_im2col *ib)
+                         const glf_gemm_epilogue *ep, const glf_gemm_im2col *ib,
+                         const glf_gemm_panels *pb)
 {
     if (M == 0 || N == 0)
         return GLF_OK;
@@ -144,6 +145,17 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                             ib->Ho, ib->Wo, R, P, K, N);
         GLF_TRY(check_matrix_("the image", ib->img, ib->off, (size_t)ib->B * ib->C * ib->H,
                               (size_t)ib->W, (size_t)ib->W));
+    } else if (pb) { /* op(B) = the matrix in column panels pb */
+        if (tb)
+            return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_b: op(B) transposed, expected "
+                            "GLF_NO_TRANS (panels are read as B's packed panels)");
+        if (pb->tn < 1 || pb->cols % pb->tn != 0 || pb->rows != K || pb->cols != N)
+            return glf_fail(GLF_ERR_INVALID_ARG,
+                            "glf_gemm_panels_b: %zu x %zu matrix in panels %zu wide, expected "
+                            "%zu x %zu (op(B) of a %zux%zux%zu product), columns a multiple "
+                            "of the panel width", pb->rows, pb->cols, pb->tn, K, N, M, N, K);
+        GLF_TRY(check_matrix_("the panels", pb->buf, pb->off, 1, pb->rows * pb->cols,
+                              pb->rows * pb->cols));
     } else {
         GLF_TRY(check_matrix_("B", B, offB, tb ? N : K, tb ? K : N, ldb));
     }
@@ -151,6 +163,10 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     char opt[128];
     glf_gemm_options_(p, opt, sizeof opt);
     const size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
+    if (pb && pb->tn != tn)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_gemm_panels_b: panels %zu wide as op(B), expected the tile set's "
+                        "%zu (glf_gemm_panel_width)", pb->tn, tn);
     /* Orientation: C, or C^T = op(B)^T op(A)^T computed with the operands
      * swapped and stored transposed (ctr), whichever packs fewer floats,
      * counting the transposed store as one more pass over C. The large
@@ -166,9 +182,12 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     size_t cost0 = packs_(M, N, K, tb, ldb, ib != NULL, rm, tn, &pa0, &pb0);
     /* Only with B transposed, so that the swapped A is read along its rows:
      * an A^T read in place (a new row every k) made the weight gradients
-     * 1.6-2.3x slower (bench_train --by-op, alternated). */
+     * 1.6-2.3x slower (bench_train --by-op, alternated). Column panels as
+     * op(B) are its packed panels already: nothing to pack, never swapped. */
     size_t cost1 = ib || !tb ? (size_t)-1
                              : packs_(N, M, K, !ta, lda, 0, rm, tn, &pa1, &pb1) + M * N;
+    if (pb)
+        pb0 = 0, B = pb->buf, offB = pb->off;
     const int ctr = cost1 < cost0;
     if (ctr) {
         size_t t = M;
@@ -219,7 +238,8 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     size_t offAm = pack_a ? 0 : offA, offBm = pack_b ? na : offB;
     size_t psa = pack_a ? K * rm : (ta ? rm : rm * lda), ka = pack_a ? rm : (ta ? lda : 1);
     size_t ra = pack_a ? 1 : (ta ? 1 : lda);
-    size_t psb = pack_b ? K * tn : tn, kbs = pack_b ? tn : ldb;
+    /* B in place: its rows (ldb apart), or column panels laid out as packed ones */
+    size_t psb = pack_b || pb ? K * tn : tn, kbs = pack_b || pb ? tn : ldb;
 #define OPERANDS_                                                                            \
     GLF_MEM(Am), GLF_I32(offAm), GLF_I32(psa), GLF_I32(ka), GLF_I32(ra), GLF_MEM(Bm),        \
         GLF_I32(offBm), GLF_I32(psb), GLF_I32(kbs)
@@ -255,16 +275,27 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
 
 /* ---- validation ------------------------------------------------------------ */
 
+/* Where op(B)[k][j] is in the validation's B: rows ldb apart, or (tn != 0,
+ * B untransposed, K rows) column panels tn wide. */
+static size_t b_at_(int tb, size_t k, size_t j, size_t ldb, size_t tn, size_t K)
+{
+    if (!tn)
+        return tb ? j * ldb + k : k * ldb + j;
+    return (j / tn) * K * tn + k * tn + j % tn;
+}
+
 /* One case: random A, B, C (NaN when beta == 0) with padding and offsets;
  * the device result must match the double reference inside C and leave
  * every other float of C's buffer bit-identical. p NULL: CLBlast. */
 glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
                                    const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
-                                   size_t K, float alpha, float beta, int epi)
+                                   size_t K, float alpha, float beta, int epi, size_t panels)
 {
     const size_t pad = 3, off = 5, guard = 17;
     size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
     size_t na = off + (ta ? K : M) * lda, nb = off + (tb ? N : K) * ldb;
+    if (panels)
+        nb = off + K * N + guard;
     size_t nc = off + M * ldc + guard;
     float *h = malloc((na + nb + 2 * nc + 3 + N) * sizeof *h);
     double *want = malloc(M * N * sizeof *want);
@@ -289,7 +320,7 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
             double acc = 0;
             for (size_t k = 0; k < K; k++)
                 acc += (double)hA[off + (ta ? k * lda + i : i * lda + k)] *
-                       (double)hB[off + (tb ? j * ldb + k : k * ldb + j)];
+                       (double)hB[off + b_at_(tb, k, j, ldb, panels, K)];
             double w = alpha * acc + (beta != 0.0f ? beta * hC[off + i * ldc + j] : 0.0);
             if (epi & 1)
                 w += hBias[3 + j];
@@ -303,20 +334,23 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
         goto done;
     glf_gemm_epilogue ep = {{(epi & 1) ? dBias : NULL, 3},
                             (epi & 2) ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE};
+    glf_gemm_panels pb = {dB, off, K, N, panels};
     if ((s = p ? glf_gemm_own_(ctx, st, p, ta ? GLF_TRANS : GLF_NO_TRANS,
                                tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda, dB,
-                               off, ldb, beta, dC, off, ldc, epi ? &ep : NULL, NULL)
+                               off, ldb, beta, dC, off, ldc, epi ? &ep : NULL, NULL,
+                               panels ? &pb : NULL)
                : glf_gemm_clblast_(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
                                    tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda,
                                    dB, off, ldb, beta, dC, off, ldc)) ||
         (s = glf_buf_read(ctx, dC, 0, nc * 4, got)))
         goto done;
-    char what[160];
+    char what[224];
     if (p) {
         char opt[128];
         glf_gemm_options_(p, opt, sizeof opt);
-        snprintf(what, sizeof what, "%s lx=%d ly=%d%s%s", opt, p->lx, p->ly,
-                 epi & 1 ? " +bias" : "", epi & 2 ? " relu" : "");
+        snprintf(what, sizeof what, "%s lx=%d ly=%d%s%s%s", opt, p->lx, p->ly,
+                 epi & 1 ? " +bias" : "", epi & 2 ? " relu" : "",
+                 panels ? " B in column panels" : "");
     } else {
         snprintf(what, sizeof what, "CLBlast");
     }
@@ -367,17 +401,28 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
         for (int t = 0; t < 4; t++)
             GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t & 1, t >> 1, shapes[i][0], shapes[i][1],
                                    shapes[i][2], i & 1 ? 1.0f : -0.5f, (i + t) & 1 ? 0.0f : 0.75f,
-                                   0));
+                                   0, 0));
     /* The epilogue (bias, ReLU, both) on a partial tile, whole tiles and a
      * split K (the epilogue then runs in gemm_reduce), also transposed. */
     for (int e = 1; e <= 3; e++) {
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, 3 * rm + 1, 2 * tn + 3, 19, 1.0f, 0.0f, e));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 1, 0, 2 * rm, 2 * tn, 37, -0.5f, 0.75f, e));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, 3 * rm + 1, 2 * tn + 3, 19, 1.0f, 0.0f,
+                                        e, 0));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 1, 0, 2 * rm, 2 * tn, 37, -0.5f, 0.75f, e,
+                                        0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, rm + 1, 7, 2 * SPLIT_MIN_K_ + 37, 1.0f,
-                                        e == 2 ? 0.5f : 0.0f, e));
+                                        e == 2 ? 0.5f : 0.0f, e, 0));
         /* an NT product that runs transposed (ctr) at the default tiles, split K */
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, rm + 1, tn + 7, 2 * SPLIT_MIN_K_ + 37,
-                                        1.0f, e == 1 ? 0.5f : 0.0f, e));
+                                        1.0f, e == 1 ? 0.5f : 0.0f, e, 0));
+    }
+    /* op(B) in column panels (glf_gemm_panels, as Conv2d passes its column
+     * matrix): the panels are B's packed panels; A packed (a partial row
+     * block) or in place, both orientations, the epilogue, a split K. */
+    for (int t = 0; t < 2; t++) {
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 3 * rm + 1, 2 * tn, 19, 1.0f, 0.0f,
+                                        t + 1, tn));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 2 * rm, 3 * tn, 2 * SPLIT_MIN_K_ + 37,
+                                        -0.5f, t ? 0.75f : 0.0f, 0, tn));
     }
     return GLF_OK;
 }

@@ -24,12 +24,14 @@ struct glf_gemm_state_ {
 };
 
 /* C = alpha*op(A)*op(B) + beta*C with glf's kernels and parameters p;
- * arguments checked (GLF_ERR_INVALID_ARG names the one at fault). */
+ * arguments checked (GLF_ERR_INVALID_ARG names the one at fault). op(B) is
+ * B, or the implicit im2col ib, or the column panels pb (then B unused). */
 glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p,
                          glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
                          float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B,
                          size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
-                         size_t ldc, const glf_gemm_epilogue *ep, const glf_gemm_im2col *ib);
+                         size_t ldc, const glf_gemm_epilogue *ep, const glf_gemm_im2col *ib,
+                         const glf_gemm_panels *pb);
 
 /* The same through CLBlast (statuses translated). */
 glf_status glf_gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
@@ -38,10 +40,11 @@ glf_status glf_gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M,
                              size_t ldc);
 
 /* One validation case against the double reference (gemm_glf.c); p NULL
- * checks CLBlast as it is set up now. */
+ * checks CLBlast as it is set up now. panels != 0: B is passed as column
+ * panels (glf_gemm_panels) that many floats wide (p only). */
 glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
                                    const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
-                                   size_t K, float alpha, float beta, int epi);
+                                   size_t K, float alpha, float beta, int epi, size_t panels);
 
 /* <cache>/gemm-tune-<hash of device, driver, platform><suffix>.txt */
 glf_status glf_gemm_tune_path_(glf_ctx *ctx, const char *suffix, char *buf, size_t n);

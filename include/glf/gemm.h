@@ -57,6 +57,27 @@ glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, siz
                              const glf_gemm_im2col *b, float beta, cl_mem C, size_t offC,
                              size_t ldc);
 
+/* op(B) (K x N, N a multiple of tn) stored in column panels: panel q
+ * (columns q*tn .. q*tn + tn - 1) a row-major K x tn block at float offset
+ * off + q*K*tn. These are the packed panels glf's kernels would otherwise
+ * make from a row-major B, so the GEMM reads them in place, with no packing
+ * pass; tn must be glf_gemm_panel_width(ctx, N). Conv2d's weight gradient
+ * has im2col_t write its column matrix this way. Only with glf's own
+ * kernels, op(B) untransposed. */
+typedef struct glf_gemm_panels {
+    cl_mem buf;
+    size_t off;
+    size_t rows, cols, tn; /* K, N, the panel width */
+} glf_gemm_panels;
+/* The panel width glf's kernels take for an op(B) N columns wide (the tile
+ * set's columns per work-item); 0 when ctx's GEMM runs on CLBlast. */
+size_t glf_gemm_panel_width(glf_ctx *ctx, size_t N);
+/* C = alpha op(A) B + beta C with B in column panels (tb: GLF_NO_TRANS). */
+glf_status glf_gemm_panels_b(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
+                             size_t K, float alpha, cl_mem A, size_t offA, size_t lda,
+                             const glf_gemm_panels *b, float beta, cl_mem C, size_t offC,
+                             size_t ldc);
+
 /* Where convolutions use the implicit operand instead of a materialised
  * column matrix (im2col + packing), per orientation of op(B): use[0] for
  * K = the window taps (Conv2d forward, ConvTranspose2d input gradient),
