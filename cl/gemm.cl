@@ -44,15 +44,18 @@ inline float epilogue_(float x, __global const float *bias, int j, int epi)
 // op(A)[i][k] is A[i*sai + k*sak] and op(B)[k][j] is B[k*sbk + j*sbj]: the
 // transposes are run-time strides, so one program serves all four cases.
 
-// Work-item (k, rb) packs RM rows of column k of op(A).
+// Work-item (k, rb) packs RM rows of column k of op(A). Column k lies at
+// A + (k / kt)*kts + (k % kt)*sak: kt = K for a plain matrix; a matrix
+// stored in column panels (glf_gemm_panels: kt columns each, kts floats
+// apart) has kt = the panel width.
 __kernel void pack_a(int M, int K, __global const float *restrict A, int offA, int sai,
-                     int sak, __global float *restrict Ap, int offAp)
+                     int sak, int kt, int kts, __global float *restrict Ap, int offAp)
 {
     const int k = get_global_id(0);
     const int rb = get_global_id(1);
     if (k >= K || rb * GEMM_RM >= M)
         return;
-    A += offA + k * sak;
+    A += offA + (k / kt) * kts + (k % kt) * sak;
     Ap += offAp + (rb * K + k) * GEMM_RM;
     for (int r = 0; r < GEMM_RM; r++) {
         const int i = rb * GEMM_RM + r;
@@ -127,10 +130,13 @@ __kernel void pack_b_im2col(int K, int N, __global const float *restrict img, in
 // The operands are read through strides, so a packed panel and a matrix
 // used in place (when packing would not pay: no 4 KiB aliasing, no
 // transposed B, whole tiles) take the same code:
-//   op(A)[rb*RM + r][k] = Ap[rb*psa + k*ka + r*ra]
+//   op(A)[rb*RM + r][k] = Ap[rb*psa + (k / kt)*kts + (k % kt)*ka + r*ra]
 //   op(B)[k][t*TN + c]  = Bp[t*psb + k*kb_ + c]
+// kt = K unless A in place is stored in column panels (glf_gemm_panels,
+// kt columns each, kts floats apart).
 __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                         __global const float *restrict Ap, int offAp, int psa, int ka, int ra,
+                        int kt, int kts,
                         __global const float *restrict Bp, int offBp, int psb, int kb_,
                         __global float *C, int offC, int ldc, int cstride, int ntiles,
                         __global const float *bias, int offBias, int epi, int ctr)
@@ -169,7 +175,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                     acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
             }
         }
-    } else {
+    } else if (kt >= K) {
         for (int k = kb; k < ke; k++) {
             VT b[GEMM_NV];
             #pragma unroll
@@ -182,6 +188,27 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                 for (int v = 0; v < GEMM_NV; v++)
                     acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
             }
+        }
+    } else {
+        // A in column panels: a pointer that steps ka along k and jumps to
+        // the next panel every kt steps.
+        int kin = kb % kt;
+        __global const float *a_ = Ap + (kb / kt) * kts + kin * ka;
+        for (int k = kb; k < ke; k++) {
+            VT b[GEMM_NV];
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                b[v] = VLOAD_(Bp + k * kb_ + v * GEMM_VW);
+            #pragma unroll
+            for (int r = 0; r < GEMM_RM; r++) {
+                const float a = a_[r * ra];
+                #pragma unroll
+                for (int v = 0; v < GEMM_NV; v++)
+                    acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
+            }
+            a_ += ka;
+            if (++kin == kt)
+                kin = 0, a_ += kts - kt * ka;
         }
     }
     const int i0 = rb * GEMM_RM, j0 = t * GEMM_TN;

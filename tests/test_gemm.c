@@ -408,15 +408,20 @@ static void test_im2col_operand(void **state)
     glf_ctx_destroy(ctx);
 }
 
-/* glf_gemm_panels_b: op(B) K x N in column panels of the tile set's width
- * (as Conv2d's weight gradient passes its column matrix), against the
- * reference on the same B stored plainly: both orientations of A, partial
- * and whole row blocks, beta 0 over NaN and beta != 0, a split K; the
- * panels' prefix and guard and C's guard untouched; bad arguments refused. */
+/* glf_gemm_panels_b: op(B) in column panels (as the convolutions' backward
+ * passes hand over their column matrix), against the reference on the same
+ * B stored plainly. Untransposed (K x N, panels of the tile set's width) and
+ * transposed (N x K, odd panel widths: read as A a panel at a time); both
+ * orientations of A, partial and whole row blocks, beta 0 over NaN and beta
+ * != 0, a split K; the panels' prefix and guard and C's guard untouched;
+ * bad arguments refused. */
 static void test_panels_operand(void **state)
 {
     glf_ctx *ctx = ctx_for_(state);
-    const size_t shapes[][3] = {{13, 3, 37}, {16, 2, 37}, {9, 1, 2085}, {24, 2, 2085}};
+    /* M, N in tiles (untransposed) or rows (transposed), K, transposed, panel width (0: tn) */
+    const size_t shapes[][5] = {{13, 3, 37, 0, 0},     {16, 2, 37, 0, 0},   {9, 1, 2085, 0, 0},
+                                {24, 2, 2085, 0, 0},   {13, 40, 35, 1, 7},  {21, 24, 39, 1, 13},
+                                {11, 32, 2049, 1, 683}, {7, 17, 2259, 1, 251}};
     size_t tn = glf_gemm_panel_width(ctx, 1000);
     if (strcmp(glf_gemm_backend_name(ctx), "glf") != 0) { /* CLBlast: none, refused */
         assert_int_equal(tn, 0);
@@ -433,37 +438,43 @@ static void test_panels_operand(void **state)
     assert_int_equal(tn, (size_t)p.vw * (size_t)p.nv);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (int ta = 0; ta < 2; ta++) {
-            size_t M = shapes[si][0], N = shapes[si][1] * tn, K = shapes[si][2];
+            const int tb = (int)shapes[si][3];
+            size_t M = shapes[si][0], N = tb ? shapes[si][1] : shapes[si][1] * tn;
+            size_t K = shapes[si][2], pw = tb ? shapes[si][4] : tn;
+            size_t rows = tb ? N : K, cols = tb ? K : N; /* the panels' matrix: op(B) or op(B)^T */
             float beta = (si + (size_t)ta) & 1 ? 0.75f : 0.0f;
-            float *A = tu_rand(M * K, 90 + si, -1, 1), *B = tu_rand(K * N, 91 + si, -1, 1);
-            float *C0 = tu_rand(M * N, 92 + si, -1, 1), *Bp = malloc(K * N * sizeof *Bp);
-            for (size_t k = 0; k < K; k++) /* panel q: rows k, columns q*tn .. */
-                for (size_t j = 0; j < N; j++)
-                    Bp[(j / tn) * K * tn + k * tn + j % tn] = B[k * N + j];
+            float *A = tu_rand(M * K, 90 + si, -1, 1), *B = tu_rand(rows * cols, 91 + si, -1, 1);
+            float *C0 = tu_rand(M * N, 92 + si, -1, 1), *Bp = malloc(rows * cols * sizeof *Bp);
+            for (size_t x = 0; x < rows; x++) /* panel q: rows x, columns q*pw .. */
+                for (size_t y = 0; y < cols; y++)
+                    Bp[(y / pw) * rows * pw + x * pw + y % pw] = B[x * cols + y];
             double *want = malloc(M * N * sizeof *want);
-            ref_gemm_(ta, 0, M, N, K, -0.5, A, ta ? M : K, B, N, beta, C0, N, want);
+            ref_gemm_(ta, tb, M, N, K, -0.5, A, ta ? M : K, B, cols, beta, C0, N, want);
             cl_mem dA = tu_buf_from(ctx, A, M * K), dB = tu_buf_at(ctx, Bp, K * N, 5);
             cl_mem dC = beta != 0.0f ? tu_buf_from(ctx, C0, M * N) : tu_buf_nan(ctx, M * N);
-            glf_gemm_panels pb = {dB, 5, K, N, tn};
-            TU_OK(glf_gemm_panels_b(ctx, ta ? GLF_TRANS : GLF_NO_TRANS, GLF_NO_TRANS, M, N, K,
-                                    -0.5f, dA, 0, ta ? M : K, &pb, beta, dC, 0, N));
+            glf_gemm_panels pb = {dB, 5, rows, cols, pw};
+            TU_OK(glf_gemm_panels_b(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
+                                    tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, -0.5f, dA, 0,
+                                    ta ? M : K, &pb, beta, dC, 0, N));
             float *C = tu_read(ctx, dC, M * N);
             char what[96];
-            snprintf(what, sizeof what, "panels operand %c %zux%zux%zu beta %g", ta ? 'T' : 'N',
-                     M, N, K, (double)beta);
+            snprintf(what, sizeof what, "panels operand %c%c %zux%zux%zu panels %zu beta %g",
+                     ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, pw, (double)beta);
             assert_int_equal(tu_compare(what, C, want, M * N, 2e-6 * (double)K, 1e-4), 0);
             tu_check_guard(ctx, dC, M * N, what);
             free(tu_read_at(ctx, dB, K * N, 5, "panels")); /* prefix and guard untouched */
             free(A), free(B), free(C0), free(Bp), free(C), free(want);
             glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC);
         }
-    /* Refused: transposed panels, a width other than the tile set's, a
-     * shape that does not match, panels past the end of their buffer. */
+    /* Refused: columns not a multiple of the width, a width other than the
+     * tile set's (untransposed), a shape that does not match, panels past
+     * the end of their buffer. */
     cl_mem d = tu_buf_nan(ctx, 64 * tn);
-    glf_gemm_panels pb = {d, 0, 4, 2 * tn, tn};
-    tu_expect_status(glf_gemm_panels_b(ctx, GLF_NO_TRANS, GLF_TRANS, 4, 2 * tn, 4, 1.0f, d, 0, 4,
+    glf_gemm_panels pb = {d, 0, 2 * tn, 5, 2};
+    tu_expect_status(glf_gemm_panels_b(ctx, GLF_NO_TRANS, GLF_TRANS, 4, 2 * tn, 5, 1.0f, d, 0, 5,
                                        &pb, 0.0f, d, 0, 2 * tn),
-                     GLF_ERR_INVALID_ARG, "transposed", NULL);
+                     GLF_ERR_INVALID_ARG, "panels 2 wide", "multiple");
+    pb = (glf_gemm_panels){d, 0, 4, 2 * tn, tn};
     pb.tn = tn / 2 ? tn / 2 : 2, pb.cols = 2 * tn;
     tu_expect_status(glf_gemm_panels_b(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
                                        4, &pb, 0.0f, d, 0, 2 * tn),

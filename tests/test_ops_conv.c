@@ -305,45 +305,54 @@ static void test_col2im_variants_same_bits(void **state)
     glf_ctx_destroy(ctx);
 }
 
-/* Conv2d's weight gradient reads colT from column panels (glf_gemm_panels)
- * where glf's tile width divides R; GLF_COLT=plain writes a plain colT that
- * the GEMM packs into the same panels. Both must give the same bits (each
- * element is the same fma chain), with accumulate 0 and 1. Shapes: R = 256
- * at batch 3, GLF's enc.conv2 at batch 2, and a batch whose K = B*Ho*Wo
- * is split, with a partial row block (Cout 13). */
-static void colt_bits_(glf_ctx *ctx, glf_conv_shape s)
+/* The backward passes read colT from column panels (glf_gemm_panels) where
+ * glf's tile width divides R; GLF_COLT=plain writes a plain colT that the
+ * GEMM packs (weight gradients) or reads by rows (ConvTranspose2d's input
+ * gradient). Both must give the same bits (each element is the same fma
+ * chain), with accumulate 0 and 1. Shapes: R = 256 at batch 3 (Conv2d) and
+ * at batch 1 (ConvTranspose2d, a partial row block of pixels: A packed from
+ * panels), GLF's enc.conv2 and dec.deconv1 at batch 2, and a batch whose
+ * K = B*Ho*Wo is split, with a partial row block (Cout 13). */
+static void colt_bits_(glf_ctx *ctx, int tr, glf_conv_shape s)
 {
-    size_t R = (size_t)s.Cin * s.K * s.K, tn = glf_gemm_panel_width(ctx, R);
+    size_t R = (size_t)(tr ? s.Cout : s.Cin) * s.K * s.K, tn = glf_gemm_panel_width(ctx, R);
     assert_true(tn > 0 && R % tn == 0 && tn % ((size_t)s.K * s.K) == 0); /* panels used */
-    int Ho = glf_conv2d_out(s.H, s.K, s.S, s.P), Wo = glf_conv2d_out(s.W, s.K, s.S, s.P);
+    int Ho = tr ? glf_conv_transpose2d_out(s.H, s.K, s.S, s.P) : glf_conv2d_out(s.H, s.K, s.S, s.P);
+    int Wo = tr ? glf_conv_transpose2d_out(s.W, s.K, s.S, s.P) : glf_conv2d_out(s.W, s.K, s.S, s.P);
     size_t nx = (size_t)s.B * s.Cin * s.H * s.W, ny = (size_t)s.B * s.Cout * Ho * Wo;
-    size_t nw = (size_t)s.Cout * R, ws = glf_conv2d_workspace(&s);
+    size_t nw = (size_t)s.Cout * s.Cin * s.K * s.K;
+    size_t ws = tr ? glf_conv_transpose2d_workspace(&s) : glf_conv2d_workspace(&s);
+    bwd_fn_ bwd = tr ? glf_conv_transpose2d_backward : glf_conv2d_backward;
     float *x = tu_rand(nx, 21, -1, 1), *dy = tu_rand(ny, 22, -1, 1);
     float *w0 = tu_rand(nw, 23, -1, 1);
     tu_dev X = tu_dev_new(ctx, x, nx, 3), DY = tu_dev_new(ctx, dy, ny, 5);
-    tu_dev WK = tu_dev_new(ctx, NULL, ws, 0);
+    tu_dev Wt = tu_dev_new(ctx, w0, nw, 1), WK = tu_dev_new(ctx, NULL, ws, 0);
     glf_dptr none = glf_dp(NULL, 0);
-    float *got[2][2];
+    float *got[2][3];
     for (int v = 0; v < 2; v++) {
         if (v)
             assert_int_equal(setenv("GLF_COLT", "plain", 1), 0);
         for (int acc = 0; acc < 2; acc++) {
-            tu_dev DW = tu_dev_new(ctx, acc ? w0 : NULL, nw, 7);
-            TU_OK(glf_conv2d_backward(ctx, none, tu_dp(DW), none, tu_dp(DY), tu_dp(X), none, &s,
-                                      tu_dp(WK), acc));
+            tu_dev DW = tu_dev_new(ctx, acc ? w0 : NULL, nw, 7), DX = tu_dev_new(ctx, NULL, nx, 2);
+            TU_OK(bwd(ctx, tr && !acc ? tu_dp(DX) : none, tu_dp(DW), none, tu_dp(DY), tu_dp(X),
+                      tu_dp(Wt), &s, tu_dp(WK), acc));
             got[v][acc] = tu_dev_read(ctx, DW, "dw"); /* checks the guards too */
-            glf_buf_release(DW.buf);
+            if (!acc)
+                got[v][2] = tu_dev_read(ctx, DX, "dx");
+            glf_buf_release(DW.buf), glf_buf_release(DX.buf);
         }
         unsetenv("GLF_COLT");
     }
     char tag[128];
-    snprintf(tag, sizeof tag, "colT panels vs plain B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d",
-             s.B, s.Cin, s.H, s.W, s.Cout, s.K, s.S, s.P);
+    snprintf(tag, sizeof tag, "%s colT panels vs plain B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d",
+             tr ? "convT" : "conv", s.B, s.Cin, s.H, s.W, s.Cout, s.K, s.S, s.P);
     expect_same_bits_(tag, "dw", got[0][0], got[1][0], nw);
     expect_same_bits_(tag, "dw accumulate", got[0][1], got[1][1], nw);
+    expect_same_bits_(tag, "dx", got[0][2], got[1][2], nx); /* Conv2d: both untouched */
     for (int v = 0; v < 2; v++)
-        free(got[v][0]), free(got[v][1]);
-    glf_buf_release(X.buf), glf_buf_release(DY.buf), glf_buf_release(WK.buf);
+        free(got[v][0]), free(got[v][1]), free(got[v][2]);
+    glf_buf_release(X.buf), glf_buf_release(DY.buf), glf_buf_release(Wt.buf);
+    glf_buf_release(WK.buf);
     free(x), free(dy), free(w0);
 }
 
@@ -354,9 +363,12 @@ static void test_colt_panels_same_bits(void **state)
     TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
     int use[2] = {0, 0}; /* materialised: the path with a colT */
     TU_OK(glf_gemm_set_im2col_policy(ctx, use));
-    colt_bits_(ctx, (glf_conv_shape){3, 16, 9, 9, 5, 4, 2, 1});
-    colt_bits_(ctx, (glf_conv_shape){2, 64, 14, 14, 128, 4, 2, 1}); /* GLF's enc.conv2 */
-    colt_bits_(ctx, (glf_conv_shape){43, 16, 14, 14, 13, 4, 2, 1}); /* K = 2107: split */
+    colt_bits_(ctx, 0, (glf_conv_shape){3, 16, 9, 9, 5, 4, 2, 1});
+    colt_bits_(ctx, 0, (glf_conv_shape){2, 64, 14, 14, 128, 4, 2, 1}); /* GLF's enc.conv2 */
+    colt_bits_(ctx, 0, (glf_conv_shape){43, 16, 14, 14, 13, 4, 2, 1}); /* K = 2107: split */
+    colt_bits_(ctx, 1, (glf_conv_shape){1, 5, 5, 7, 16, 4, 2, 1});     /* 35 pixels */
+    colt_bits_(ctx, 1, (glf_conv_shape){2, 128, 7, 7, 64, 4, 2, 1});   /* GLF's dec.deconv1 */
+    colt_bits_(ctx, 1, (glf_conv_shape){43, 13, 7, 7, 16, 4, 2, 1});   /* K = 2107: split */
     glf_ctx_destroy(ctx);
 }
 

@@ -108,16 +108,15 @@ static glf_status kern_win_(glf_ctx *ctx, const char *name, const geom_ *g, cl_k
     return glf_kernel(ctx, "conv", name, opt, k);
 }
 
-/* The width of the column panels (glf_gemm_panels) Conv2d's weight
- * gradient has colT written in: they are the panels glf's kernels would
- * pack from a plain colT, so that pass goes (enc.conv2's 12544 x 1024
- * colT: 8-12 ms a step, bench_train --by-op). Only there: where colT is
- * also read as A (ConvTranspose2d's input gradient, Conv2d's forward), a
- * work-item then jumps to a new panel every tn steps of k, and the GEMM
- * lost more than the pack costs (dec.deconv1's backward GEMMs 32-34 ->
- * 42-46 ms). 0: a plain colT (CLBlast; R not a multiple of the tile set's
- * width; the width not a multiple of K*K; GLF_COLT=plain, for tests and
- * benchmarks). */
+/* The width of the column panels (glf_gemm_panels) the backward passes
+ * have colT written in: they are the panels glf's kernels would pack for
+ * the weight gradient from a plain colT, so that pass goes (enc.conv2's
+ * 12544 x 1024 colT: 8-12 ms a step, bench_train --by-op); ConvTranspose2d's
+ * input gradient then reads the same colT as A a panel at a time. Not in
+ * Conv2d's forward, whose GEMM reads colT only as A: from panels it was
+ * slower than from a plain colT (29.9 -> 38.1 ms, enc.conv2, alternated).
+ * 0: a plain colT (CLBlast; R not a multiple of the tile set's width; the
+ * width not a multiple of K*K; GLF_COLT=plain, for tests and benchmarks). */
 static size_t panel_width_(glf_ctx *ctx, const geom_ *g)
 {
     const char *env = getenv("GLF_COLT");
@@ -125,6 +124,18 @@ static size_t panel_width_(glf_ctx *ctx, const geom_ *g)
         return 0;
     size_t tn = glf_gemm_panel_width(ctx, g->R), kk = (size_t)g->K * (size_t)g->K;
     return tn && g->R % tn == 0 && tn % kk == 0 ? tn : 0;
+}
+
+/* C (M, N) = A (M, K) op(colT) + beta C, colT as im2col_t_ wrote it (tn). */
+static glf_status gemm_colt_(glf_ctx *ctx, glf_trans tb, size_t M, size_t N, size_t K,
+                             glf_dptr A, size_t lda, glf_dptr col, const geom_ *g, size_t tn,
+                             float beta, glf_dptr C, size_t ldc)
+{
+    if (!tn)
+        return glf_gemm_dp(ctx, GLF_NO_TRANS, tb, M, N, K, 1.0f, A, lda, col, g->R, beta, C, ldc);
+    glf_gemm_panels p = {col.buf, col.off, g->N, g->R, tn};
+    return glf_gemm_panels_b(ctx, GLF_NO_TRANS, tb, M, N, K, 1.0f, A.buf, A.off, lda, &p, beta,
+                             C.buf, C.off, ldc);
 }
 
 /* colT (N, R) = the transpose of im2col(img): row n holds pixel n's window;
@@ -271,7 +282,7 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
                                   &im, 0.0f, yT.buf, yT.off, g.N));
     } else {
         GLF_TRY(im2col_t_(ctx, col, x, &g, 0));
-        /* yT (Cout, N) = w (Cout, R) * colT (N, R)^T */
+        /* yT (Cout, N) = w (Cout, R) * colT (N, R)^T, colT plain (see panel_width_) */
         GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, 1.0f, w, g.R, col,
                             g.R, 0.0f, yT, g.N));
     }
@@ -307,12 +318,8 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
              * the tile width allows (panel_width_), else packed by rows */
             size_t tn = panel_width_(ctx, &g);
             GLF_TRY(im2col_t_(ctx, col, x, &g, tn));
-            glf_gemm_panels cp = {col.buf, col.off, g.N, g.R, tn};
-            GLF_TRY(tn ? glf_gemm_panels_b(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, 1.0f,
-                                           dyT.buf, dyT.off, g.N, &cp, accumulate ? 1.0f : 0.0f,
-                                           dw.buf, dw.off, g.R)
-                       : glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT,
-                                     g.N, col, g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
+            GLF_TRY(gemm_colt_(ctx, GLF_NO_TRANS, Co, g.R, g.N, dyT, g.N, col, &g, tn,
+                               accumulate ? 1.0f : 0.0f, dw, g.R));
         }
     }
     if (dx.buf) {
@@ -377,6 +384,7 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
     glf_dptr col = work, xT = at_(work, g.R * g.N);
     glf_dptr part = at_(work, g.R * g.N + Ci * g.N + g.R * Ci);
     int have_colT = 0; /* col holds colT = im2col_t(dy) */
+    const size_t tn = panel_width_(ctx, &g); /* colT's layout, for both gradients */
     if (db.buf)
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, (size_t)Ho * Wo, accumulate));
     if (dw.buf) {
@@ -388,10 +396,10 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
                                       &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
         } else {
             /* dw (Cin, R) (+)= xT (Cin, N) * colT (N, R), as in Conv2d */
-            GLF_TRY(im2col_t_(ctx, col, dy, &g, 0));
+            GLF_TRY(im2col_t_(ctx, col, dy, &g, tn));
             have_colT = 1;
-            GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Ci, g.R, g.N, 1.0f, xT, g.N, col,
-                                g.R, accumulate ? 1.0f : 0.0f, dw, g.R));
+            GLF_TRY(gemm_colt_(ctx, GLF_NO_TRANS, Ci, g.R, g.N, xT, g.N, col, &g, tn,
+                               accumulate ? 1.0f : 0.0f, dw, g.R));
         }
     }
     if (dx.buf) {
@@ -402,10 +410,9 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
                                       &im, 0.0f, xT.buf, xT.off, g.N));
         } else {
             if (!have_colT) /* the weight gradient's colT is this one: made once */
-                GLF_TRY(im2col_t_(ctx, col, dy, &g, 0));
+                GLF_TRY(im2col_t_(ctx, col, dy, &g, tn));
             /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
-            GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, 1.0f, w, g.R, col,
-                                g.R, 0.0f, xT, g.N));
+            GLF_TRY(gemm_colt_(ctx, GLF_TRANS, Ci, g.N, g.R, w, g.R, col, &g, tn, 0.0f, xT, g.N));
         }
         GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
     }

@@ -145,15 +145,14 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                             ib->Ho, ib->Wo, R, P, K, N);
         GLF_TRY(check_matrix_("the image", ib->img, ib->off, (size_t)ib->B * ib->C * ib->H,
                               (size_t)ib->W, (size_t)ib->W));
-    } else if (pb) { /* op(B) = the matrix in column panels pb */
-        if (tb)
-            return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_b: op(B) transposed, expected "
-                            "GLF_NO_TRANS (panels are read as B's packed panels)");
-        if (pb->tn < 1 || pb->cols % pb->tn != 0 || pb->rows != K || pb->cols != N)
+    } else if (pb) { /* op(B) as column panels: pb's matrix or its transpose */
+        if (pb->tn < 1 || pb->cols % pb->tn != 0 || pb->rows != (tb ? N : K) ||
+            pb->cols != (tb ? K : N))
             return glf_fail(GLF_ERR_INVALID_ARG,
                             "glf_gemm_panels_b: %zu x %zu matrix in panels %zu wide, expected "
-                            "%zu x %zu (op(B) of a %zux%zux%zu product), columns a multiple "
-                            "of the panel width", pb->rows, pb->cols, pb->tn, K, N, M, N, K);
+                            "%zu x %zu (op(B)%s of a %zux%zux%zu product), columns a multiple "
+                            "of the panel width", pb->rows, pb->cols, pb->tn, tb ? N : K,
+                            tb ? K : N, tb ? "^T" : "", M, N, K);
         GLF_TRY(check_matrix_("the panels", pb->buf, pb->off, 1, pb->rows * pb->cols,
                               pb->rows * pb->cols));
     } else {
@@ -163,7 +162,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     char opt[128];
     glf_gemm_options_(p, opt, sizeof opt);
     const size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
-    if (pb && pb->tn != tn)
+    if (pb && !tb && pb->tn != tn)
         return glf_fail(GLF_ERR_INVALID_ARG,
                         "glf_gemm_panels_b: panels %zu wide as op(B), expected the tile set's "
                         "%zu (glf_gemm_panel_width)", pb->tn, tn);
@@ -183,22 +182,35 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     /* Only with B transposed, so that the swapped A is read along its rows:
      * an A^T read in place (a new row every k) made the weight gradients
      * 1.6-2.3x slower (bench_train --by-op, alternated). Column panels as
-     * op(B) are its packed panels already: nothing to pack, never swapped. */
+     * op(B) hold its tiles already (nothing to pack, never swapped);
+     * transposed, they are always read as A (a panel at a time). */
     size_t cost1 = ib || !tb ? (size_t)-1
                              : packs_(N, M, K, !ta, lda, 0, rm, tn, &pa1, &pb1) + M * N;
     if (pb)
-        pb0 = 0, B = pb->buf, offB = pb->off;
+        pb0 = 0, cost0 = tb ? (size_t)-1 : 0;
     const int ctr = cost1 < cost0;
+    /* A's layout: row stride sai, column stride sak, in column panels kt
+     * wide and kts floats apart (kt = K: one panel, a plain matrix). */
+    size_t sai = ta ? 1 : lda, sak = ta ? lda : 1, kt = K, kts = 0;
+    if (pb && ctr) {
+        B = A, offB = offA, ldb = lda, A = pb->buf, offA = pb->off;
+        sai = pb->tn, sak = 1, kt = pb->tn, kts = pb->rows * pb->tn;
+    } else if (pb) {
+        B = pb->buf, offB = pb->off;
+    }
     if (ctr) {
         size_t t = M;
         M = N, N = t;
-        cl_mem tm = A;
-        A = B, B = tm;
-        t = offA, offA = offB, offB = t;
-        t = lda, lda = ldb, ldb = t;
         glf_trans tt = ta;
         ta = tb ? GLF_NO_TRANS : GLF_TRANS;
         tb = tt ? GLF_NO_TRANS : GLF_TRANS;
+        if (!pb) { /* (with panels, A and B are in place already) */
+            cl_mem tm = A;
+            A = B, B = tm;
+            t = offA, offA = offB, offB = t;
+            t = lda, lda = ldb, ldb = t;
+            sai = ta ? 1 : lda, sak = ta ? lda : 1;
+        }
     }
     const size_t ntiles = (N + tn - 1) / tn, rblocks = (M + rm - 1) / rm;
     const int pack_a = ctr ? pa1 : pa0, pack_b = ctr ? pb1 : pb0;
@@ -218,7 +230,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     size_t ga[2] = {K, rblocks}, gb[2] = {K, ntiles};
     if (pack_a)
         GLF_TRY(GLF_LAUNCH(ctx, kpa, 2, ga, lp, GLF_I32(M), GLF_I32(K), GLF_MEM(A),
-                           GLF_I32(offA), GLF_I32(ta ? 1 : lda), GLF_I32(ta ? lda : 1),
+                           GLF_I32(offA), GLF_I32(sai), GLF_I32(sak), GLF_I32(kt), GLF_I32(kts),
                            GLF_MEM(st->scratch), GLF_I32(0)));
     if (ib) {
         cl_kernel kpi;
@@ -236,13 +248,15 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     /* Operand strides for gemm_main (see cl/gemm.cl). */
     cl_mem Am = pack_a ? st->scratch : A, Bm = pack_b ? st->scratch : B;
     size_t offAm = pack_a ? 0 : offA, offBm = pack_b ? na : offB;
-    size_t psa = pack_a ? K * rm : (ta ? rm : rm * lda), ka = pack_a ? rm : (ta ? lda : 1);
-    size_t ra = pack_a ? 1 : (ta ? 1 : lda);
-    /* B in place: its rows (ldb apart), or column panels laid out as packed ones */
-    size_t psb = pack_b || pb ? K * tn : tn, kbs = pack_b || pb ? tn : ldb;
+    size_t psa = pack_a ? K * rm : rm * sai, ka = pack_a ? rm : sak, ra = pack_a ? 1 : sai;
+    size_t kta = pack_a ? K : kt, ktsa = pack_a ? 0 : kts;
+    /* B: packed panels, or column panels in place laid out as packed ones,
+     * or its rows in place (ldb apart) */
+    const int bpan = pack_b || (pb && !ctr);
+    size_t psb = bpan ? K * tn : tn, kbs = bpan ? tn : ldb;
 #define OPERANDS_                                                                            \
-    GLF_MEM(Am), GLF_I32(offAm), GLF_I32(psa), GLF_I32(ka), GLF_I32(ra), GLF_MEM(Bm),        \
-        GLF_I32(offBm), GLF_I32(psb), GLF_I32(kbs)
+    GLF_MEM(Am), GLF_I32(offAm), GLF_I32(psa), GLF_I32(ka), GLF_I32(ra), GLF_I32(kta),       \
+        GLF_I32(ktsa), GLF_MEM(Bm), GLF_I32(offBm), GLF_I32(psb), GLF_I32(kbs)
     /* Split K when the output has few tiles and K is long (convolution
      * weight gradients): slices run side by side in one launch (dimension
      * 2), their partial products go to scratch, then one fixed-order sum.
@@ -275,13 +289,14 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
 
 /* ---- validation ------------------------------------------------------------ */
 
-/* Where op(B)[k][j] is in the validation's B: rows ldb apart, or (tn != 0,
- * B untransposed, K rows) column panels tn wide. */
-static size_t b_at_(int tb, size_t k, size_t j, size_t ldb, size_t tn, size_t K)
+/* Where op(B)[k][j] is in the validation's B: rows ldb apart, or column
+ * panels tn wide (tn != 0) of op(B) (tb 0) or op(B)^T (tb 1), rows rows. */
+static size_t b_at_(int tb, size_t k, size_t j, size_t ldb, size_t tn, size_t rows)
 {
     if (!tn)
         return tb ? j * ldb + k : k * ldb + j;
-    return (j / tn) * K * tn + k * tn + j % tn;
+    size_t x = tb ? j : k, y = tb ? k : j;
+    return (y / tn) * rows * tn + x * tn + y % tn;
 }
 
 /* One case: random A, B, C (NaN when beta == 0) with padding and offsets;
@@ -320,7 +335,7 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
             double acc = 0;
             for (size_t k = 0; k < K; k++)
                 acc += (double)hA[off + (ta ? k * lda + i : i * lda + k)] *
-                       (double)hB[off + b_at_(tb, k, j, ldb, panels, K)];
+                       (double)hB[off + b_at_(tb, k, j, ldb, panels, tb ? N : K)];
             double w = alpha * acc + (beta != 0.0f ? beta * hC[off + i * ldc + j] : 0.0);
             if (epi & 1)
                 w += hBias[3 + j];
@@ -334,7 +349,7 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
         goto done;
     glf_gemm_epilogue ep = {{(epi & 1) ? dBias : NULL, 3},
                             (epi & 2) ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE};
-    glf_gemm_panels pb = {dB, off, K, N, panels};
+    glf_gemm_panels pb = {dB, off, tb ? N : K, tb ? K : N, panels};
     if ((s = p ? glf_gemm_own_(ctx, st, p, ta ? GLF_TRANS : GLF_NO_TRANS,
                                tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda, dB,
                                off, ldb, beta, dC, off, ldc, epi ? &ep : NULL, NULL,
@@ -415,14 +430,25 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, rm + 1, tn + 7, 2 * SPLIT_MIN_K_ + 37,
                                         1.0f, e == 1 ? 0.5f : 0.0f, e, 0));
     }
-    /* op(B) in column panels (glf_gemm_panels, as Conv2d passes its column
-     * matrix): the panels are B's packed panels; A packed (a partial row
-     * block) or in place, both orientations, the epilogue, a split K. */
+    /* op(B) in column panels (glf_gemm_panels, as the convolutions pass
+     * their column matrix). Untransposed: B's packed panels, A packed (a
+     * partial row block) or in place, the epilogue, a split K. Transposed:
+     * read in place as the A of C^T a panel at a time (odd widths, whole
+     * row blocks; partial ones packed, also from panels; split K with
+     * slices that start inside a panel). Both orientations of op(A). */
     for (int t = 0; t < 2; t++) {
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 3 * rm + 1, 2 * tn, 19, 1.0f, 0.0f,
                                         t + 1, tn));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 2 * rm, 3 * tn, 2 * SPLIT_MIN_K_ + 37,
                                         -0.5f, t ? 0.75f : 0.0f, 0, tn));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 2 * tn + 3, 2 * rm, 3 * 7, 1.0f,
+                                        t ? 0.0f : 0.75f, 0, 7));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, tn + 5, 4 * rm, 5 * 13, -0.5f, 0.0f,
+                                        t + 1, 13));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 3 * rm + 1, 3 * 683, 1.0f,
+                                        t ? 0.0f : 0.75f, 0, 683));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 2 * rm, 9 * 251, 1.0f, 0.0f, 0,
+                                        251));
     }
     return GLF_OK;
 }

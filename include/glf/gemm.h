@@ -57,22 +57,26 @@ glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, siz
                              const glf_gemm_im2col *b, float beta, cl_mem C, size_t offC,
                              size_t ldc);
 
-/* op(B) (K x N, N a multiple of tn) stored in column panels: panel q
- * (columns q*tn .. q*tn + tn - 1) a row-major K x tn block at float offset
- * off + q*K*tn. These are the packed panels glf's kernels would otherwise
- * make from a row-major B, so the GEMM reads them in place, with no packing
- * pass; tn must be glf_gemm_panel_width(ctx, N). Conv2d's weight gradient
- * has im2col_t write its column matrix this way. Only with glf's own
- * kernels, op(B) untransposed. */
+/* A matrix stored in column panels: rows x cols (cols a multiple of tn),
+ * panel q (columns q*tn .. q*tn + tn - 1) a row-major rows x tn block at
+ * float offset off + q*rows*tn. glf's kernels read it in place. As op(B)
+ * untransposed (K = rows, N = cols) its panels are the packed panels the
+ * GEMM would otherwise make from a row-major B, so tn must be
+ * glf_gemm_panel_width(ctx, N). As op(B) transposed (K = cols, N = rows)
+ * it becomes the A of C^T = op(B)^T op(A)^T, read a panel at a time (any
+ * tn). The convolutions' backward passes have im2col_t write their column
+ * matrix this way, so the weight gradient needs no packing pass. Only with
+ * glf's own kernels. */
 typedef struct glf_gemm_panels {
     cl_mem buf;
     size_t off;
-    size_t rows, cols, tn; /* K, N, the panel width */
+    size_t rows, cols, tn; /* the matrix's shape, the panel width */
 } glf_gemm_panels;
 /* The panel width glf's kernels take for an op(B) N columns wide (the tile
  * set's columns per work-item); 0 when ctx's GEMM runs on CLBlast. */
 size_t glf_gemm_panel_width(glf_ctx *ctx, size_t N);
-/* C = alpha op(A) B + beta C with B in column panels (tb: GLF_NO_TRANS). */
+/* C = alpha op(A) op(B) + beta C, op(B) the panels' matrix (tb GLF_NO_TRANS) or
+ * its transpose (GLF_TRANS). */
 glf_status glf_gemm_panels_b(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
                              size_t K, float alpha, cl_mem A, size_t offA, size_t lda,
                              const glf_gemm_panels *b, float beta, cl_mem C, size_t offC,
