@@ -2,9 +2,12 @@
  * 256 unless given) on random data in [0, 1]: warm-up steps (kernel
  * builds), then timed steps; prints ms/step and images/s, and with
  * --breakdown the time of each kernel of one step (--by-op: per op, direction
- * and kernel).
+ * and kernel). --ab VAR=VALUE alternates steps between the environment as
+ * given and VAR=VALUE (for the switches glf reads at every call, such as
+ * GLF_COLT and GLF_COL2IM) and prints both medians and the median of the
+ * paired ratios: an A/B in one process, the two sides a step apart.
  * usage: bench_train [--device SPEC] [--batch N] [--steps N] [--warmup N]
- *                    [--breakdown | --by-op] */
+ *                    [--breakdown | --by-op | --ab VAR=VALUE] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +16,21 @@
 #include "glf/rng.h"
 #include "glf/util.h"
 
+static int cmp_(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 int main(int argc, char **argv)
 {
-    const char *spec = NULL;
+    const char *spec = NULL, *ab = NULL;
     int batch = 256, steps = 5, warmup = 2, breakdown = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc)
@@ -30,11 +45,27 @@ int main(int argc, char **argv)
             breakdown = 2;
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc)
             warmup = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--ab") && i + 1 < argc && strchr(argv[i + 1], '=') &&
+                 argv[i + 1][0] != '=')
+            ab = argv[++i];
         else {
             fprintf(stderr, "usage: bench_train [--device SPEC] [--batch N] [--steps N] "
-                            "[--warmup N] [--breakdown | --by-op]\n");
+                            "[--warmup N] [--breakdown | --by-op | --ab VAR=VALUE]\n");
             return 2;
         }
+    }
+    if (steps < 1 || warmup < 0 || batch < 1 || (ab && breakdown)) {
+        fprintf(stderr, "bench_train: expected --steps >= 1, --warmup >= 0, --batch >= 1, "
+                        "and --ab without --breakdown/--by-op\n");
+        return 2;
+    }
+    char var[128] = "", *val = NULL, *old = NULL;
+    if (ab) {
+        snprintf(var, sizeof var, "%s", ab);
+        char *eq = strchr(var, '=');
+        *eq = '\0', val = eq + 1;
+        const char *o = getenv(var);
+        old = o ? strdup(o) : NULL;
     }
     glf_ctx *ctx;
     glf_net *net;
@@ -59,19 +90,52 @@ int main(int argc, char **argv)
     char dev[512];
     glf_ctx_describe(ctx, dev, sizeof dev);
     double t0 = 0;
+    /* --ab: every step in both settings, alternated (A B, then B A, ...),
+     * warm-up steps too (each setting builds its kernels there). */
+    int reps = ab ? 2 : 1, nt = 0;
+    double *ta = calloc((size_t)steps, sizeof *ta), *tb = calloc((size_t)steps, sizeof *tb);
+    double *tr = calloc((size_t)steps, sizeof *tr);
     for (int s = 0; s < warmup + steps; s++) {
         if (s == warmup)
             t0 = glf_now();
-        glf_losses l;
-        if (glf_net_forward_backward(net, glf_dp(x, 0), batch, NULL, &l) ||
-            glf_net_adam(net, 0, s + 1) || glf_finish(ctx)) {
-            fprintf(stderr, "bench_train: %s\n", glf_last_error());
-            return 1;
+        for (int v = 0; v < reps; v++) {
+            int b_side = ab && ((v + s) & 1);
+            if (ab && b_side)
+                setenv(var, val, 1);
+            else if (ab && old)
+                setenv(var, old, 1);
+            else if (ab)
+                unsetenv(var);
+            glf_losses l;
+            double s0 = glf_now();
+            if (glf_net_forward_backward(net, glf_dp(x, 0), batch, NULL, &l) ||
+                glf_net_adam(net, 0, s * reps + v + 1) || glf_finish(ctx)) {
+                fprintf(stderr, "bench_train: %s\n", glf_last_error());
+                return 1;
+            }
+            if (s >= warmup)
+                *(b_side ? &tb[s - warmup] : &ta[s - warmup]) = glf_now() - s0;
         }
+        if (s >= warmup)
+            tr[nt++] = tb[s - warmup] / ta[s - warmup];
     }
     double dt = glf_now() - t0;
-    printf("glf %s batch %d steps %d: %.1f ms/step, %.1f images/s\n", dev, batch, steps,
-           dt / steps * 1e3, steps * batch / dt);
+    if (ab) {
+        double ma = median_(ta, steps), mb = median_(tb, steps), mr = median_(tr, nt);
+        printf("glf %s batch %d, %d steps each, alternated:\n", dev, batch, steps);
+        printf("  as given (%s%s%s): median %.1f ms/step, %.1f images/s\n", var,
+               old ? "=" : " unset", old ? old : "", ma * 1e3, batch / ma);
+        printf("  %s=%s: median %.1f ms/step, %.1f images/s\n", var, val, mb * 1e3, batch / mb);
+        printf("  median of the paired ratios (%s=%s / as given): %.3f\n", var, val, mr);
+        if (old)
+            setenv(var, old, 1);
+        else
+            unsetenv(var);
+    } else {
+        printf("glf %s batch %d steps %d: %.1f ms/step, %.1f images/s\n", dev, batch, steps,
+               dt / steps * 1e3, steps * batch / dt);
+    }
+    free(ta), free(tb), free(tr), free(old);
     if (breakdown) {
         /* One more step with every kernel timed by OpenCL profiling events. */
         glf_profile_entry *e;
