@@ -4,7 +4,7 @@
  * --breakdown the time of each kernel of one step (--by-op: per op, direction
  * and kernel). --ab VAR=VALUE alternates steps between the environment as
  * given and VAR=VALUE (for the switches glf reads at every call, such as
- * GLF_COLT and GLF_COL2IM) and prints both medians and the median of the
+ * GLF_PANELS and GLF_COL2IM) and prints both medians and the median of the
  * paired ratios: an A/B in one process, the two sides a step apart.
  * usage: bench_train [--device SPEC] [--batch N] [--steps N] [--warmup N]
  *                    [--breakdown | --by-op | --ab VAR=VALUE] */

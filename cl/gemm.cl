@@ -63,9 +63,13 @@ __kernel void pack_a(int M, int K, __global const float *restrict A, int offA, i
     }
 }
 
-// Work-item (k, t) packs row k of column tile t of op(B).
+// Work-item (k, t) packs row k of column tile t of op(B). Column j of
+// op(B) lies at B + (j / jt)*jts + (j % jt)*sbj: jt = N for a plain matrix;
+// op(B) stored in column panels (jt columns each, jts floats apart) has jt
+// = the panel width (a (batch, C, L) tensor is its (C, batch*L) matrix in
+// panels L wide).
 __kernel void pack_b(int K, int N, __global const float *restrict B, int offB, int sbk,
-                     int sbj, __global float *restrict Bp, int offBp)
+                     int sbj, int jt, int jts, __global float *restrict Bp, int offBp)
 {
     const int k = get_global_id(0);
     const int t = get_global_id(1);
@@ -73,9 +77,21 @@ __kernel void pack_b(int K, int N, __global const float *restrict B, int offB, i
         return;
     B += offB + k * sbk;
     Bp += offBp + (t * K + k) * GEMM_TN;
+    const int j0 = t * GEMM_TN;
+    if (jt >= N) {
+        for (int c = 0; c < GEMM_TN; c++) {
+            const int j = j0 + c;
+            Bp[c] = j < N ? B[j * sbj] : 0.0f;
+        }
+        return;
+    }
+    int jin = j0 % jt;
+    __global const float *b_ = B + (j0 / jt) * jts + jin * sbj;
     for (int c = 0; c < GEMM_TN; c++) {
-        const int j = t * GEMM_TN + c;
-        Bp[c] = j < N ? B[j * sbj] : 0.0f;
+        Bp[c] = j0 + c < N ? *b_ : 0.0f;
+        b_ += sbj;
+        if (++jin == jt)
+            jin = 0, b_ += jts - jt * sbj;
     }
 }
 

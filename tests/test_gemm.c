@@ -408,27 +408,36 @@ static void test_im2col_operand(void **state)
     glf_ctx_destroy(ctx);
 }
 
-/* glf_gemm_panels_b: op(B) in column panels (as the convolutions' backward
- * passes hand over their column matrix), against the reference on the same
- * B stored plainly. Untransposed (K x N, panels of the tile set's width) and
- * transposed (N x K, odd panel widths: read as A a panel at a time); both
- * orientations of A, partial and whole row blocks, beta 0 over NaN and beta
- * != 0, a split K; the panels' prefix and guard and C's guard untouched;
- * bad arguments refused. */
+/* Column panels (glf_gemm_panels): element (x, y) of a rows x cols matrix
+ * at (y / pw)*rows*pw + x*pw + y % pw. */
+static float *to_panels_(const float *m, size_t rows, size_t cols, size_t pw)
+{
+    float *p = malloc(rows * cols * sizeof *p);
+    for (size_t x = 0; x < rows; x++)
+        for (size_t y = 0; y < cols; y++)
+            p[(y / pw) * rows * pw + x * pw + y % pw] = m[x * cols + y];
+    return p;
+}
+
+/* glf_gemm_panels_ab: operands in column panels (as the convolutions hand
+ * over their column matrix and their (B, C, L) tensors), against the
+ * reference on the same matrices stored plainly. op(B) untransposed (K x N;
+ * the tile set's width, read in place; odd widths, packed from the panels)
+ * and transposed (N x K, odd widths: read as A a panel at a time); op(A)
+ * untransposed in panels (widths like an image's L) with B plain in both
+ * orientations or in panels; plain A in both orientations; partial and
+ * whole row blocks, beta 0 over NaN and beta != 0, a split K; the panels'
+ * prefix and guard and C's guard untouched; bad arguments refused. */
 static void test_panels_operand(void **state)
 {
     glf_ctx *ctx = ctx_for_(state);
-    /* M, N in tiles (untransposed) or rows (transposed), K, transposed, panel width (0: tn) */
-    const size_t shapes[][5] = {{13, 3, 37, 0, 0},     {16, 2, 37, 0, 0},   {9, 1, 2085, 0, 0},
-                                {24, 2, 2085, 0, 0},   {13, 40, 35, 1, 7},  {21, 24, 39, 1, 13},
-                                {11, 32, 2049, 1, 683}, {7, 17, 2259, 1, 251}};
     size_t tn = glf_gemm_panel_width(ctx, 1000);
     if (strcmp(glf_gemm_backend_name(ctx), "glf") != 0) { /* CLBlast: none, refused */
         assert_int_equal(tn, 0);
         cl_mem d = tu_buf_nan(ctx, 64);
         glf_gemm_panels pb = {d, 0, 4, 4, 4};
-        tu_expect_status(glf_gemm_panels_b(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 4, 4, 1.0f, d, 0,
-                                           4, &pb, 0.0f, d, 16, 4),
+        tu_expect_status(glf_gemm_panels_ab(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 4, 4, 1.0f, d, 0,
+                                            4, NULL, NULL, 0, 0, &pb, 0.0f, d, 16, 4),
                          GLF_ERR_INVALID_ARG, "not available", "clblast");
         glf_buf_release(d);
         glf_ctx_destroy(ctx);
@@ -436,57 +445,70 @@ static void test_panels_operand(void **state)
     }
     glf_gemm_params p = glf_gemm_get_params(ctx);
     assert_int_equal(tn, (size_t)p.vw * (size_t)p.nv);
-    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+    /* M, N (in tiles when B is in panels untransposed at width 0: tn), K, tb,
+     * B's panel width (0: plain; 1: the tile width), A's panel width (0: plain) */
+    const size_t cases[][6] = {
+        {13, 3, 37, 0, 1, 0},      {16, 2, 37, 0, 1, 0},    {9, 1, 2085, 0, 1, 0},
+        {24, 2, 2085, 0, 1, 0},    {13, 35, 37, 0, 7, 0},   {16, 98, 2085, 0, 49, 0},
+        {13, 40, 35, 1, 7, 0},     {21, 24, 39, 1, 13, 0},  {11, 32, 2049, 1, 683, 0},
+        {7, 17, 2259, 1, 251, 0},  {16, 67, 35, 0, 0, 7},   {13, 67, 98, 1, 0, 49},
+        {24, 9, 2107, 0, 0, 49},   {21, 70, 2107, 1, 0, 49}, {16, 2, 98, 0, 1, 49},
+        {11, 35, 2107, 0, 7, 49}};
+    for (size_t si = 0; si < sizeof cases / sizeof cases[0]; si++)
         for (int ta = 0; ta < 2; ta++) {
-            const int tb = (int)shapes[si][3];
-            size_t M = shapes[si][0], N = tb ? shapes[si][1] : shapes[si][1] * tn;
-            size_t K = shapes[si][2], pw = tb ? shapes[si][4] : tn;
-            size_t rows = tb ? N : K, cols = tb ? K : N; /* the panels' matrix: op(B) or op(B)^T */
+            const int tb = (int)cases[si][3];
+            size_t pw = cases[si][4] == 1 ? tn : cases[si][4], aw = cases[si][5];
+            if (aw && ta)
+                continue; /* A in panels: untransposed only */
+            size_t M = cases[si][0], K = cases[si][2];
+            size_t N = cases[si][4] == 1 ? cases[si][1] * tn : cases[si][1];
+            size_t rows = tb ? N : K, cols = tb ? K : N; /* B as stored: op(B) or op(B)^T */
             float beta = (si + (size_t)ta) & 1 ? 0.75f : 0.0f;
             float *A = tu_rand(M * K, 90 + si, -1, 1), *B = tu_rand(rows * cols, 91 + si, -1, 1);
-            float *C0 = tu_rand(M * N, 92 + si, -1, 1), *Bp = malloc(rows * cols * sizeof *Bp);
-            for (size_t x = 0; x < rows; x++) /* panel q: rows x, columns q*pw .. */
-                for (size_t y = 0; y < cols; y++)
-                    Bp[(y / pw) * rows * pw + x * pw + y % pw] = B[x * cols + y];
+            float *C0 = tu_rand(M * N, 92 + si, -1, 1);
+            float *Ap = aw ? to_panels_(A, M, K, aw) : NULL;
+            float *Bp = pw ? to_panels_(B, rows, cols, pw) : NULL;
             double *want = malloc(M * N * sizeof *want);
             ref_gemm_(ta, tb, M, N, K, -0.5, A, ta ? M : K, B, cols, beta, C0, N, want);
-            cl_mem dA = tu_buf_from(ctx, A, M * K), dB = tu_buf_at(ctx, Bp, K * N, 5);
+            cl_mem dA = tu_buf_at(ctx, aw ? Ap : A, M * K, 3);
+            cl_mem dB = tu_buf_at(ctx, pw ? Bp : B, K * N, 5);
             cl_mem dC = beta != 0.0f ? tu_buf_from(ctx, C0, M * N) : tu_buf_nan(ctx, M * N);
-            glf_gemm_panels pb = {dB, 5, rows, cols, pw};
-            TU_OK(glf_gemm_panels_b(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
-                                    tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, -0.5f, dA, 0,
-                                    ta ? M : K, &pb, beta, dC, 0, N));
+            glf_gemm_panels pa = {dA, 3, M, K, aw}, pb = {dB, 5, rows, cols, pw};
+            TU_OK(glf_gemm_panels_ab(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
+                                     tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, -0.5f, dA, 3,
+                                     ta ? M : K, aw ? &pa : NULL, dB, 5, cols,
+                                     pw ? &pb : NULL, beta, dC, 0, N));
             float *C = tu_read(ctx, dC, M * N);
-            char what[96];
-            snprintf(what, sizeof what, "panels operand %c%c %zux%zux%zu panels %zu beta %g",
-                     ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, pw, (double)beta);
+            char what[128];
+            snprintf(what, sizeof what,
+                     "panels operand %c%c %zux%zux%zu A panels %zu B panels %zu beta %g",
+                     ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, aw, pw, (double)beta);
             assert_int_equal(tu_compare(what, C, want, M * N, 2e-6 * (double)K, 1e-4), 0);
             tu_check_guard(ctx, dC, M * N, what);
-            free(tu_read_at(ctx, dB, K * N, 5, "panels")); /* prefix and guard untouched */
-            free(A), free(B), free(C0), free(Bp), free(C), free(want);
+            free(tu_read_at(ctx, dA, M * K, 3, "A")); /* prefixes and guards untouched */
+            free(tu_read_at(ctx, dB, K * N, 5, "B"));
+            free(A), free(B), free(C0), free(Ap), free(Bp), free(C), free(want);
             glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC);
         }
-    /* Refused: columns not a multiple of the width, a width other than the
-     * tile set's (untransposed), a shape that does not match, panels past
-     * the end of their buffer. */
+    /* Refused: columns not a multiple of the width, a shape that does not
+     * match, panels past the end of their buffer, A in panels transposed. */
     cl_mem d = tu_buf_nan(ctx, 64 * tn);
     glf_gemm_panels pb = {d, 0, 2 * tn, 5, 2};
-    tu_expect_status(glf_gemm_panels_b(ctx, GLF_NO_TRANS, GLF_TRANS, 4, 2 * tn, 5, 1.0f, d, 0, 5,
-                                       &pb, 0.0f, d, 0, 2 * tn),
+    tu_expect_status(glf_gemm_panels_ab(ctx, GLF_NO_TRANS, GLF_TRANS, 4, 2 * tn, 5, 1.0f, d, 0, 5,
+                                        NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn),
                      GLF_ERR_INVALID_ARG, "panels 2 wide", "multiple");
-    pb = (glf_gemm_panels){d, 0, 4, 2 * tn, tn};
-    pb.tn = tn / 2 ? tn / 2 : 2, pb.cols = 2 * tn;
-    tu_expect_status(glf_gemm_panels_b(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
-                                       4, &pb, 0.0f, d, 0, 2 * tn),
-                     GLF_ERR_INVALID_ARG, "tile set", NULL);
-    pb.tn = tn, pb.rows = 5;
-    tu_expect_status(glf_gemm_panels_b(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
-                                       4, &pb, 0.0f, d, 0, 2 * tn),
-                     GLF_ERR_INVALID_ARG, "panels", "expected 4 x");
+    pb = (glf_gemm_panels){d, 0, 5, 2 * tn, tn};
+    tu_expect_status(glf_gemm_panels_ab(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
+                                        4, NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn),
+                     GLF_ERR_INVALID_ARG, "op(B)", "expected 4 x");
     pb.rows = 4, pb.off = 64 * tn + TU_GUARD + 1 - 4 * 2 * tn; /* one float past the end */
-    tu_expect_status(glf_gemm_panels_b(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
-                                       4, &pb, 0.0f, d, 0, 2 * tn),
-                     GLF_ERR_INVALID_ARG, "the panels", "buffer");
+    tu_expect_status(glf_gemm_panels_ab(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
+                                        4, NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn),
+                     GLF_ERR_INVALID_ARG, "op(B)", "buffer");
+    glf_gemm_panels pa = {d, 0, 4, 6, 3};
+    tu_expect_status(glf_gemm_panels_ab(ctx, GLF_TRANS, GLF_NO_TRANS, 4, 2 * tn, 6, 1.0f, NULL, 0,
+                                        0, &pa, d, 0, 2 * tn, NULL, 0.0f, d, 0, 2 * tn),
+                     GLF_ERR_INVALID_ARG, "untransposed", NULL);
     glf_buf_release(d);
     glf_ctx_destroy(ctx);
 }

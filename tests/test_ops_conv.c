@@ -305,18 +305,20 @@ static void test_col2im_variants_same_bits(void **state)
     glf_ctx_destroy(ctx);
 }
 
-/* The backward passes read colT from column panels (glf_gemm_panels) where
- * glf's tile width divides R; GLF_COLT=plain writes a plain colT that the
- * GEMM packs (weight gradients) or reads by rows (ConvTranspose2d's input
- * gradient). Both must give the same bits (each element is the same fma
- * chain), with accumulate 0 and 1. Shapes: R = 256 at batch 3 (Conv2d) and
- * at batch 1 (ConvTranspose2d, a partial row block of pixels: A packed from
- * panels), GLF's enc.conv2 and dec.deconv1 at batch 2, and a batch whose
- * K = B*Ho*Wo is split, with a partial row block (Cout 13). */
+/* With glf's kernels the convolutions hand their tensors to the GEMMs as
+ * column panels (glf_gemm_panels: dy and x as they are, colT written in
+ * panels where glf's tile width divides R); GLF_PANELS=off makes the plain
+ * copies and column matrix that the GEMM packs or reads by rows. Both must
+ * give the same bits (each element is the same fma chain), for the forward
+ * (ConvTranspose2d's takes x as panels) and the backward with accumulate 0
+ * and 1. Shapes: R = 256 at batch 3 (Conv2d) and at batch 1
+ * (ConvTranspose2d, a partial row block of pixels: A packed from panels),
+ * GLF's enc.conv2 and dec.deconv1 at batch 2, and a batch whose K =
+ * B*Ho*Wo is split, with a partial row block (Cout 13). */
 static void colt_bits_(glf_ctx *ctx, int tr, glf_conv_shape s)
 {
     size_t R = (size_t)(tr ? s.Cout : s.Cin) * s.K * s.K, tn = glf_gemm_panel_width(ctx, R);
-    assert_true(tn > 0 && R % tn == 0 && tn % ((size_t)s.K * s.K) == 0); /* panels used */
+    assert_true(tn > 0 && R % tn == 0 && tn % ((size_t)s.K * s.K) == 0); /* colT in panels */
     int Ho = tr ? glf_conv_transpose2d_out(s.H, s.K, s.S, s.P) : glf_conv2d_out(s.H, s.K, s.S, s.P);
     int Wo = tr ? glf_conv_transpose2d_out(s.W, s.K, s.S, s.P) : glf_conv2d_out(s.W, s.K, s.S, s.P);
     size_t nx = (size_t)s.B * s.Cin * s.H * s.W, ny = (size_t)s.B * s.Cout * Ho * Wo;
@@ -328,29 +330,35 @@ static void colt_bits_(glf_ctx *ctx, int tr, glf_conv_shape s)
     tu_dev X = tu_dev_new(ctx, x, nx, 3), DY = tu_dev_new(ctx, dy, ny, 5);
     tu_dev Wt = tu_dev_new(ctx, w0, nw, 1), WK = tu_dev_new(ctx, NULL, ws, 0);
     glf_dptr none = glf_dp(NULL, 0);
-    float *got[2][3];
+    fwd_fn_ fwd = tr ? glf_conv_transpose2d_forward : glf_conv2d_forward;
+    float *got[2][4];
     for (int v = 0; v < 2; v++) {
         if (v)
-            assert_int_equal(setenv("GLF_COLT", "plain", 1), 0);
+            assert_int_equal(setenv("GLF_PANELS", "off", 1), 0);
+        tu_dev Y = tu_dev_new(ctx, NULL, ny, 4);
+        TU_OK(fwd(ctx, tu_dp(Y), tu_dp(X), tu_dp(Wt), none, &s, tu_dp(WK)));
+        got[v][3] = tu_dev_read(ctx, Y, "y");
+        glf_buf_release(Y.buf);
         for (int acc = 0; acc < 2; acc++) {
             tu_dev DW = tu_dev_new(ctx, acc ? w0 : NULL, nw, 7), DX = tu_dev_new(ctx, NULL, nx, 2);
-            TU_OK(bwd(ctx, tr && !acc ? tu_dp(DX) : none, tu_dp(DW), none, tu_dp(DY), tu_dp(X),
+            TU_OK(bwd(ctx, !acc ? tu_dp(DX) : none, tu_dp(DW), none, tu_dp(DY), tu_dp(X),
                       tu_dp(Wt), &s, tu_dp(WK), acc));
             got[v][acc] = tu_dev_read(ctx, DW, "dw"); /* checks the guards too */
             if (!acc)
                 got[v][2] = tu_dev_read(ctx, DX, "dx");
             glf_buf_release(DW.buf), glf_buf_release(DX.buf);
         }
-        unsetenv("GLF_COLT");
+        unsetenv("GLF_PANELS");
     }
     char tag[128];
-    snprintf(tag, sizeof tag, "%s colT panels vs plain B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d",
+    snprintf(tag, sizeof tag, "%s panels vs plain B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d",
              tr ? "convT" : "conv", s.B, s.Cin, s.H, s.W, s.Cout, s.K, s.S, s.P);
     expect_same_bits_(tag, "dw", got[0][0], got[1][0], nw);
     expect_same_bits_(tag, "dw accumulate", got[0][1], got[1][1], nw);
-    expect_same_bits_(tag, "dx", got[0][2], got[1][2], nx); /* Conv2d: both untouched */
+    expect_same_bits_(tag, "dx", got[0][2], got[1][2], nx);
+    expect_same_bits_(tag, "y", got[0][3], got[1][3], ny);
     for (int v = 0; v < 2; v++)
-        free(got[v][0]), free(got[v][1]), free(got[v][2]);
+        free(got[v][0]), free(got[v][1]), free(got[v][2]), free(got[v][3]);
     glf_buf_release(X.buf), glf_buf_release(DY.buf), glf_buf_release(Wt.buf);
     glf_buf_release(WK.buf);
     free(x), free(dy), free(w0);

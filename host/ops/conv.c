@@ -108,34 +108,72 @@ static glf_status kern_win_(glf_ctx *ctx, const char *name, const geom_ *g, cl_k
     return glf_kernel(ctx, "conv", name, opt, k);
 }
 
-/* The width of the column panels (glf_gemm_panels) the backward passes
- * have colT written in: they are the panels glf's kernels would pack for
- * the weight gradient from a plain colT, so that pass goes (enc.conv2's
- * 12544 x 1024 colT: 8-12 ms a step, bench_train --by-op); ConvTranspose2d's
- * input gradient then reads the same colT as A a panel at a time. Not in
- * Conv2d's forward, whose GEMM reads colT only as A: from panels it was
- * slower than from a plain colT (29.9 -> 38.1 ms, enc.conv2, alternated).
- * 0: a plain colT (CLBlast; R not a multiple of the tile set's width; the
- * width not a multiple of K*K; GLF_COLT=plain, for tests and benchmarks). */
+/* Whether the GEMMs take the convolutions' tensors as column panels
+ * (glf_gemm_panels): a (B, C, L) tensor is the C x B*L matrix in panels L
+ * wide, so dy and x go to the weight gradients' and input gradients' GEMMs
+ * as they are, without the layout permutes (bcl_to_cbl, bcl_to_blc) that
+ * made plain copies; and the backward passes write colT in panels (see
+ * panel_width_). Only with glf's own kernels; GLF_PANELS=off makes plain
+ * copies as before (same bits: each element is the same fma chain; for
+ * tests and benchmarks). */
+static int panels_on_(glf_ctx *ctx)
+{
+    const char *env = getenv("GLF_PANELS");
+    return !(env && !strcmp(env, "off")) && glf_gemm_has_im2col(ctx);
+}
+
+/* The width of the column panels the backward passes have colT written in:
+ * they are the panels glf's kernels would pack for the weight gradient
+ * from a plain colT, so that pass goes (enc.conv2's 12544 x 1024 colT:
+ * 8-12 ms a step, bench_train --by-op); ConvTranspose2d's input gradient
+ * then reads the same colT as A a panel at a time. Not in Conv2d's
+ * forward, whose GEMM reads colT only as A: from panels it was slower than
+ * from a plain colT (29.9 -> 38.1 ms, enc.conv2, alternated). 0: a plain
+ * colT (panels off; R not a multiple of the tile set's width; the width
+ * not a multiple of K*K). */
 static size_t panel_width_(glf_ctx *ctx, const geom_ *g)
 {
-    const char *env = getenv("GLF_COLT");
-    if (env && !strcmp(env, "plain"))
+    if (!panels_on_(ctx))
         return 0;
     size_t tn = glf_gemm_panel_width(ctx, g->R), kk = (size_t)g->K * (size_t)g->K;
     return tn && g->R % tn == 0 && tn % kk == 0 ? tn : 0;
 }
 
-/* C (M, N) = A (M, K) op(colT) + beta C, colT as im2col_t_ wrote it (tn). */
-static glf_status gemm_colt_(glf_ctx *ctx, glf_trans tb, size_t M, size_t N, size_t K,
-                             glf_dptr A, size_t lda, glf_dptr col, const geom_ *g, size_t tn,
-                             float beta, glf_dptr C, size_t ldc)
+/* An operand of the convolutions' GEMMs: a plain matrix (row stride ld) or
+ * a matrix in column panels (pn.buf != NULL). */
+typedef struct opnd_ {
+    glf_dptr m;
+    size_t ld;
+    glf_gemm_panels pn;
+} opnd_;
+
+static opnd_ plain_(glf_dptr m, size_t ld)
 {
-    if (!tn)
-        return glf_gemm_dp(ctx, GLF_NO_TRANS, tb, M, N, K, 1.0f, A, lda, col, g->R, beta, C, ldc);
-    glf_gemm_panels p = {col.buf, col.off, g->N, g->R, tn};
-    return glf_gemm_panels_b(ctx, GLF_NO_TRANS, tb, M, N, K, 1.0f, A.buf, A.off, lda, &p, beta,
-                             C.buf, C.off, ldc);
+    opnd_ o = {m, ld, {NULL, 0, 0, 0, 0}};
+    return o;
+}
+
+static opnd_ panels_(glf_dptr m, size_t rows, size_t cols, size_t tn)
+{
+    opnd_ o = {m, 0, {m.buf, m.off, rows, cols, tn}};
+    return o;
+}
+
+/* C (M, N) = op(A) op(B) + beta C. */
+static glf_status gemm_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
+                        const opnd_ *A, const opnd_ *B, float beta, glf_dptr C, size_t ldc)
+{
+    if (!A->pn.buf && !B->pn.buf)
+        return glf_gemm_dp(ctx, ta, tb, M, N, K, 1.0f, A->m, A->ld, B->m, B->ld, beta, C, ldc);
+    return glf_gemm_panels_ab(ctx, ta, tb, M, N, K, 1.0f, A->m.buf, A->m.off, A->ld,
+                              A->pn.buf ? &A->pn : NULL, B->m.buf, B->m.off, B->ld,
+                              B->pn.buf ? &B->pn : NULL, beta, C.buf, C.off, ldc);
+}
+
+/* colT as im2col_t_ wrote it: in panels tn wide, or plain (tn 0). */
+static opnd_ colt_(glf_dptr col, const geom_ *g, size_t tn)
+{
+    return tn ? panels_(col, g->N, g->R, tn) : plain_(col, g->R);
 }
 
 /* colT (N, R) = the transpose of im2col(img): row n holds pixel n's window;
@@ -304,10 +342,13 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
     glf_dptr part = at_(work, g.R * g.N + Co * g.N + g.R * Co);
     if (db.buf)
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, g.L, accumulate));
+    const int tp = panels_on_(ctx);
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
-        GLF_TRY(to_cbl_(ctx, dyT, dy, s->B, s->Cout, g.L));
-        if (implicit_(ctx, 1)) { /* dw (Cout, R) (+)= dyT (Cout, N) * col^T, implicit */
+        const int imp = implicit_(ctx, 1);
+        if (imp || !tp) /* dyT (Cout, N), unless dy goes in as panels */
+            GLF_TRY(to_cbl_(ctx, dyT, dy, s->B, s->Cout, g.L));
+        if (imp) { /* dw (Cout, R) (+)= dyT (Cout, N) * col^T, implicit */
             glf_gemm_im2col im = ib_(x, &g, 1);
             GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT.buf, dyT.off,
                                       g.N, &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
@@ -315,21 +356,27 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
             /* dw (Cout, R) (+)= dyT (Cout, N) * colT (N, R): the transposed
              * im2col makes op(B) untransposed (a transposing pack of col (R, N)
              * cost ~3x more), written straight into the GEMM's panels where
-             * the tile width allows (panel_width_), else packed by rows */
+             * the tile width allows (panel_width_), else packed by rows; dyT
+             * is dy itself in panels L wide */
             size_t tn = panel_width_(ctx, &g);
             GLF_TRY(im2col_t_(ctx, col, x, &g, tn));
-            GLF_TRY(gemm_colt_(ctx, GLF_NO_TRANS, Co, g.R, g.N, dyT, g.N, col, &g, tn,
-                               accumulate ? 1.0f : 0.0f, dw, g.R));
+            opnd_ a = tp ? panels_(dy, Co, g.N, g.L) : plain_(dyT, g.N), b = colt_(col, &g, tn);
+            GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, &a, &b,
+                          accumulate ? 1.0f : 0.0f, dw, g.R));
         }
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
-        glf_dptr dyP = dyT; /* dy as (N, Cout), once dw is done with dyT */
-        GLF_TRY(to_blc_(ctx, dyP, dy, s->B, s->Cout, g.L));
         GLF_TRY(to_blc_(ctx, wT, w, 1, s->Cout, g.R));
-        /* dcol (R, N) = wT (R, Cout) * dyP (N, Cout)^T, into col's space */
-        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, g.R, g.N, Co, 1.0f, wT, Co, dyP, Co, 0.0f,
-                            col, g.N));
+        /* dcol (R, N) = wT (R, Cout) * dyT (Cout, N), into col's space: dyT
+         * as dy in panels, or op(B) = dyP^T with dyP = dy as (N, Cout) in
+         * dyT's space (dw is done with it) */
+        glf_dptr dyP = dyT;
+        if (!tp)
+            GLF_TRY(to_blc_(ctx, dyP, dy, s->B, s->Cout, g.L));
+        opnd_ a = plain_(wT, Co), b = tp ? panels_(dy, Co, g.N, g.L) : plain_(dyP, Co);
+        GLF_TRY(gemm_(ctx, GLF_NO_TRANS, tp ? GLF_NO_TRANS : GLF_TRANS, g.R, g.N, Co, &a, &b, 0.0f,
+                      col, g.N));
         GLF_TRY(col2im_(ctx, dx, col, glf_dp(NULL, 0), &g));
     }
     return GLF_OK;
@@ -362,11 +409,15 @@ glf_status glf_conv_transpose2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, gl
     GLF_TRY(need_(op, "work", work));
     size_t Ci = (size_t)s->Cin;
     glf_dptr col = work, xP = at_(work, g.R * g.N), wT = at_(work, g.R * g.N + Ci * g.N);
-    GLF_TRY(to_blc_(ctx, xP, x, s->B, s->Cin, g.L));
+    const int tp = panels_on_(ctx);
+    if (!tp)
+        GLF_TRY(to_blc_(ctx, xP, x, s->B, s->Cin, g.L));
     GLF_TRY(to_blc_(ctx, wT, w, 1, s->Cin, g.R));
-    /* col (R, N) = wT (R, Cin) * xP (N, Cin)^T */
-    GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, g.R, g.N, Ci, 1.0f, wT, Ci, xP, Ci, 0.0f, col,
-                        g.N));
+    /* col (R, N) = wT (R, Cin) * xT (Cin, N): xT as x in panels L wide, or
+     * op(B) = xP^T with xP = x as (N, Cin) */
+    opnd_ a = plain_(wT, Ci), bo = tp ? panels_(x, Ci, g.N, g.L) : plain_(xP, Ci);
+    GLF_TRY(gemm_(ctx, GLF_NO_TRANS, tp ? GLF_NO_TRANS : GLF_TRANS, g.R, g.N, Ci, &a, &bo, 0.0f,
+                  col, g.N));
     return col2im_(ctx, y, col, b, &g);
 }
 
@@ -389,8 +440,10 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, (size_t)Ho * Wo, accumulate));
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
-        GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
-        if (implicit_(ctx, 1)) { /* dw (Cin, R) (+)= xT (Cin, N) * col^T, implicit */
+        const int imp = implicit_(ctx, 1), tp = panels_on_(ctx);
+        if (imp || !tp) /* xT (Cin, N), unless x goes in as panels */
+            GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
+        if (imp) { /* dw (Cin, R) (+)= xT (Cin, N) * col^T, implicit */
             glf_gemm_im2col im = ib_(dy, &g, 1);
             GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Ci, g.R, g.N, 1.0f, xT.buf, xT.off, g.N,
                                       &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
@@ -398,8 +451,9 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
             /* dw (Cin, R) (+)= xT (Cin, N) * colT (N, R), as in Conv2d */
             GLF_TRY(im2col_t_(ctx, col, dy, &g, tn));
             have_colT = 1;
-            GLF_TRY(gemm_colt_(ctx, GLF_NO_TRANS, Ci, g.R, g.N, xT, g.N, col, &g, tn,
-                               accumulate ? 1.0f : 0.0f, dw, g.R));
+            opnd_ a = tp ? panels_(x, Ci, g.N, g.L) : plain_(xT, g.N), b = colt_(col, &g, tn);
+            GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Ci, g.R, g.N, &a, &b,
+                          accumulate ? 1.0f : 0.0f, dw, g.R));
         }
     }
     if (dx.buf) {
@@ -412,7 +466,8 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
             if (!have_colT) /* the weight gradient's colT is this one: made once */
                 GLF_TRY(im2col_t_(ctx, col, dy, &g, tn));
             /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
-            GLF_TRY(gemm_colt_(ctx, GLF_TRANS, Ci, g.N, g.R, w, g.R, col, &g, tn, 0.0f, xT, g.N));
+            opnd_ a = plain_(w, g.R), b = colt_(col, &g, tn);
+            GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, &a, &b, 0.0f, xT, g.N));
         }
         GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
     }

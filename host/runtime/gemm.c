@@ -235,7 +235,7 @@ glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_
     glf_gemm_params tmp;
     if (st->backend == GLF_GEMM_GLF)
         return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A,
-                             offA, lda, B, offB, ldb, beta, C, offC, ldc, ep, NULL, NULL);
+                             offA, lda, B, offB, ldb, beta, C, offC, ldc, ep, NULL, NULL, NULL);
     GLF_TRY(glf_gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C,
                               offC, ldc));
     return ep ? epilogue_(ctx, st, M, N, C, offC, ldc, ep) : GLF_OK;
@@ -291,7 +291,7 @@ glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, siz
                         "backend (glf_gemm_has_im2col)", glf_gemm_backend_name(ctx));
     glf_gemm_params tmp;
     return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, GLF_NO_TRANS, M, N, K, alpha,
-                         A, offA, lda, NULL, 0, 0, beta, C, offC, ldc, NULL, b, NULL);
+                         A, offA, lda, NULL, 0, 0, beta, C, offC, ldc, NULL, b, NULL, NULL);
 }
 
 size_t glf_gemm_panel_width(glf_ctx *ctx, size_t N)
@@ -308,21 +308,22 @@ size_t glf_gemm_panel_width(glf_ctx *ctx, size_t N)
     return (size_t)p->vw * (size_t)p->nv;
 }
 
-glf_status glf_gemm_panels_b(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
-                             size_t K, float alpha, cl_mem A, size_t offA, size_t lda,
-                             const glf_gemm_panels *b, float beta, cl_mem C, size_t offC,
-                             size_t ldc)
+glf_status glf_gemm_panels_ab(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
+                              size_t K, float alpha, cl_mem A, size_t offA, size_t lda,
+                              const glf_gemm_panels *pa, cl_mem B, size_t offB, size_t ldb,
+                              const glf_gemm_panels *pb, float beta, cl_mem C, size_t offC,
+                              size_t ldc)
 {
     struct glf_gemm_state_ *st;
     GLF_TRY(ready_(ctx, &st));
     if (st->backend != GLF_GEMM_GLF)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_b: not available with the %s "
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ab: not available with the %s "
                         "backend (glf_gemm_panel_width is 0)", glf_gemm_backend_name(ctx));
-    if (!b || !b->buf)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_b: no panels (NULL)");
+    if ((pa && !pa->buf) || (pb && !pb->buf))
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ab: panels without a buffer");
     glf_gemm_params tmp;
     return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A, offA,
-                         lda, NULL, 0, 0, beta, C, offC, ldc, NULL, NULL, b);
+                         lda, B, offB, ldb, beta, C, offC, ldc, NULL, NULL, pa, pb);
 }
 
 glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,

@@ -120,19 +120,38 @@ static size_t packs_(size_t M, size_t N, size_t K, int tb, size_t ldb, int im, s
     return (*pack_a ? rblocks * rm * K : 0) + (*pack_b ? ntiles * tn * K : 0);
 }
 
+/* A panels matrix (glf_gemm_panels) must be rows x cols, whole panels, and
+ * fit in its buffer; what names the operand in the message. */
+static glf_status check_panels_(const char *what, const glf_gemm_panels *pn, size_t rows,
+                                size_t cols)
+{
+    if (pn->tn < 1 || pn->cols % pn->tn != 0 || pn->rows != rows || pn->cols != cols)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_gemm_panels_ab: %s: %zu x %zu matrix in panels %zu wide, expected "
+                        "%zu x %zu, columns a multiple of the panel width", what, pn->rows,
+                        pn->cols, pn->tn, rows, cols);
+    return check_matrix_(what, pn->buf, pn->off, 1, rows * cols, rows * cols);
+}
+
 glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p,
                          glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K, float alpha,
                          cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb,
                          float beta, cl_mem C, size_t offC, size_t ldc,
                          const glf_gemm_epilogue *ep, const glf_gemm_im2col *ib,
-                         const glf_gemm_panels *pb)
+                         const glf_gemm_panels *pa, const glf_gemm_panels *pb)
 {
     if (M == 0 || N == 0)
         return GLF_OK;
     if (K == 0)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: K = 0, expected K >= 1 (M=%zu N=%zu)",
                         M, N);
-    GLF_TRY(check_matrix_("A", A, offA, ta ? K : M, ta ? M : K, lda));
+    if (pa && (ta || (pb && tb)))
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ab: A in panels is taken "
+                        "untransposed, and not with B in panels transposed");
+    if (pa)
+        GLF_TRY(check_panels_("op(A)", pa, M, K));
+    else
+        GLF_TRY(check_matrix_("A", A, offA, ta ? K : M, ta ? M : K, lda));
     if (ib) { /* op(B) is the im2col of an image: the image must fit */
         size_t R = (size_t)ib->C * ib->K * ib->K, P = (size_t)ib->B * ib->Ho * ib->Wo;
         if (ib->B < 1 || ib->C < 1 || ib->H < 1 || ib->W < 1 || ib->K < 1 || ib->S < 1 ||
@@ -146,15 +165,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
         GLF_TRY(check_matrix_("the image", ib->img, ib->off, (size_t)ib->B * ib->C * ib->H,
                               (size_t)ib->W, (size_t)ib->W));
     } else if (pb) { /* op(B) as column panels: pb's matrix or its transpose */
-        if (pb->tn < 1 || pb->cols % pb->tn != 0 || pb->rows != (tb ? N : K) ||
-            pb->cols != (tb ? K : N))
-            return glf_fail(GLF_ERR_INVALID_ARG,
-                            "glf_gemm_panels_b: %zu x %zu matrix in panels %zu wide, expected "
-                            "%zu x %zu (op(B)%s of a %zux%zux%zu product), columns a multiple "
-                            "of the panel width", pb->rows, pb->cols, pb->tn, tb ? N : K,
-                            tb ? K : N, tb ? "^T" : "", M, N, K);
-        GLF_TRY(check_matrix_("the panels", pb->buf, pb->off, 1, pb->rows * pb->cols,
-                              pb->rows * pb->cols));
+        GLF_TRY(check_panels_(tb ? "op(B)^T" : "op(B)", pb, tb ? N : K, tb ? K : N));
     } else {
         GLF_TRY(check_matrix_("B", B, offB, tb ? N : K, tb ? K : N, ldb));
     }
@@ -162,10 +173,6 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     char opt[128];
     glf_gemm_options_(p, opt, sizeof opt);
     const size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
-    if (pb && !tb && pb->tn != tn)
-        return glf_fail(GLF_ERR_INVALID_ARG,
-                        "glf_gemm_panels_b: panels %zu wide as op(B), expected the tile set's "
-                        "%zu (glf_gemm_panel_width)", pb->tn, tn);
     /* Orientation: C, or C^T = op(B)^T op(A)^T computed with the operands
      * swapped and stored transposed (ctr), whichever packs fewer floats,
      * counting the transposed store as one more pass over C. The large
@@ -181,22 +188,35 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     size_t cost0 = packs_(M, N, K, tb, ldb, ib != NULL, rm, tn, &pa0, &pb0);
     /* Only with B transposed, so that the swapped A is read along its rows:
      * an A^T read in place (a new row every k) made the weight gradients
-     * 1.6-2.3x slower (bench_train --by-op, alternated). Column panels as
-     * op(B) hold its tiles already (nothing to pack, never swapped);
-     * transposed, they are always read as A (a panel at a time). */
+     * 1.6-2.3x slower (bench_train --by-op, alternated). Panels: A in
+     * panels is never swapped; B in panels untransposed neither (panels
+     * the tile width wide are its packed panels, read in place; others are
+     * packed from the panels); transposed, they always become A, read a
+     * panel at a time. */
     size_t cost1 = ib || !tb ? (size_t)-1
                              : packs_(N, M, K, !ta, lda, 0, rm, tn, &pa1, &pb1) + M * N;
     if (pb)
-        pb0 = 0, cost0 = tb ? (size_t)-1 : 0;
+        pb0 = pb->tn != tn, cost0 = tb ? (size_t)-1 : 0;
+    if (pa)
+        cost1 = (size_t)-1, cost0 = 0;
     const int ctr = cost1 < cost0;
     /* A's layout: row stride sai, column stride sak, in column panels kt
      * wide and kts floats apart (kt = K: one panel, a plain matrix). */
     size_t sai = ta ? 1 : lda, sak = ta ? lda : 1, kt = K, kts = 0;
+    /* B's the same for pack_b: row stride sbk, column stride sbj, panels jt
+     * wide and jts apart along the columns (jt = N: a plain matrix). */
+    size_t sbk = tb ? 1 : ldb, sbj = tb ? ldb : 1, jt = N, jts = 0;
+    if (pa) {
+        A = pa->buf, offA = pa->off;
+        sai = pa->tn, sak = 1, kt = pa->tn, kts = pa->rows * pa->tn;
+    }
     if (pb && ctr) {
         B = A, offB = offA, ldb = lda, A = pb->buf, offA = pb->off;
         sai = pb->tn, sak = 1, kt = pb->tn, kts = pb->rows * pb->tn;
+        sbk = ldb, sbj = 1, jt = M; /* set again below, after the swap */
     } else if (pb) {
         B = pb->buf, offB = pb->off;
+        sbk = pb->tn, sbj = 1, jt = pb->tn, jts = K * pb->tn;
     }
     if (ctr) {
         size_t t = M;
@@ -211,6 +231,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
             t = lda, lda = ldb, ldb = t;
             sai = ta ? 1 : lda, sak = ta ? lda : 1;
         }
+        sbk = tb ? 1 : ldb, sbj = tb ? ldb : 1, jt = N, jts = 0;
     }
     const size_t ntiles = (N + tn - 1) / tn, rblocks = (M + rm - 1) / rm;
     const int pack_a = ctr ? pa1 : pa0, pack_b = ctr ? pb1 : pb0;
@@ -242,7 +263,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                            GLF_MEM(st->scratch), GLF_I32(na)));
     } else if (pack_b) {
         GLF_TRY(GLF_LAUNCH(ctx, kpb, 2, gb, lp, GLF_I32(K), GLF_I32(N), GLF_MEM(B),
-                           GLF_I32(offB), GLF_I32(tb ? 1 : ldb), GLF_I32(tb ? ldb : 1),
+                           GLF_I32(offB), GLF_I32(sbk), GLF_I32(sbj), GLF_I32(jt), GLF_I32(jts),
                            GLF_MEM(st->scratch), GLF_I32(na)));
     }
     /* Operand strides for gemm_main (see cl/gemm.cl). */
@@ -304,13 +325,16 @@ static size_t b_at_(int tb, size_t k, size_t j, size_t ldb, size_t tn, size_t ro
  * every other float of C's buffer bit-identical. p NULL: CLBlast. */
 glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
                                    const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
-                                   size_t K, float alpha, float beta, int epi, size_t panels)
+                                   size_t K, float alpha, float beta, int epi, size_t panels,
+                                   size_t apanels)
 {
     const size_t pad = 3, off = 5, guard = 17;
     size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
     size_t na = off + (ta ? K : M) * lda, nb = off + (tb ? N : K) * ldb;
     if (panels)
         nb = off + K * N + guard;
+    if (apanels) /* op(A) = A, M x K in panels apanels wide */
+        na = off + M * K + guard;
     size_t nc = off + M * ldc + guard;
     float *h = malloc((na + nb + 2 * nc + 3 + N) * sizeof *h);
     double *want = malloc(M * N * sizeof *want);
@@ -334,7 +358,9 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
         for (size_t j = 0; j < N; j++) {
             double acc = 0;
             for (size_t k = 0; k < K; k++)
-                acc += (double)hA[off + (ta ? k * lda + i : i * lda + k)] *
+                acc += (double)hA[off + (apanels ? (k / apanels) * M * apanels + i * apanels +
+                                                       k % apanels
+                                                 : ta ? k * lda + i : i * lda + k)] *
                        (double)hB[off + b_at_(tb, k, j, ldb, panels, tb ? N : K)];
             double w = alpha * acc + (beta != 0.0f ? beta * hC[off + i * ldc + j] : 0.0);
             if (epi & 1)
@@ -349,11 +375,11 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
         goto done;
     glf_gemm_epilogue ep = {{(epi & 1) ? dBias : NULL, 3},
                             (epi & 2) ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE};
-    glf_gemm_panels pb = {dB, off, tb ? N : K, tb ? K : N, panels};
+    glf_gemm_panels pb = {dB, off, tb ? N : K, tb ? K : N, panels}, pa = {dA, off, M, K, apanels};
     if ((s = p ? glf_gemm_own_(ctx, st, p, ta ? GLF_TRANS : GLF_NO_TRANS,
                                tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda, dB,
                                off, ldb, beta, dC, off, ldc, epi ? &ep : NULL, NULL,
-                               panels ? &pb : NULL)
+                               apanels ? &pa : NULL, panels ? &pb : NULL)
                : glf_gemm_clblast_(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
                                    tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda,
                                    dB, off, ldb, beta, dC, off, ldc)) ||
@@ -363,9 +389,9 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
     if (p) {
         char opt[128];
         glf_gemm_options_(p, opt, sizeof opt);
-        snprintf(what, sizeof what, "%s lx=%d ly=%d%s%s%s", opt, p->lx, p->ly,
+        snprintf(what, sizeof what, "%s lx=%d ly=%d%s%s%s%s", opt, p->lx, p->ly,
                  epi & 1 ? " +bias" : "", epi & 2 ? " relu" : "",
-                 panels ? " B in column panels" : "");
+                 panels ? " B in column panels" : "", apanels ? " A in column panels" : "");
     } else {
         snprintf(what, sizeof what, "CLBlast");
     }
@@ -416,39 +442,57 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
         for (int t = 0; t < 4; t++)
             GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t & 1, t >> 1, shapes[i][0], shapes[i][1],
                                    shapes[i][2], i & 1 ? 1.0f : -0.5f, (i + t) & 1 ? 0.0f : 0.75f,
-                                   0, 0));
+                                   0, 0, 0));
     /* The epilogue (bias, ReLU, both) on a partial tile, whole tiles and a
      * split K (the epilogue then runs in gemm_reduce), also transposed. */
     for (int e = 1; e <= 3; e++) {
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, 3 * rm + 1, 2 * tn + 3, 19, 1.0f, 0.0f,
-                                        e, 0));
+                                        e, 0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 1, 0, 2 * rm, 2 * tn, 37, -0.5f, 0.75f, e,
-                                        0));
+                                        0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, rm + 1, 7, 2 * SPLIT_MIN_K_ + 37, 1.0f,
-                                        e == 2 ? 0.5f : 0.0f, e, 0));
+                                        e == 2 ? 0.5f : 0.0f, e, 0, 0));
         /* an NT product that runs transposed (ctr) at the default tiles, split K */
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, rm + 1, tn + 7, 2 * SPLIT_MIN_K_ + 37,
-                                        1.0f, e == 1 ? 0.5f : 0.0f, e, 0));
+                                        1.0f, e == 1 ? 0.5f : 0.0f, e, 0, 0));
     }
-    /* op(B) in column panels (glf_gemm_panels, as the convolutions pass
-     * their column matrix). Untransposed: B's packed panels, A packed (a
-     * partial row block) or in place, the epilogue, a split K. Transposed:
-     * read in place as the A of C^T a panel at a time (odd widths, whole
-     * row blocks; partial ones packed, also from panels; split K with
-     * slices that start inside a panel). Both orientations of op(A). */
+    /* Operands in column panels (glf_gemm_panels, as the convolutions pass
+     * their column matrix and (batch, C, L) tensors). op(B) untransposed:
+     * B's packed panels (tile width, in place), A packed (a partial row
+     * block) or in place, the epilogue, a split K; odd widths packed from
+     * the panels (a tile across panel ends). op(B) transposed: read in
+     * place as the A of C^T a panel at a time (odd widths, whole row
+     * blocks; partial ones packed, also from panels; split K with slices
+     * that start inside a panel). Both orientations of op(A). Then op(A) in
+     * panels (widths 7, 13, 49 like an image's L), read in place or packed,
+     * with B plain (both orientations) or in panels, and a split K. */
     for (int t = 0; t < 2; t++) {
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 3 * rm + 1, 2 * tn, 19, 1.0f, 0.0f,
-                                        t + 1, tn));
+                                        t + 1, tn, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 2 * rm, 3 * tn, 2 * SPLIT_MIN_K_ + 37,
-                                        -0.5f, t ? 0.75f : 0.0f, 0, tn));
+                                        -0.5f, t ? 0.75f : 0.0f, 0, tn, 0));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 2 * rm, 5 * 7, 19, 1.0f, 0.0f, 0, 7,
+                                        0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 2 * tn + 3, 2 * rm, 3 * 7, 1.0f,
-                                        t ? 0.0f : 0.75f, 0, 7));
+                                        t ? 0.0f : 0.75f, 0, 7, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, tn + 5, 4 * rm, 5 * 13, -0.5f, 0.0f,
-                                        t + 1, 13));
+                                        t + 1, 13, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 3 * rm + 1, 3 * 683, 1.0f,
-                                        t ? 0.0f : 0.75f, 0, 683));
+                                        t ? 0.0f : 0.75f, 0, 683, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 2 * rm, 9 * 251, 1.0f, 0.0f, 0,
-                                        251));
+                                        251, 0));
+        /* op(A) in panels (t: B transposed or not) */
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, t, 2 * rm, 2 * tn + 3, 3 * 7, 1.0f,
+                                        t ? 0.0f : 0.75f, t + 1, 0, 7));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, t, 3 * rm + 1, 17 * tn, 5 * 13, -0.5f,
+                                        0.0f, 0, 0, 13));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, t, 2 * rm, 7, 43 * 49, 1.0f,
+                                        t ? 0.75f : 0.0f, 0, 0, 49));
     }
+    /* both in panels: A 49 wide, B the tile width (in place) and 7 wide */
+    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, rm + 3, 2 * tn, 3 * 49, 1.0f, 0.0f, 0, tn,
+                                    49));
+    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, 2 * rm, 3 * 7, 43 * 49, 1.0f, 0.75f, 0, 7,
+                                    49));
     return GLF_OK;
 }

@@ -59,28 +59,36 @@ glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, siz
 
 /* A matrix stored in column panels: rows x cols (cols a multiple of tn),
  * panel q (columns q*tn .. q*tn + tn - 1) a row-major rows x tn block at
- * float offset off + q*rows*tn. glf's kernels read it in place. As op(B)
- * untransposed (K = rows, N = cols) its panels are the packed panels the
- * GEMM would otherwise make from a row-major B, so tn must be
- * glf_gemm_panel_width(ctx, N). As op(B) transposed (K = cols, N = rows)
- * it becomes the A of C^T = op(B)^T op(A)^T, read a panel at a time (any
- * tn). The convolutions' backward passes have im2col_t write their column
- * matrix this way, so the weight gradient needs no packing pass. Only with
- * glf's own kernels. */
+ * float offset off + q*rows*tn. A (batch, C, L) tensor is the C x batch*L
+ * matrix in panels L wide, and the convolutions' backward passes have
+ * im2col_t write their N x R column matrix in panels too. glf's kernels
+ * read panels where they are:
+ * - as op(B) untransposed (K = rows, N = cols): panels
+ *   glf_gemm_panel_width(ctx, N) wide are the packed panels the GEMM would
+ *   otherwise make from a row-major B, read in place; other widths are
+ *   packed from the panels;
+ * - as op(B) transposed (K = cols, N = rows): the panels' matrix becomes
+ *   the A of C^T = op(B)^T op(A)^T, read a panel at a time;
+ * - as op(A) untransposed (M = rows, K = cols): read (or packed) a panel at
+ *   a time. */
 typedef struct glf_gemm_panels {
     cl_mem buf;
     size_t off;
     size_t rows, cols, tn; /* the matrix's shape, the panel width */
 } glf_gemm_panels;
-/* The panel width glf's kernels take for an op(B) N columns wide (the tile
- * set's columns per work-item); 0 when ctx's GEMM runs on CLBlast. */
+/* The panel width glf's kernels take in place for an op(B) N columns wide
+ * (the tile set's columns per work-item); 0 when ctx's GEMM runs on CLBlast,
+ * where glf_gemm_panels_ab is not available. */
 size_t glf_gemm_panel_width(glf_ctx *ctx, size_t N);
-/* C = alpha op(A) op(B) + beta C, op(B) the panels' matrix (tb GLF_NO_TRANS) or
- * its transpose (GLF_TRANS). */
-glf_status glf_gemm_panels_b(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
-                             size_t K, float alpha, cl_mem A, size_t offA, size_t lda,
-                             const glf_gemm_panels *b, float beta, cl_mem C, size_t offC,
-                             size_t ldc);
+/* C = alpha op(A) op(B) + beta C with op(A) from the panels pa (NULL: A,
+ * offA, lda as in glf_gemm; pa untransposed) and op(B) from the panels pb
+ * (NULL: B, offB, ldb) or their transpose (tb). Not both pa and pb
+ * transposed. */
+glf_status glf_gemm_panels_ab(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
+                              size_t K, float alpha, cl_mem A, size_t offA, size_t lda,
+                              const glf_gemm_panels *pa, cl_mem B, size_t offB, size_t ldb,
+                              const glf_gemm_panels *pb, float beta, cl_mem C, size_t offC,
+                              size_t ldc);
 
 /* Where convolutions use the implicit operand instead of a materialised
  * column matrix (im2col + packing), per orientation of op(B): use[0] for
