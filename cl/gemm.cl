@@ -27,7 +27,8 @@
 #define VSTORE_(v, p) CAT2(vstore, GEMM_VW)((v), 0, (p))
 #endif
 
-// The epilogue of one element (glf_gemm_ex): epi bit 0 adds bias[j], bit 1
+// The epilogue of one element (glf_gemm_ex): epi bit 0 adds bias[j] (the
+// caller passes the index: C's column, or with bit 2 its row), bit 1
 // applies ReLU as cl/act.cl does (v < 0 ? 0 : v: NaN and -0 kept).
 inline float epilogue_(float x, __global const float *bias, int j, int epi)
 {
@@ -143,6 +144,10 @@ __kernel void pack_b_im2col(int K, int N, __global const float *restrict img, in
 // outside C. With several slices (split K) each writes its partial product
 // to C + s*cstride (alpha 1, beta 0) and gemm_reduce sums them.
 //
+// C as stored: element (row, col) at row*ldc + (col / ct)*cts + col % ct;
+// ct >= its columns for a plain matrix, else C is in column panels ct wide
+// (glf_gemm_panels: ldc = ct, cts = rows*ct).
+//
 // The operands are read through strides, so a packed panel and a matrix
 // used in place (when packing would not pay: no 4 KiB aliasing, no
 // transposed B, whole tiles) take the same code:
@@ -155,7 +160,8 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                         int kt, int kts,
                         __global const float *restrict Bp, int offBp, int psb, int kb_,
                         __global float *C, int offC, int ldc, int cstride, int ntiles,
-                        __global const float *bias, int offBias, int epi, int ctr)
+                        int ct, int cts, __global const float *bias, int offBias, int epi,
+                        int ctr)
 {
     const int t = get_global_id(0);
     const int rb = get_global_id(1);
@@ -227,11 +233,12 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                 kin = 0, a_ += kts - kt * ka;
         }
     }
-    const int i0 = rb * GEMM_RM, j0 = t * GEMM_TN;
+    const int i0 = rb * GEMM_RM, j0 = t * GEMM_TN, rowb = (epi & 4) != 0;
     if (ctr) {
-        // C transposed: element (i, j) of this product goes to C[j*ldc + i]
-        // (glf_gemm computes C = A B^T as C^T = B A^T when that packs less),
-        // bias indexed by i. Each column of the block is RM contiguous floats.
+        // C transposed: element (i, j) of this product is C's (j, i) (glf_gemm
+        // computes C = A B^T as C^T = B A^T when that packs less); bias by C's
+        // column i (row j with epi bit 2). In a plain C each column of the
+        // block is RM contiguous floats.
         float o[GEMM_RM][GEMM_TN];
         #pragma unroll
         for (int r = 0; r < GEMM_RM; r++)
@@ -239,11 +246,32 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
             for (int v = 0; v < GEMM_NV; v++)
                 VSTORE_(acc[r][v], o[r] + v * GEMM_VW);
         const int nr = min(GEMM_RM, M - i0), nc = min(GEMM_TN, N - j0);
+        int co[GEMM_RM]; // where C's column i0 + r lies in a row
+        for (int r = 0; r < GEMM_RM; r++)
+            co[r] = ((i0 + r) / ct) * cts + (i0 + r) % ct;
         for (int cc = 0; cc < nc; cc++) {
-            __global float *c = C + offC + (j0 + cc) * ldc + i0;
+            __global float *c = C + offC + (j0 + cc) * ldc;
             for (int r = 0; r < nr; r++) {
-                float x = beta != 0.0f ? fma(beta, c[r], alpha * o[r][cc]) : alpha * o[r][cc];
-                c[r] = epilogue_(x, bias, offBias + i0 + r, epi);
+                float x = beta != 0.0f ? fma(beta, c[co[r]], alpha * o[r][cc]) : alpha * o[r][cc];
+                c[co[r]] = epilogue_(x, bias, offBias + (rowb ? j0 + cc : i0 + r), epi);
+            }
+        }
+        return;
+    }
+    if (ct < N) { // C in column panels: element by element
+        const int nr = min(GEMM_RM, M - i0), nc = min(GEMM_TN, N - j0);
+        int co[GEMM_TN]; // where C's column j0 + cc lies in a row
+        for (int cc = 0; cc < GEMM_TN; cc++)
+            co[cc] = ((j0 + cc) / ct) * cts + (j0 + cc) % ct;
+        for (int r = 0; r < nr; r++) {
+            float o[GEMM_TN];
+            #pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                VSTORE_(acc[r][v], o + v * GEMM_VW);
+            __global float *c = C + offC + (i0 + r) * ldc;
+            for (int cc = 0; cc < nc; cc++) {
+                float x = beta != 0.0f ? fma(beta, c[co[cc]], alpha * o[cc]) : alpha * o[cc];
+                c[co[cc]] = epilogue_(x, bias, offBias + (rowb ? i0 + r : j0 + cc), epi);
             }
         }
         return;
@@ -254,7 +282,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
     #pragma unroll
     for (int v = 0; v < GEMM_NV; v++)
         bv[v] = (VT)(0.0f);
-    if ((epi & 1) && j0 + GEMM_TN <= N) {
+    if ((epi & 1) && !rowb && j0 + GEMM_TN <= N) {
         #pragma unroll
         for (int v = 0; v < GEMM_NV; v++)
             bv[v] = VLOAD_(bias + offBias + j0 + v * GEMM_VW);
@@ -271,7 +299,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                 if (beta != 0.0f) // beta == 0: C is never read (NaN must not leak)
                     out = fma((VT)(beta), VLOAD_(c + v * GEMM_VW), out);
                 if (epi & 1)
-                    out += bv[v];
+                    out += rowb ? (VT)(bias[offBias + i0 + r]) : bv[v];
                 if (epi & 2) // ReLU as cl/act.cl: v < 0 ? 0 : v (NaN and -0 kept)
                     out = select(out, (VT)(0.0f), out < (VT)(0.0f));
                 VSTORE_(out, c + v * GEMM_VW);
@@ -283,7 +311,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                 VSTORE_(acc[r][v], o + v * GEMM_VW);
             for (int cc = 0; cc < N - j0; cc++) {
                 float x = beta != 0.0f ? fma(beta, c[cc], alpha * o[cc]) : alpha * o[cc];
-                c[cc] = epilogue_(x, bias, offBias + j0 + cc, epi);
+                c[cc] = epilogue_(x, bias, offBias + (rowb ? i0 + r : j0 + cc), epi);
             }
         }
     }
@@ -294,7 +322,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
 // Then the epilogue, as in gemm_main.
 __kernel void gemm_reduce(int M, int N, int nsplit, float alpha, float beta,
                           __global const float *restrict P, int offP,
-                          __global float *C, int offC, int ldc,
+                          __global float *C, int offC, int ldc, int ct, int cts,
                           __global const float *bias, int offBias, int epi, int ctr)
 {
     const int j = get_global_id(0);
@@ -305,10 +333,11 @@ __kernel void gemm_reduce(int M, int N, int nsplit, float alpha, float beta,
     float acc = 0.0f;
     for (int s = 0; s < nsplit; s++)
         acc += P[s * M * N];
-    // ctr: C transposed, as in gemm_main
-    __global float *c = C + offC + (ctr ? j * ldc + i : i * ldc + j);
+    // ctr: C transposed, C as stored and the bias's index as in gemm_main
+    const int row = ctr ? j : i, col = ctr ? i : j;
+    __global float *c = C + offC + row * ldc + (col / ct) * cts + col % ct;
     float x = beta != 0.0f ? fma(beta, *c, alpha * acc) : alpha * acc;
-    *c = epilogue_(x, bias, offBias + (ctr ? i : j), epi);
+    *c = epilogue_(x, bias, offBias + ((epi & 4) ? row : col), epi);
 }
 
 // The epilogue alone, over C (M x N, row stride ldc): after CLBlast.
@@ -320,5 +349,5 @@ __kernel void gemm_epilogue(int M, int N, __global float *C, int offC, int ldc,
     if (j >= N || i >= M)
         return;
     __global float *c = C + offC + i * ldc + j;
-    *c = epilogue_(*c, bias, offBias + j, epi);
+    *c = epilogue_(*c, bias, offBias + ((epi & 4) ? i : j), epi);
 }

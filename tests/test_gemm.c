@@ -251,16 +251,17 @@ static void test_params_rejected(void **state)
     glf_ctx_destroy(ctx);
 }
 
-/* glf_gemm_ex's epilogue: C = act(alpha*op(A)op(B) + beta*C + bias[j]),
- * bias at a float offset behind sentinels, NaN-filled C with beta = 0,
- * partial tiles and a split K (the epilogue then runs in the reduction). */
+/* glf_gemm_ex's epilogue: C = act(alpha*op(A)op(B) + beta*C + bias[j]) (or
+ * bias[i]: by row), bias at a float offset behind sentinels, NaN-filled C
+ * with beta = 0, partial tiles and a split K (the epilogue then runs in the
+ * reduction). */
 static void check_ep_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float beta,
-                      int bias, int relu)
+                      int bias, int relu, int rows)
 {
     size_t lda = ta ? M : K, ldb = tb ? K : N, ldc = N + 2;
-    size_t nc = M * ldc, boff = 3;
+    size_t nc = M * ldc, boff = 3, nbv = rows ? M : N;
     float *A = tu_rand(M * K, M + 7 * K, -1, 1), *B = tu_rand(N * K, N + 5 * K, -1, 1);
-    float *C0 = tu_rand(nc, M + N, -1, 1), *bv = tu_rand(N, N + 1, -1, 1);
+    float *C0 = tu_rand(nc, M + N, -1, 1), *bv = tu_rand(nbv, N + 1, -1, 1);
     if (beta == 0.0f)
         for (size_t i = 0; i < nc; i++)
             C0[i] = tu_sentinel();
@@ -268,12 +269,13 @@ static void check_ep_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K
     ref_gemm_(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C0, ldc, want);
     for (size_t i = 0; i < M; i++)
         for (size_t j = 0; j < N; j++) {
-            double w = want[i * N + j] + (bias ? bv[j] : 0.0);
+            double w = want[i * N + j] + (bias ? bv[rows ? i : j] : 0.0);
             want[i * N + j] = relu && w < 0 ? 0.0 : w;
         }
     cl_mem dA = tu_buf_from(ctx, A, M * K), dB = tu_buf_from(ctx, B, N * K);
-    cl_mem dC = tu_buf_from(ctx, C0, nc), dbias = tu_buf_at(ctx, bv, N, boff);
-    glf_gemm_epilogue ep = {{bias ? dbias : NULL, boff}, relu ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE};
+    cl_mem dC = tu_buf_from(ctx, C0, nc), dbias = tu_buf_at(ctx, bv, nbv, boff);
+    glf_gemm_epilogue ep = {{bias ? dbias : NULL, boff},
+                            relu ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE, rows};
     TU_OK(glf_gemm_ex(ctx, ta ? GLF_TRANS : GLF_NO_TRANS, tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K,
                       1.0f, dA, 0, lda, dB, 0, ldb, beta, dC, 0, ldc, &ep));
     float *C = tu_read(ctx, dC, nc), *got = malloc(M * N * sizeof *got);
@@ -281,13 +283,14 @@ static void check_ep_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K
         memcpy(got + i * N, C + i * ldc, N * sizeof(float));
     char what[128];
     snprintf(what, sizeof what, "gemm_ex %c%c %zux%zux%zu beta %g%s%s", ta ? 'T' : 'N',
-             tb ? 'T' : 'N', M, N, K, (double)beta, bias ? " +bias" : "", relu ? " relu" : "");
+             tb ? 'T' : 'N', M, N, K, (double)beta,
+             bias ? (rows ? " +bias by row" : " +bias") : "", relu ? " relu" : "");
     assert_int_equal(tu_compare(what, got, want, M * N, 2e-6 * (double)K, 1e-4), 0);
     for (size_t i = 0; i < M; i++) /* padding between rows untouched */
         for (size_t j = N; j < ldc; j++)
             assert_memory_equal(&C[i * ldc + j], &C0[i * ldc + j], sizeof(float));
     tu_check_guard(ctx, dC, nc, what);
-    free(tu_read_at(ctx, dbias, N, boff, "bias")); /* bias prefix and guard untouched */
+    free(tu_read_at(ctx, dbias, nbv, boff, "bias")); /* bias prefix and guard untouched */
     free(A), free(B), free(C0), free(bv), free(C), free(got), free(want);
     glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC), glf_buf_release(dbias);
 }
@@ -302,9 +305,10 @@ static void test_epilogue(void **state)
                                 {9, 40, 2085}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)
-            for (int e = 1; e <= 3; e++)
-                check_ep_(ctx, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
-                          (t + e) & 1 ? 0.0f : 0.5f, e & 1, e >> 1);
+            for (int e = 1; e <= 7; e++) /* bit 0: bias, 1: ReLU, 2: bias by row */
+                if (e != 4 && e != 6)
+                    check_ep_(ctx, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                              (t + e) & 1 ? 0.0f : 0.5f, e & 1, (e >> 1) & 1, e >> 2);
     /* The ReLU is cl/act.cl's (v < 0 ? 0 : v): the same bits as a GEMM, a
      * bias fill with beta = 1 and glf_act_forward. */
     const size_t M = 37, N = 45, K = 29;
@@ -314,7 +318,7 @@ static void test_epilogue(void **state)
         fill[i] = bv[i % N];
     cl_mem dA = tu_buf_from(ctx, A, M * K), dB = tu_buf_from(ctx, B, N * K);
     cl_mem d1 = tu_buf_nan(ctx, M * N), d2 = tu_buf_from(ctx, fill, M * N), db = tu_buf_from(ctx, bv, N);
-    glf_gemm_epilogue ep = {{db, 0}, GLF_GEMM_ACT_RELU};
+    glf_gemm_epilogue ep = {{db, 0}, GLF_GEMM_ACT_RELU, 0};
     TU_OK(glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_TRANS, M, N, K, 1.0f, dA, 0, K, dB, 0, K, 0.0f, d1, 0,
                       N, &ep));
     TU_OK(glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, M, N, K, 1.0f, dA, 0, K, dB, 0, K, 1.0f, d2, 0, N));
@@ -326,7 +330,7 @@ static void test_epilogue(void **state)
     glf_buf_release(db);
     /* Bad epilogues are refused. */
     cl_mem small = tu_buf_nan(ctx, 4), dC = tu_buf_nan(ctx, 64);
-    glf_gemm_epilogue bad = {{small, 200}, GLF_GEMM_ACT_NONE}; /* past its guard too */
+    glf_gemm_epilogue bad = {{small, 200}, GLF_GEMM_ACT_NONE, 0}; /* past its guard too */
     tu_expect_status(glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 8, 8, 8, 1.0f, dC, 0, 8, dC, 0,
                                  8, 0.0f, dC, 0, 8, &bad),
                      GLF_ERR_INVALID_ARG, "bias", "offset 200");
@@ -419,7 +423,7 @@ static float *to_panels_(const float *m, size_t rows, size_t cols, size_t pw)
     return p;
 }
 
-/* glf_gemm_panels_ab: operands in column panels (as the convolutions hand
+/* glf_gemm_panels_ex: operands in column panels (as the convolutions hand
  * over their column matrix and their (B, C, L) tensors), against the
  * reference on the same matrices stored plainly. op(B) untransposed (K x N;
  * the tile set's width, read in place; odd widths, packed from the panels)
@@ -436,8 +440,8 @@ static void test_panels_operand(void **state)
         assert_int_equal(tn, 0);
         cl_mem d = tu_buf_nan(ctx, 64);
         glf_gemm_panels pb = {d, 0, 4, 4, 4};
-        tu_expect_status(glf_gemm_panels_ab(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 4, 4, 1.0f, d, 0,
-                                            4, NULL, NULL, 0, 0, &pb, 0.0f, d, 16, 4),
+        tu_expect_status(glf_gemm_panels_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 4, 4, 1.0f, d, 0,
+                                            4, NULL, NULL, 0, 0, &pb, 0.0f, d, 16, 4, NULL, NULL),
                          GLF_ERR_INVALID_ARG, "not available", "clblast");
         glf_buf_release(d);
         glf_ctx_destroy(ctx);
@@ -445,19 +449,21 @@ static void test_panels_operand(void **state)
     }
     glf_gemm_params p = glf_gemm_get_params(ctx);
     assert_int_equal(tn, (size_t)p.vw * (size_t)p.nv);
-    /* M, N (in tiles when B is in panels untransposed at width 0: tn), K, tb,
-     * B's panel width (0: plain; 1: the tile width), A's panel width (0: plain) */
-    const size_t cases[][6] = {
-        {13, 3, 37, 0, 1, 0},      {16, 2, 37, 0, 1, 0},    {9, 1, 2085, 0, 1, 0},
-        {24, 2, 2085, 0, 1, 0},    {13, 35, 37, 0, 7, 0},   {16, 98, 2085, 0, 49, 0},
-        {13, 40, 35, 1, 7, 0},     {21, 24, 39, 1, 13, 0},  {11, 32, 2049, 1, 683, 0},
-        {7, 17, 2259, 1, 251, 0},  {16, 67, 35, 0, 0, 7},   {13, 67, 98, 1, 0, 49},
-        {24, 9, 2107, 0, 0, 49},   {21, 70, 2107, 1, 0, 49}, {16, 2, 98, 0, 1, 49},
-        {11, 35, 2107, 0, 7, 49}};
+    /* M, N (in tiles when B is in panels untransposed at width 1: tn), K, tb,
+     * B's panel width (0: plain; 1: the tile width), A's, C's (0: plain) */
+    const size_t cases[][7] = {
+        {13, 3, 37, 0, 1, 0, 0},      {16, 2, 37, 0, 1, 0, 0},    {9, 1, 2085, 0, 1, 0, 0},
+        {24, 2, 2085, 0, 1, 0, 0},    {13, 35, 37, 0, 7, 0, 0},   {16, 98, 2085, 0, 49, 0, 0},
+        {13, 40, 35, 1, 7, 0, 0},     {21, 24, 39, 1, 13, 0, 0},  {11, 32, 2049, 1, 683, 0, 0},
+        {7, 17, 2259, 1, 251, 0, 0},  {16, 67, 35, 0, 0, 7, 0},   {13, 67, 98, 1, 0, 49, 0},
+        {24, 9, 2107, 0, 0, 49, 0},   {21, 70, 2107, 1, 0, 49, 0}, {16, 2, 98, 0, 1, 49, 0},
+        {11, 35, 2107, 0, 7, 49, 0},  {13, 98, 37, 0, 0, 0, 49},  {16, 35, 2085, 1, 0, 0, 7},
+        {24, 147, 21, 1, 7, 0, 49},   {9, 98, 2049, 1, 683, 0, 49}, {11, 35, 2107, 0, 7, 49, 7}};
     for (size_t si = 0; si < sizeof cases / sizeof cases[0]; si++)
         for (int ta = 0; ta < 2; ta++) {
             const int tb = (int)cases[si][3];
             size_t pw = cases[si][4] == 1 ? tn : cases[si][4], aw = cases[si][5];
+            size_t cw = cases[si][6];
             if (aw && ta)
                 continue; /* A in panels: untransposed only */
             size_t M = cases[si][0], K = cases[si][2];
@@ -472,42 +478,52 @@ static void test_panels_operand(void **state)
             ref_gemm_(ta, tb, M, N, K, -0.5, A, ta ? M : K, B, cols, beta, C0, N, want);
             cl_mem dA = tu_buf_at(ctx, aw ? Ap : A, M * K, 3);
             cl_mem dB = tu_buf_at(ctx, pw ? Bp : B, K * N, 5);
-            cl_mem dC = beta != 0.0f ? tu_buf_from(ctx, C0, M * N) : tu_buf_nan(ctx, M * N);
+            float *Cp = cw ? to_panels_(C0, M, N, cw) : NULL;
+            cl_mem dC = beta != 0.0f ? tu_buf_from(ctx, cw ? Cp : C0, M * N)
+                                     : tu_buf_nan(ctx, M * N);
             glf_gemm_panels pa = {dA, 3, M, K, aw}, pb = {dB, 5, rows, cols, pw};
-            TU_OK(glf_gemm_panels_ab(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
+            glf_gemm_panels pc = {dC, 0, M, N, cw};
+            TU_OK(glf_gemm_panels_ex(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
                                      tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, -0.5f, dA, 3,
                                      ta ? M : K, aw ? &pa : NULL, dB, 5, cols,
-                                     pw ? &pb : NULL, beta, dC, 0, N));
+                                     pw ? &pb : NULL, beta, dC, 0, N, cw ? &pc : NULL, NULL));
             float *C = tu_read(ctx, dC, M * N);
+            if (cw) { /* back to rows */
+                float *t = to_panels_(C, M, N, N); /* (a copy) */
+                for (size_t i = 0; i < M; i++)
+                    for (size_t j = 0; j < N; j++)
+                        t[i * N + j] = C[(j / cw) * M * cw + i * cw + j % cw];
+                free(C), C = t;
+            }
             char what[128];
             snprintf(what, sizeof what,
-                     "panels operand %c%c %zux%zux%zu A panels %zu B panels %zu beta %g",
-                     ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, aw, pw, (double)beta);
+                     "panels operand %c%c %zux%zux%zu panels A %zu B %zu C %zu beta %g",
+                     ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, aw, pw, cw, (double)beta);
             assert_int_equal(tu_compare(what, C, want, M * N, 2e-6 * (double)K, 1e-4), 0);
             tu_check_guard(ctx, dC, M * N, what);
             free(tu_read_at(ctx, dA, M * K, 3, "A")); /* prefixes and guards untouched */
             free(tu_read_at(ctx, dB, K * N, 5, "B"));
-            free(A), free(B), free(C0), free(Ap), free(Bp), free(C), free(want);
+            free(A), free(B), free(C0), free(Ap), free(Bp), free(Cp), free(C), free(want);
             glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC);
         }
     /* Refused: columns not a multiple of the width, a shape that does not
      * match, panels past the end of their buffer, A in panels transposed. */
     cl_mem d = tu_buf_nan(ctx, 64 * tn);
     glf_gemm_panels pb = {d, 0, 2 * tn, 5, 2};
-    tu_expect_status(glf_gemm_panels_ab(ctx, GLF_NO_TRANS, GLF_TRANS, 4, 2 * tn, 5, 1.0f, d, 0, 5,
-                                        NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn),
+    tu_expect_status(glf_gemm_panels_ex(ctx, GLF_NO_TRANS, GLF_TRANS, 4, 2 * tn, 5, 1.0f, d, 0, 5,
+                                        NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn, NULL, NULL),
                      GLF_ERR_INVALID_ARG, "panels 2 wide", "multiple");
     pb = (glf_gemm_panels){d, 0, 5, 2 * tn, tn};
-    tu_expect_status(glf_gemm_panels_ab(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
-                                        4, NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn),
+    tu_expect_status(glf_gemm_panels_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
+                                        4, NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn, NULL, NULL),
                      GLF_ERR_INVALID_ARG, "op(B)", "expected 4 x");
     pb.rows = 4, pb.off = 64 * tn + TU_GUARD + 1 - 4 * 2 * tn; /* one float past the end */
-    tu_expect_status(glf_gemm_panels_ab(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
-                                        4, NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn),
+    tu_expect_status(glf_gemm_panels_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
+                                        4, NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn, NULL, NULL),
                      GLF_ERR_INVALID_ARG, "op(B)", "buffer");
     glf_gemm_panels pa = {d, 0, 4, 6, 3};
-    tu_expect_status(glf_gemm_panels_ab(ctx, GLF_TRANS, GLF_NO_TRANS, 4, 2 * tn, 6, 1.0f, NULL, 0,
-                                        0, &pa, d, 0, 2 * tn, NULL, 0.0f, d, 0, 2 * tn),
+    tu_expect_status(glf_gemm_panels_ex(ctx, GLF_TRANS, GLF_NO_TRANS, 4, 2 * tn, 6, 1.0f, NULL, 0,
+                                        0, &pa, d, 0, 2 * tn, NULL, 0.0f, d, 0, 2 * tn, NULL, NULL),
                      GLF_ERR_INVALID_ARG, "untransposed", NULL);
     glf_buf_release(d);
     glf_ctx_destroy(ctx);

@@ -306,15 +306,17 @@ static void test_col2im_variants_same_bits(void **state)
 }
 
 /* With glf's kernels the convolutions hand their tensors to the GEMMs as
- * column panels (glf_gemm_panels: dy and x as they are, colT written in
- * panels where glf's tile width divides R); GLF_PANELS=off makes the plain
- * copies and column matrix that the GEMM packs or reads by rows. Both must
- * give the same bits (each element is the same fma chain), for the forward
- * (ConvTranspose2d's takes x as panels) and the backward with accumulate 0
- * and 1. Shapes: R = 256 at batch 3 (Conv2d) and at batch 1
- * (ConvTranspose2d, a partial row block of pixels: A packed from panels),
- * GLF's enc.conv2 and dec.deconv1 at batch 2, and a batch whose K =
- * B*Ho*Wo is split, with a partial row block (Cout 13). */
+ * column panels (glf_gemm_panels: dy, x, y and dx as they are, colT
+ * written in panels where glf's tile width divides R); GLF_PANELS=off makes
+ * the plain copies and column matrix that the GEMM packs or reads by rows.
+ * Both must give the same bits (each element is the same fma chain, the
+ * bias added once), for the forward with a bias (Conv2d's writes y in
+ * panels, ConvTranspose2d's takes x as panels) and the backward with
+ * accumulate 0 and 1 (ConvTranspose2d's writes dx in panels). Shapes: R =
+ * 256 at batch 3 (Conv2d) and at batch 1 (ConvTranspose2d, a partial row
+ * block of pixels: A packed from panels), GLF's enc.conv2 and dec.deconv1
+ * at batch 2, and a batch whose K = B*Ho*Wo is split, with a partial row
+ * block (Cout 13). */
 static void colt_bits_(glf_ctx *ctx, int tr, glf_conv_shape s)
 {
     size_t R = (size_t)(tr ? s.Cout : s.Cin) * s.K * s.K, tn = glf_gemm_panel_width(ctx, R);
@@ -335,8 +337,9 @@ static void colt_bits_(glf_ctx *ctx, int tr, glf_conv_shape s)
     for (int v = 0; v < 2; v++) {
         if (v)
             assert_int_equal(setenv("GLF_PANELS", "off", 1), 0);
-        tu_dev Y = tu_dev_new(ctx, NULL, ny, 4);
-        TU_OK(fwd(ctx, tu_dp(Y), tu_dp(X), tu_dp(Wt), none, &s, tu_dp(WK)));
+        tu_dev Y = tu_dev_new(ctx, NULL, ny, 4), Bi = tu_dev_new(ctx, dy, (size_t)s.Cout, 6);
+        TU_OK(fwd(ctx, tu_dp(Y), tu_dp(X), tu_dp(Wt), tu_dp(Bi), &s, tu_dp(WK)));
+        glf_buf_release(Bi.buf);
         got[v][3] = tu_dev_read(ctx, Y, "y");
         glf_buf_release(Y.buf);
         for (int acc = 0; acc < 2; acc++) {

@@ -159,15 +159,20 @@ static opnd_ panels_(glf_dptr m, size_t rows, size_t cols, size_t tn)
     return o;
 }
 
-/* C (M, N) = op(A) op(B) + beta C. */
+/* C (M, N) = op(A) op(B) + beta C, C plain (ldc) or in panels L wide (L
+ * != 0: a (B, C, L) tensor), plus the bias b by row (b.buf NULL: none). */
 static glf_status gemm_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
-                        const opnd_ *A, const opnd_ *B, float beta, glf_dptr C, size_t ldc)
+                        const opnd_ *A, const opnd_ *B, float beta, glf_dptr C, size_t ldc,
+                        size_t L, glf_dptr b)
 {
-    if (!A->pn.buf && !B->pn.buf)
+    if (!A->pn.buf && !B->pn.buf && !L && !b.buf)
         return glf_gemm_dp(ctx, ta, tb, M, N, K, 1.0f, A->m, A->ld, B->m, B->ld, beta, C, ldc);
-    return glf_gemm_panels_ab(ctx, ta, tb, M, N, K, 1.0f, A->m.buf, A->m.off, A->ld,
+    glf_gemm_panels pc = {C.buf, C.off, M, N, L};
+    glf_gemm_epilogue ep = {b, GLF_GEMM_ACT_NONE, 1};
+    return glf_gemm_panels_ex(ctx, ta, tb, M, N, K, 1.0f, A->m.buf, A->m.off, A->ld,
                               A->pn.buf ? &A->pn : NULL, B->m.buf, B->m.off, B->ld,
-                              B->pn.buf ? &B->pn : NULL, beta, C.buf, C.off, ldc);
+                              B->pn.buf ? &B->pn : NULL, beta, C.buf, C.off, ldc,
+                              L ? &pc : NULL, b.buf ? &ep : NULL);
 }
 
 /* colT as im2col_t_ wrote it: in panels tn wide, or plain (tn 0). */
@@ -320,9 +325,15 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
                                   &im, 0.0f, yT.buf, yT.off, g.N));
     } else {
         GLF_TRY(im2col_t_(ctx, col, x, &g, 0));
-        /* yT (Cout, N) = w (Cout, R) * colT (N, R)^T, colT plain (see panel_width_) */
-        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, 1.0f, w, g.R, col,
-                            g.R, 0.0f, yT, g.N));
+        /* y (B, Cout, L) = w (Cout, R) * colT (N, R)^T + b, colT plain (see
+         * panel_width_): y is the Cout x N matrix in panels L wide, the bias
+         * by row (or yT (Cout, N), then permuted with the bias) */
+        opnd_ a = plain_(w, g.R), bo = plain_(col, g.R);
+        if (panels_on_(ctx))
+            return gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, &a, &bo, 0.0f, y, g.N,
+                         g.L, b);
+        GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, &a, &bo, 0.0f, yT, g.N, 0,
+                      glf_dp(NULL, 0)));
     }
     return to_bcl_(ctx, y, yT, b, s->B, s->Cout, g.L);
 }
@@ -362,7 +373,7 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
             GLF_TRY(im2col_t_(ctx, col, x, &g, tn));
             opnd_ a = tp ? panels_(dy, Co, g.N, g.L) : plain_(dyT, g.N), b = colt_(col, &g, tn);
             GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, &a, &b,
-                          accumulate ? 1.0f : 0.0f, dw, g.R));
+                          accumulate ? 1.0f : 0.0f, dw, g.R, 0, glf_dp(NULL, 0)));
         }
     }
     if (dx.buf) {
@@ -376,7 +387,7 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
             GLF_TRY(to_blc_(ctx, dyP, dy, s->B, s->Cout, g.L));
         opnd_ a = plain_(wT, Co), b = tp ? panels_(dy, Co, g.N, g.L) : plain_(dyP, Co);
         GLF_TRY(gemm_(ctx, GLF_NO_TRANS, tp ? GLF_NO_TRANS : GLF_TRANS, g.R, g.N, Co, &a, &b, 0.0f,
-                      col, g.N));
+                      col, g.N, 0, glf_dp(NULL, 0)));
         GLF_TRY(col2im_(ctx, dx, col, glf_dp(NULL, 0), &g));
     }
     return GLF_OK;
@@ -417,7 +428,7 @@ glf_status glf_conv_transpose2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, gl
      * op(B) = xP^T with xP = x as (N, Cin) */
     opnd_ a = plain_(wT, Ci), bo = tp ? panels_(x, Ci, g.N, g.L) : plain_(xP, Ci);
     GLF_TRY(gemm_(ctx, GLF_NO_TRANS, tp ? GLF_NO_TRANS : GLF_TRANS, g.R, g.N, Ci, &a, &bo, 0.0f,
-                  col, g.N));
+                  col, g.N, 0, glf_dp(NULL, 0)));
     return col2im_(ctx, y, col, b, &g);
 }
 
@@ -453,7 +464,7 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
             have_colT = 1;
             opnd_ a = tp ? panels_(x, Ci, g.N, g.L) : plain_(xT, g.N), b = colt_(col, &g, tn);
             GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Ci, g.R, g.N, &a, &b,
-                          accumulate ? 1.0f : 0.0f, dw, g.R));
+                          accumulate ? 1.0f : 0.0f, dw, g.R, 0, glf_dp(NULL, 0)));
         }
     }
     if (dx.buf) {
@@ -465,9 +476,15 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
         } else {
             if (!have_colT) /* the weight gradient's colT is this one: made once */
                 GLF_TRY(im2col_t_(ctx, col, dy, &g, tn));
-            /* dxT (Cin, N) = w (Cin, R) * colT (N, R)^T, into xT's space */
+            /* dx (B, Cin, L) = w (Cin, R) * colT (N, R)^T: dx is the Cin x N
+             * matrix in panels L wide (or dxT (Cin, N) into xT's space, then
+             * permuted) */
             opnd_ a = plain_(w, g.R), b = colt_(col, &g, tn);
-            GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, &a, &b, 0.0f, xT, g.N));
+            const int tp = panels_on_(ctx);
+            GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, &a, &b, 0.0f, tp ? dx : xT,
+                          g.N, tp ? g.L : 0, glf_dp(NULL, 0)));
+            if (tp)
+                return GLF_OK;
         }
         GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
     }

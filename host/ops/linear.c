@@ -41,7 +41,7 @@ glf_status glf_linear_forward_act(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr
     GLF_TRY(need_(op, "w", w));
     /* y (B, OUT) = x (B, IN) * w^T (IN, OUT) + b, the bias (and ReLU) added
      * as the GEMM writes y: the bits of a bias-filled y with beta = 1. */
-    glf_gemm_epilogue ep = {b, relu ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE};
+    glf_gemm_epilogue ep = {b, relu ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE, 0};
     return glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_TRANS, (size_t)B, (size_t)OUT, (size_t)IN, 1.0f,
                        x.buf, x.off, (size_t)IN, w.buf, w.off, (size_t)IN, 0.0f, y.buf, y.off,
                        (size_t)OUT, &ep);

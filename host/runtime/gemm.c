@@ -193,7 +193,8 @@ static const glf_gemm_params *params_for_(glf_ctx *ctx, struct glf_gemm_state_ *
 static glf_status epilogue_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t M, size_t N,
                             cl_mem C, size_t offC, size_t ldc, const glf_gemm_epilogue *ep)
 {
-    const int epi = (ep->bias.buf ? 1 : 0) | (ep->act == GLF_GEMM_ACT_RELU ? 2 : 0);
+    const int epi = (ep->bias.buf ? 1 : 0) | (ep->act == GLF_GEMM_ACT_RELU ? 2 : 0) |
+                    (ep->bias.buf && ep->bias_rows ? 4 : 0);
     if (!epi || M == 0 || N == 0)
         return GLF_OK;
     char opt[128];
@@ -214,6 +215,25 @@ static glf_status ready_(glf_ctx *ctx, struct glf_gemm_state_ **st)
     return (*st)->backend == GLF_GEMM_GLF ? ensure_checked_(ctx, *st) : GLF_OK;
 }
 
+/* The epilogue's arguments: a known activation, a bias that fits (N
+ * floats, or M by row). */
+static glf_status check_epilogue_(size_t M, size_t N, const glf_gemm_epilogue *ep)
+{
+    if (ep && ep->act != GLF_GEMM_ACT_NONE && ep->act != GLF_GEMM_ACT_RELU)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_ex: activation %d, expected "
+                        "GLF_GEMM_ACT_NONE or GLF_GEMM_ACT_RELU", (int)ep->act);
+    if (ep && ep->bias.buf) {
+        size_t bytes = 0, n = ep->bias_rows ? M : N;
+        cl_int err = clGetMemObjectInfo(ep->bias.buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
+        if (err != CL_SUCCESS || ep->bias.off + n > bytes / sizeof(float))
+            return glf_fail(GLF_ERR_INVALID_ARG,
+                            "glf_gemm_ex: bias (%s = %zu floats at offset %zu) does not fit in "
+                            "its buffer (%zu floats)", ep->bias_rows ? "M" : "N", n,
+                            ep->bias.off, bytes / sizeof(float));
+    }
+    return GLF_OK;
+}
+
 glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
                        float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
                        size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc,
@@ -221,21 +241,12 @@ glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_
 {
     struct glf_gemm_state_ *st;
     GLF_TRY(ready_(ctx, &st));
-    if (ep && ep->act != GLF_GEMM_ACT_NONE && ep->act != GLF_GEMM_ACT_RELU)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_ex: activation %d, expected "
-                        "GLF_GEMM_ACT_NONE or GLF_GEMM_ACT_RELU", (int)ep->act);
-    if (ep && ep->bias.buf) {
-        size_t bytes = 0;
-        cl_int err = clGetMemObjectInfo(ep->bias.buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
-        if (err != CL_SUCCESS || ep->bias.off + N > bytes / sizeof(float))
-            return glf_fail(GLF_ERR_INVALID_ARG,
-                            "glf_gemm_ex: bias (N = %zu floats at offset %zu) does not fit in "
-                            "its buffer (%zu floats)", N, ep->bias.off, bytes / sizeof(float));
-    }
+    GLF_TRY(check_epilogue_(M, N, ep));
     glf_gemm_params tmp;
     if (st->backend == GLF_GEMM_GLF)
         return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A,
-                             offA, lda, B, offB, ldb, beta, C, offC, ldc, ep, NULL, NULL, NULL);
+                             offA, lda, B, offB, ldb, beta, C, offC, ldc, ep, NULL, NULL, NULL,
+                             NULL);
     GLF_TRY(glf_gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C,
                               offC, ldc));
     return ep ? epilogue_(ctx, st, M, N, C, offC, ldc, ep) : GLF_OK;
@@ -291,7 +302,8 @@ glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, siz
                         "backend (glf_gemm_has_im2col)", glf_gemm_backend_name(ctx));
     glf_gemm_params tmp;
     return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, GLF_NO_TRANS, M, N, K, alpha,
-                         A, offA, lda, NULL, 0, 0, beta, C, offC, ldc, NULL, b, NULL, NULL);
+                         A, offA, lda, NULL, 0, 0, beta, C, offC, ldc, NULL, b, NULL, NULL,
+                         NULL);
 }
 
 size_t glf_gemm_panel_width(glf_ctx *ctx, size_t N)
@@ -308,22 +320,24 @@ size_t glf_gemm_panel_width(glf_ctx *ctx, size_t N)
     return (size_t)p->vw * (size_t)p->nv;
 }
 
-glf_status glf_gemm_panels_ab(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
+glf_status glf_gemm_panels_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
                               size_t K, float alpha, cl_mem A, size_t offA, size_t lda,
                               const glf_gemm_panels *pa, cl_mem B, size_t offB, size_t ldb,
                               const glf_gemm_panels *pb, float beta, cl_mem C, size_t offC,
-                              size_t ldc)
+                              size_t ldc, const glf_gemm_panels *pc,
+                              const glf_gemm_epilogue *ep)
 {
     struct glf_gemm_state_ *st;
     GLF_TRY(ready_(ctx, &st));
     if (st->backend != GLF_GEMM_GLF)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ab: not available with the %s "
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ex: not available with the %s "
                         "backend (glf_gemm_panel_width is 0)", glf_gemm_backend_name(ctx));
-    if ((pa && !pa->buf) || (pb && !pb->buf))
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ab: panels without a buffer");
+    if ((pa && !pa->buf) || (pb && !pb->buf) || (pc && !pc->buf))
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ex: panels without a buffer");
+    GLF_TRY(check_epilogue_(M, N, ep));
     glf_gemm_params tmp;
     return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A, offA,
-                         lda, B, offB, ldb, beta, C, offC, ldc, NULL, NULL, pa, pb);
+                         lda, B, offB, ldb, beta, C, offC, ldc, ep, NULL, pa, pb, pc);
 }
 
 glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,

@@ -98,7 +98,7 @@ static glf_status check_(glf_ctx *ctx, struct glf_gemm_state_ *st)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         GLF_TRY(glf_gemm_validate_case_(ctx, st, NULL, (int)shapes[i][0], (int)shapes[i][1],
                                         shapes[i][2], shapes[i][3], shapes[i][4],
-                                        i & 1 ? 1.0f : -0.5f, i % 3 ? 0.0f : 0.75f, 0, 0, 0));
+                                        i & 1 ? 1.0f : -0.5f, i % 3 ? 0.0f : 0.75f, 0, 0, 0, 0));
     return GLF_OK;
 }
 

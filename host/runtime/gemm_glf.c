@@ -127,7 +127,7 @@ static glf_status check_panels_(const char *what, const glf_gemm_panels *pn, siz
 {
     if (pn->tn < 1 || pn->cols % pn->tn != 0 || pn->rows != rows || pn->cols != cols)
         return glf_fail(GLF_ERR_INVALID_ARG,
-                        "glf_gemm_panels_ab: %s: %zu x %zu matrix in panels %zu wide, expected "
+                        "glf_gemm_panels_ex: %s: %zu x %zu matrix in panels %zu wide, expected "
                         "%zu x %zu, columns a multiple of the panel width", what, pn->rows,
                         pn->cols, pn->tn, rows, cols);
     return check_matrix_(what, pn->buf, pn->off, 1, rows * cols, rows * cols);
@@ -138,7 +138,8 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                          cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb,
                          float beta, cl_mem C, size_t offC, size_t ldc,
                          const glf_gemm_epilogue *ep, const glf_gemm_im2col *ib,
-                         const glf_gemm_panels *pa, const glf_gemm_panels *pb)
+                         const glf_gemm_panels *pa, const glf_gemm_panels *pb,
+                         const glf_gemm_panels *pc)
 {
     if (M == 0 || N == 0)
         return GLF_OK;
@@ -146,7 +147,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: K = 0, expected K >= 1 (M=%zu N=%zu)",
                         M, N);
     if (pa && (ta || (pb && tb)))
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ab: A in panels is taken "
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ex: A in panels is taken "
                         "untransposed, and not with B in panels transposed");
     if (pa)
         GLF_TRY(check_panels_("op(A)", pa, M, K));
@@ -169,7 +170,14 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     } else {
         GLF_TRY(check_matrix_("B", B, offB, tb ? N : K, tb ? K : N, ldb));
     }
-    GLF_TRY(check_matrix_("C", C, offC, M, N, ldc));
+    /* C as stored: element (i, j) at i*ldc + (j / ct)*cts + j % ct */
+    size_t ct = (size_t)INT_MAX, cts = 0;
+    if (pc) {
+        GLF_TRY(check_panels_("C", pc, M, N));
+        C = pc->buf, offC = pc->off, ldc = pc->tn, ct = pc->tn, cts = M * pc->tn;
+    } else {
+        GLF_TRY(check_matrix_("C", C, offC, M, N, ldc));
+    }
     char opt[128];
     glf_gemm_options_(p, opt, sizeof opt);
     const size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
@@ -284,27 +292,31 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
      * Split points depend only on the shape. */
     const size_t kc = (K + nsplit - 1) / nsplit;
     size_t g[3] = {ntiles, rblocks, nsplit}, l[3] = {(size_t)p->lx, (size_t)p->ly, 1};
-    /* The epilogue: bias buffer (C itself when there is none: never read). */
-    const int epi = (ep && ep->bias.buf ? 1 : 0) | (ep && ep->act == GLF_GEMM_ACT_RELU ? 2 : 0);
+    /* The epilogue: bias buffer (C itself when there is none: never read);
+     * bit 2: the bias by C's row. */
+    const int epi = (ep && ep->bias.buf ? 1 : 0) | (ep && ep->act == GLF_GEMM_ACT_RELU ? 2 : 0) |
+                    (ep && ep->bias.buf && ep->bias_rows ? 4 : 0);
     cl_mem bias = ep && ep->bias.buf ? ep->bias.buf : C;
     size_t offBias = ep && ep->bias.buf ? ep->bias.off : 0;
     if (nsplit == 1)
         return GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(K),
                           GLF_F32(alpha), GLF_F32(beta), OPERANDS_, GLF_MEM(C), GLF_I32(offC),
-                          GLF_I32(ldc), GLF_I32(0), GLF_I32(ntiles), GLF_MEM(bias),
-                          GLF_I32(offBias), GLF_I32(epi), GLF_I32(ctr));
+                          GLF_I32(ldc), GLF_I32(0), GLF_I32(ntiles), GLF_I32(ct), GLF_I32(cts),
+                          GLF_MEM(bias), GLF_I32(offBias), GLF_I32(epi), GLF_I32(ctr));
     GLF_TRY(GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(kc),
                        GLF_F32(1.0f), GLF_F32(0.0f), OPERANDS_, GLF_MEM(st->scratch),
                        GLF_I32(na + nb), GLF_I32(N), GLF_I32(M * N), GLF_I32(ntiles),
-                       GLF_MEM(bias), GLF_I32(0), GLF_I32(0), GLF_I32(0)));
+                       GLF_I32(INT_MAX), GLF_I32(0), GLF_MEM(bias), GLF_I32(0), GLF_I32(0),
+                       GLF_I32(0)));
 #undef OPERANDS_
     cl_kernel kr;
     GLF_TRY(glf_kernel(ctx, "gemm", "gemm_reduce", opt, &kr));
     size_t gr[2] = {N, M}, lr[2] = {PACK_LOCAL_, 1};
     GLF_TRY(GLF_LAUNCH(ctx, kr, 2, gr, lr, GLF_I32(M), GLF_I32(N), GLF_I32(nsplit),
                        GLF_F32(alpha), GLF_F32(beta), GLF_MEM(st->scratch),
-                       GLF_I32(na + nb), GLF_MEM(C), GLF_I32(offC), GLF_I32(ldc), GLF_MEM(bias),
-                       GLF_I32(offBias), GLF_I32(epi), GLF_I32(ctr)));
+                       GLF_I32(na + nb), GLF_MEM(C), GLF_I32(offC), GLF_I32(ldc), GLF_I32(ct),
+                       GLF_I32(cts), GLF_MEM(bias), GLF_I32(offBias), GLF_I32(epi),
+                       GLF_I32(ctr)));
     return GLF_OK;
 }
 
@@ -326,7 +338,7 @@ static size_t b_at_(int tb, size_t k, size_t j, size_t ldb, size_t tn, size_t ro
 glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
                                    const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
                                    size_t K, float alpha, float beta, int epi, size_t panels,
-                                   size_t apanels)
+                                   size_t apanels, size_t cpanels)
 {
     const size_t pad = 3, off = 5, guard = 17;
     size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
@@ -335,8 +347,8 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
         nb = off + K * N + guard;
     if (apanels) /* op(A) = A, M x K in panels apanels wide */
         na = off + M * K + guard;
-    size_t nc = off + M * ldc + guard;
-    float *h = malloc((na + nb + 2 * nc + 3 + N) * sizeof *h);
+    size_t nc = off + (cpanels ? M * N : M * ldc) + guard, nbias = 3 + (M > N ? M : N);
+    float *h = malloc((na + nb + 2 * nc + nbias) * sizeof *h);
     double *want = malloc(M * N * sizeof *want);
     cl_mem dA = NULL, dB = NULL, dC = NULL, dBias = NULL;
     glf_status s = GLF_OK;
@@ -349,11 +361,13 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
     glf_rng_init(&r, 0x6e3d, M * 1000003u + N * 1009u + K + (size_t)(2 * ta + tb));
     for (size_t i = 0; i < na + nb + nc; i++)
         h[i] = 2.0f * glf_rng_uniform(&r) - 1.0f;
-    for (size_t i = 0; i < 3 + N; i++) /* bias at float offset 3 */
+    for (size_t i = 0; i < nbias; i++) /* bias at float offset 3 */
         hBias[i] = 2.0f * glf_rng_uniform(&r) - 1.0f;
     if (beta == 0.0f)
         for (size_t i = 0; i < nc; i++)
             hC[i] = NAN;
+#define C_AT_(i, j) (cpanels ? ((j) / cpanels) * M * cpanels + (i) * cpanels + (j) % cpanels   \
+                             : (i) * ldc + (j))
     for (size_t i = 0; i < M; i++)
         for (size_t j = 0; j < N; j++) {
             double acc = 0;
@@ -362,42 +376,54 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
                                                        k % apanels
                                                  : ta ? k * lda + i : i * lda + k)] *
                        (double)hB[off + b_at_(tb, k, j, ldb, panels, tb ? N : K)];
-            double w = alpha * acc + (beta != 0.0f ? beta * hC[off + i * ldc + j] : 0.0);
+            double w = alpha * acc + (beta != 0.0f ? beta * hC[off + C_AT_(i, j)] : 0.0);
             if (epi & 1)
-                w += hBias[3 + j];
+                w += hBias[3 + ((epi & 4) ? i : j)];
             want[i * N + j] = (epi & 2) && w < 0 ? 0.0 : w;
         }
     if ((s = glf_buf_create(ctx, na * 4, &dA)) || (s = glf_buf_create(ctx, nb * 4, &dB)) ||
         (s = glf_buf_create(ctx, nc * 4, &dC)) || (s = glf_buf_write(ctx, dA, 0, na * 4, hA)) ||
         (s = glf_buf_write(ctx, dB, 0, nb * 4, hB)) || (s = glf_buf_write(ctx, dC, 0, nc * 4, hC)) ||
-        (s = glf_buf_create(ctx, (3 + N) * 4, &dBias)) ||
-        (s = glf_buf_write(ctx, dBias, 0, (3 + N) * 4, hBias)))
+        (s = glf_buf_create(ctx, nbias * 4, &dBias)) ||
+        (s = glf_buf_write(ctx, dBias, 0, nbias * 4, hBias)))
         goto done;
     glf_gemm_epilogue ep = {{(epi & 1) ? dBias : NULL, 3},
-                            (epi & 2) ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE};
+                            (epi & 2) ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE, (epi & 4) != 0};
     glf_gemm_panels pb = {dB, off, tb ? N : K, tb ? K : N, panels}, pa = {dA, off, M, K, apanels};
+    glf_gemm_panels pc = {dC, off, M, N, cpanels};
+    if (!p && epi) {
+        s = glf_fail(GLF_ERR_INVALID_ARG, "gemm validation: CLBlast cases take no epilogue");
+        goto done;
+    }
     if ((s = p ? glf_gemm_own_(ctx, st, p, ta ? GLF_TRANS : GLF_NO_TRANS,
                                tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda, dB,
                                off, ldb, beta, dC, off, ldc, epi ? &ep : NULL, NULL,
-                               apanels ? &pa : NULL, panels ? &pb : NULL)
+                               apanels ? &pa : NULL, panels ? &pb : NULL, cpanels ? &pc : NULL)
                : glf_gemm_clblast_(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
                                    tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda,
                                    dB, off, ldb, beta, dC, off, ldc)) ||
         (s = glf_buf_read(ctx, dC, 0, nc * 4, got)))
         goto done;
-    char what[224];
+    char what[256];
     if (p) {
         char opt[128];
         glf_gemm_options_(p, opt, sizeof opt);
-        snprintf(what, sizeof what, "%s lx=%d ly=%d%s%s%s%s", opt, p->lx, p->ly,
-                 epi & 1 ? " +bias" : "", epi & 2 ? " relu" : "",
-                 panels ? " B in column panels" : "", apanels ? " A in column panels" : "");
+        snprintf(what, sizeof what, "%s lx=%d ly=%d%s%s%s%s%s", opt, p->lx, p->ly,
+                 epi & 1 ? (epi & 4 ? " +bias by row" : " +bias") : "", epi & 2 ? " relu" : "",
+                 panels ? " B in column panels" : "", apanels ? " A in column panels" : "",
+                 cpanels ? " C in column panels" : "");
     } else {
         snprintf(what, sizeof what, "CLBlast");
     }
-    for (size_t i = 0; i < nc; i++) {
-        size_t row = (i - off) / ldc, col = (i - off) % ldc;
-        int inside = i >= off && row < M && col < N;
+    for (size_t i = 0; i < nc; i++) { /* C's own elements, then the rest of its buffer */
+        size_t row = 0, col = 0;
+        int inside = 0;
+        if (i >= off && cpanels && i - off < M * N) {
+            size_t q = (i - off) / (M * cpanels), w = (i - off) % (M * cpanels);
+            row = w / cpanels, col = q * cpanels + w % cpanels, inside = 1;
+        } else if (i >= off && !cpanels) {
+            row = (i - off) / ldc, col = (i - off) % ldc, inside = row < M && col < N;
+        }
         if (!inside) {
             if (memcmp(&got[i], &hC[i], sizeof(float)) != 0) {
                 s = glf_fail(GLF_ERR_NUMERIC,
@@ -417,6 +443,7 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
             goto done;
         }
     }
+#undef C_AT_
 done:
     glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC), glf_buf_release(dBias);
     free(h), free(want);
@@ -442,19 +469,19 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
         for (int t = 0; t < 4; t++)
             GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t & 1, t >> 1, shapes[i][0], shapes[i][1],
                                    shapes[i][2], i & 1 ? 1.0f : -0.5f, (i + t) & 1 ? 0.0f : 0.75f,
-                                   0, 0, 0));
+                                   0, 0, 0, 0));
     /* The epilogue (bias, ReLU, both) on a partial tile, whole tiles and a
      * split K (the epilogue then runs in gemm_reduce), also transposed. */
     for (int e = 1; e <= 3; e++) {
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, 3 * rm + 1, 2 * tn + 3, 19, 1.0f, 0.0f,
-                                        e, 0, 0));
+                                        e, 0, 0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 1, 0, 2 * rm, 2 * tn, 37, -0.5f, 0.75f, e,
-                                        0, 0));
+                                        0, 0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, rm + 1, 7, 2 * SPLIT_MIN_K_ + 37, 1.0f,
-                                        e == 2 ? 0.5f : 0.0f, e, 0, 0));
+                                        e == 2 ? 0.5f : 0.0f, e, 0, 0, 0));
         /* an NT product that runs transposed (ctr) at the default tiles, split K */
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, rm + 1, tn + 7, 2 * SPLIT_MIN_K_ + 37,
-                                        1.0f, e == 1 ? 0.5f : 0.0f, e, 0, 0));
+                                        1.0f, e == 1 ? 0.5f : 0.0f, e, 0, 0, 0));
     }
     /* Operands in column panels (glf_gemm_panels, as the convolutions pass
      * their column matrix and (batch, C, L) tensors). op(B) untransposed:
@@ -468,31 +495,50 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
      * with B plain (both orientations) or in panels, and a split K. */
     for (int t = 0; t < 2; t++) {
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 3 * rm + 1, 2 * tn, 19, 1.0f, 0.0f,
-                                        t + 1, tn, 0));
+                                        t + 1, tn, 0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 2 * rm, 3 * tn, 2 * SPLIT_MIN_K_ + 37,
-                                        -0.5f, t ? 0.75f : 0.0f, 0, tn, 0));
+                                        -0.5f, t ? 0.75f : 0.0f, 0, tn, 0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 2 * rm, 5 * 7, 19, 1.0f, 0.0f, 0, 7,
-                                        0));
+                                        0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 2 * tn + 3, 2 * rm, 3 * 7, 1.0f,
-                                        t ? 0.0f : 0.75f, 0, 7, 0));
+                                        t ? 0.0f : 0.75f, 0, 7, 0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, tn + 5, 4 * rm, 5 * 13, -0.5f, 0.0f,
-                                        t + 1, 13, 0));
+                                        t + 1, 13, 0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 3 * rm + 1, 3 * 683, 1.0f,
-                                        t ? 0.0f : 0.75f, 0, 683, 0));
+                                        t ? 0.0f : 0.75f, 0, 683, 0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 2 * rm, 9 * 251, 1.0f, 0.0f, 0,
-                                        251, 0));
+                                        251, 0, 0));
         /* op(A) in panels (t: B transposed or not) */
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, t, 2 * rm, 2 * tn + 3, 3 * 7, 1.0f,
-                                        t ? 0.0f : 0.75f, t + 1, 0, 7));
+                                        t ? 0.0f : 0.75f, t + 1, 0, 7, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, t, 3 * rm + 1, 17 * tn, 5 * 13, -0.5f,
-                                        0.0f, 0, 0, 13));
+                                        0.0f, 0, 0, 13, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, t, 2 * rm, 7, 43 * 49, 1.0f,
-                                        t ? 0.75f : 0.0f, 0, 0, 49));
+                                        t ? 0.75f : 0.0f, 0, 0, 49, 0));
     }
+    /* The bias by row (bias[i]) into a plain C: as computed, and an NT
+     * product that runs transposed (ctr) with a split K. */
+    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, 3 * rm + 1, 2 * tn + 3, 19, 1.0f, 0.75f, 5,
+                                    0, 0, 0));
+    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, rm + 1, tn + 7, 2 * SPLIT_MIN_K_ + 37,
+                                    1.0f, 0.0f, 7, 0, 0, 0));
+    /* C in column panels (widths 7, 49): stored as computed, transposed (B
+     * in panels transposed: ctr; an NT product), with a split K (stored by
+     * the reduction), with the bias by row and ReLU. */
+    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, 2 * rm + 1, 5 * 7, 19, 1.0f, 0.75f, 0, 0,
+                                    0, 7));
+    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 1, 0, rm + 3, 2 * 49, 2 * SPLIT_MIN_K_ + 37,
+                                    -0.5f, 0.0f, 7, 0, 0, 49));
+    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, 3 * rm, 3 * 49, 3 * 7, 1.0f, 0.75f, 5, 7,
+                                    0, 49));
+    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, 2 * rm + 1, 2 * 49, 3 * 683, 1.0f, 0.0f,
+                                    7, 683, 0, 49));
+    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, rm + 1, 2 * 49, 2 * SPLIT_MIN_K_ + 37,
+                                    1.0f, 0.0f, 1, 0, 0, 49));
     /* both in panels: A 49 wide, B the tile width (in place) and 7 wide */
     GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, rm + 3, 2 * tn, 3 * 49, 1.0f, 0.0f, 0, tn,
-                                    49));
+                                    49, 0));
     GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, 2 * rm, 3 * 7, 43 * 49, 1.0f, 0.75f, 0, 7,
-                                    49));
+                                    49, 0));
     return GLF_OK;
 }

@@ -26,13 +26,15 @@ struct glf_gemm_state_ {
 /* C = alpha*op(A)*op(B) + beta*C with glf's kernels and parameters p;
  * arguments checked (GLF_ERR_INVALID_ARG names the one at fault). op(A) is
  * A, or the column panels pa (then A unused); op(B) is B, or the implicit
- * im2col ib, or the column panels pb (then B unused). */
+ * im2col ib, or the column panels pb (then B unused); C is C or the column
+ * panels pc. */
 glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p,
                          glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
                          float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B,
                          size_t offB, size_t ldb, float beta, cl_mem C, size_t offC,
                          size_t ldc, const glf_gemm_epilogue *ep, const glf_gemm_im2col *ib,
-                         const glf_gemm_panels *pa, const glf_gemm_panels *pb);
+                         const glf_gemm_panels *pa, const glf_gemm_panels *pb,
+                         const glf_gemm_panels *pc);
 
 /* The same through CLBlast (statuses translated). */
 glf_status glf_gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
@@ -43,11 +45,11 @@ glf_status glf_gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M,
 /* One validation case against the double reference (gemm_glf.c); p NULL
  * checks CLBlast as it is set up now. panels != 0: B is passed as column
  * panels (glf_gemm_panels) that many floats wide (p only); apanels != 0:
- * A too (untransposed). */
+ * A too (untransposed); cpanels != 0: C too; epi bit 2: the bias by row. */
 glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
                                    const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
                                    size_t K, float alpha, float beta, int epi, size_t panels,
-                                   size_t apanels);
+                                   size_t apanels, size_t cpanels);
 
 /* <cache>/gemm-tune-<hash of device, driver, platform><suffix>.txt */
 glf_status glf_gemm_tune_path_(glf_ctx *ctx, const char *suffix, char *buf, size_t n);

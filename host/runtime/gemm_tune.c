@@ -151,7 +151,7 @@ static glf_status time_shapes_(glf_ctx *ctx, struct glf_gemm_state_ *st, const g
         GLF_TRY(glf_gemm_own_(ctx, st, p, s->ta ? GLF_TRANS : GLF_NO_TRANS,
                               s->tb ? GLF_TRANS : GLF_NO_TRANS, s->M, s->N, s->K, 1.0f, buf, 0,
                               s->ta ? s->M : s->K, buf, boff, s->tb ? s->K : s->N, 0.0f, buf,
-                              2 * boff, s->N, NULL, NULL, NULL, NULL));
+                              2 * boff, s->N, NULL, NULL, NULL, NULL, NULL));
         GLF_TRY(glf_finish(ctx));
         t[i] = glf_now() - t0;
     }

@@ -21,14 +21,15 @@ glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M,
 
 /* An epilogue applied to C as it is written, after alpha and beta:
  *   C[i][j] = act(alpha * (op(A) op(B))[i][j] + beta * C[i][j] + bias[j])
- * bias: N floats (bias.buf NULL: none); act: GLF_GEMM_ACT_RELU as
- * glf_act_forward's ReLU (v < 0 ? 0 : v). glf's kernels apply it in their
- * store (one pass over C, no extra launch); with CLBlast it is one more
- * launch after the product. */
+ * bias: N floats (bias.buf NULL: none), or with bias_rows != 0 M floats
+ * added by row (bias[i]); act: GLF_GEMM_ACT_RELU as glf_act_forward's ReLU
+ * (v < 0 ? 0 : v). glf's kernels apply it in their store (one pass over C,
+ * no extra launch); with CLBlast it is one more launch after the product. */
 typedef enum glf_gemm_act { GLF_GEMM_ACT_NONE = 0, GLF_GEMM_ACT_RELU = 1 } glf_gemm_act;
 typedef struct glf_gemm_epilogue {
     glf_dptr bias;
     glf_gemm_act act;
+    int bias_rows;
 } glf_gemm_epilogue;
 
 /* glf_gemm with an epilogue (ep NULL: none). */
@@ -70,7 +71,8 @@ glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, siz
  * - as op(B) transposed (K = cols, N = rows): the panels' matrix becomes
  *   the A of C^T = op(B)^T op(A)^T, read a panel at a time;
  * - as op(A) untransposed (M = rows, K = cols): read (or packed) a panel at
- *   a time. */
+ *   a time;
+ * - as C (M = rows, N = cols): written element by element where it lies. */
 typedef struct glf_gemm_panels {
     cl_mem buf;
     size_t off;
@@ -78,17 +80,18 @@ typedef struct glf_gemm_panels {
 } glf_gemm_panels;
 /* The panel width glf's kernels take in place for an op(B) N columns wide
  * (the tile set's columns per work-item); 0 when ctx's GEMM runs on CLBlast,
- * where glf_gemm_panels_ab is not available. */
+ * where glf_gemm_panels_ex is not available. */
 size_t glf_gemm_panel_width(glf_ctx *ctx, size_t N);
-/* C = alpha op(A) op(B) + beta C with op(A) from the panels pa (NULL: A,
- * offA, lda as in glf_gemm; pa untransposed) and op(B) from the panels pb
- * (NULL: B, offB, ldb) or their transpose (tb). Not both pa and pb
- * transposed. */
-glf_status glf_gemm_panels_ab(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
+/* glf_gemm_ex with op(A) from the panels pa (NULL: A, offA, lda as in
+ * glf_gemm; pa untransposed), op(B) from the panels pb (NULL: B, offB, ldb)
+ * or their transpose (tb), and C in the panels pc (NULL: C, offC, ldc).
+ * Not pa with pb transposed. */
+glf_status glf_gemm_panels_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
                               size_t K, float alpha, cl_mem A, size_t offA, size_t lda,
                               const glf_gemm_panels *pa, cl_mem B, size_t offB, size_t ldb,
                               const glf_gemm_panels *pb, float beta, cl_mem C, size_t offC,
-                              size_t ldc);
+                              size_t ldc, const glf_gemm_panels *pc,
+                              const glf_gemm_epilogue *ep);
 
 /* Where convolutions use the implicit operand instead of a materialised
  * column matrix (im2col + packing), per orientation of op(B): use[0] for
