@@ -248,7 +248,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
         const int nr = min(GEMM_RM, M - i0), nc = min(GEMM_TN, N - j0);
         int co[GEMM_RM]; // where C's column i0 + r lies in a row
         for (int r = 0; r < GEMM_RM; r++)
-            co[r] = ((i0 + r) / ct) * cts + (i0 + r) % ct;
+            co[r] = ct >= M ? i0 + r : ((i0 + r) / ct) * cts + (i0 + r) % ct;
         for (int cc = 0; cc < nc; cc++) {
             __global float *c = C + offC + (j0 + cc) * ldc;
             for (int r = 0; r < nr; r++) {
