@@ -1,9 +1,12 @@
 /* Conv2d and ConvTranspose2d on im2col/col2im + one GEMM over the whole
- * batch per step, in the A*B^T form (layout permutes put both operands
- * contiguous along the reduction) except the weight gradients, A*B with the
- * transposed im2col colT (N, R) whose rows run along the result; bias
- * gradients by a two-stage fixed-order sum. Kernels in cl/conv.cl; GEMMs
- * through glf_gemm (or its implicit im2col operand, per glf_gemm_im2col_policy). */
+ * batch per step; the weight gradients as A*B with the transposed im2col
+ * colT (N, R) whose rows run along the result; bias gradients by a
+ * two-stage fixed-order sum. With glf's kernels the (B, C, L) tensors go to
+ * the GEMMs as column panels (glf_gemm_panels_ex: the C x B*L matrix in
+ * panels L wide) and the backward passes write colT as the GEMM's packed
+ * panels; otherwise (CLBlast, GLF_PANELS=off) layout permutes make plain
+ * copies. Kernels in cl/conv.cl; GEMMs through glf_gemm (or its implicit
+ * im2col operand, per glf_gemm_im2col_policy). */
 #include "glf/ops_conv.h"
 
 #include <limits.h>
