@@ -178,61 +178,47 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
         #pragma unroll
         for (int v = 0; v < GEMM_NV; v++)
             acc[r][v] = (VT)(0.0f);
+    // One step k of the register block: acc[r][v] += A_AT(r) * (the NV vectors at bk)[v].
+#define BLOCK_STEP_(bk, A_AT)                                                                \
+    do {                                                                                     \
+        VT b[GEMM_NV];                                                                       \
+        _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++) b[v] = VLOAD_((bk) + v * GEMM_VW); \
+        _Pragma("unroll") for (int r = 0; r < GEMM_RM; r++) {                                \
+            const float a = A_AT(r);                                                         \
+            _Pragma("unroll") for (int v = 0; v < GEMM_NV; v++)                              \
+                acc[r][v] = fma((VT)(a), b[v], acc[r][v]);                                   \
+        }                                                                                    \
+    } while (0)
     if (ka == GEMM_RM && ra == 1) {
         // A packed (the usual case): its RM values of step k sit together,
         // so every load is one pointer plus a constant. With the run-time
         // strides below LLVM spends ~8 integer operations per k on
         // addresses, competing with the FMAs for ports.
         __global const float *a_ = Ap + kb * GEMM_RM, *b_ = Bp + kb * kb_;
-        for (int k = kb; k < ke; k++, a_ += GEMM_RM, b_ += kb_) {
-            VT b[GEMM_NV];
-            #pragma unroll
-            for (int v = 0; v < GEMM_NV; v++)
-                b[v] = VLOAD_(b_ + v * GEMM_VW);
-            #pragma unroll
-            for (int r = 0; r < GEMM_RM; r++) {
-                const float a = a_[r];
-                #pragma unroll
-                for (int v = 0; v < GEMM_NV; v++)
-                    acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
-            }
-        }
+#define A_PACKED_(r) a_[r]
+        for (int k = kb; k < ke; k++, a_ += GEMM_RM, b_ += kb_)
+            BLOCK_STEP_(b_, A_PACKED_);
     } else if (kt >= K) {
-        for (int k = kb; k < ke; k++) {
-            VT b[GEMM_NV];
-            #pragma unroll
-            for (int v = 0; v < GEMM_NV; v++)
-                b[v] = VLOAD_(Bp + k * kb_ + v * GEMM_VW);
-            #pragma unroll
-            for (int r = 0; r < GEMM_RM; r++) {
-                const float a = Ap[k * ka + r * ra];
-                #pragma unroll
-                for (int v = 0; v < GEMM_NV; v++)
-                    acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
-            }
-        }
+#define A_STRIDED_(r) Ap[k * ka + (r) * ra]
+        for (int k = kb; k < ke; k++)
+            BLOCK_STEP_(Bp + k * kb_, A_STRIDED_);
     } else {
         // A in column panels: a pointer that steps ka along k and jumps to
         // the next panel every kt steps.
         int kin = kb % kt;
         __global const float *a_ = Ap + (kb / kt) * kts + kin * ka;
+#define A_PANELS_(r) a_[(r) * ra]
         for (int k = kb; k < ke; k++) {
-            VT b[GEMM_NV];
-            #pragma unroll
-            for (int v = 0; v < GEMM_NV; v++)
-                b[v] = VLOAD_(Bp + k * kb_ + v * GEMM_VW);
-            #pragma unroll
-            for (int r = 0; r < GEMM_RM; r++) {
-                const float a = a_[r * ra];
-                #pragma unroll
-                for (int v = 0; v < GEMM_NV; v++)
-                    acc[r][v] = fma((VT)(a), b[v], acc[r][v]);
-            }
+            BLOCK_STEP_(Bp + k * kb_, A_PANELS_);
             a_ += ka;
             if (++kin == kt)
                 kin = 0, a_ += kts - kt * ka;
         }
     }
+#undef A_PACKED_
+#undef A_STRIDED_
+#undef A_PANELS_
+#undef BLOCK_STEP_
     const int i0 = rb * GEMM_RM, j0 = t * GEMM_TN, rowb = (epi & 4) != 0;
     if (ctr) {
         // C transposed: element (i, j) of this product is C's (j, i) (glf_gemm
