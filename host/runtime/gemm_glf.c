@@ -218,10 +218,9 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
         A = pa->buf, offA = pa->off;
         sai = pa->tn, sak = 1, kt = pa->tn, kts = pa->rows * pa->tn;
     }
-    if (pb && ctr) {
+    if (pb && ctr) { /* (B's strides are set after the swap below) */
         B = A, offB = offA, ldb = lda, A = pb->buf, offA = pb->off;
         sai = pb->tn, sak = 1, kt = pb->tn, kts = pb->rows * pb->tn;
-        sbk = ldb, sbj = 1, jt = M; /* set again below, after the swap */
     } else if (pb) {
         B = pb->buf, offB = pb->off;
         sbk = pb->tn, sbj = 1, jt = pb->tn, jts = K * pb->tn;
