@@ -16,18 +16,6 @@
 #include "glf/rng.h"
 #include "glf/util.h"
 
-static int cmp_(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median_(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 int main(int argc, char **argv)
 {
     const char *spec = NULL, *ab = NULL;
@@ -121,7 +109,7 @@ int main(int argc, char **argv)
     }
     double dt = glf_now() - t0;
     if (ab) {
-        double ma = median_(ta, steps), mb = median_(tb, steps), mr = median_(tr, nt);
+        double ma = glf_median(ta, steps), mb = glf_median(tb, steps), mr = glf_median(tr, nt);
         printf("glf %s batch %d, %d steps each, alternated:\n", dev, batch, steps);
         printf("  as given (%s%s%s): median %.1f ms/step, %.1f images/s\n", var,
                old ? "=" : " unset", old ? old : "", ma * 1e3, batch / ma);

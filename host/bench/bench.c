@@ -28,18 +28,6 @@ static void say_(const glf_bench_opts *o, const char *fmt, const char *what)
     o->progress(o->user, line);
 }
 
-static int cmp_(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* ---- peaks ----------------------------------------------------------------- */
 
 /* FMA GFLOP/s: enough work-items to fill the device (CPU: a few per core;
@@ -212,12 +200,12 @@ static glf_status gemm_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_re
             }
         if (s)
             break;
-        double cb = flop / median_(t, reps) * 1e-9;
+        double cb = flop / glf_median(t, reps) * 1e-9;
         if (tuned_pass)
             g->clblast_tuned = cb;
         else {
             g->clblast_default = cb;
-            g->glf = flop / median_(t + reps, reps) * 1e-9;
+            g->glf = flop / glf_median(t + reps, reps) * 1e-9;
         }
     }
     r->ngemm = ns;

@@ -1,5 +1,5 @@
-/* Small host utilities shared by every layer: a monotonic clock and the
- * GEMM self-check used by `glf check`. */
+/* Small host utilities shared by every layer: a monotonic clock, the
+ * median of timings, and the GEMM self-check used by `glf check`. */
 #ifndef GLF_UTIL_H
 #define GLF_UTIL_H
 
@@ -13,6 +13,10 @@ extern "C" {
 
 /* Seconds on a monotonic clock. */
 double glf_now(void);
+
+/* The median of v[0..n) (n >= 1; the mean of the two middle values when n
+ * is even). Sorts v in place. */
+double glf_median(double *v, int n);
 
 typedef struct glf_gemm_check {
     size_t M, N, K;
