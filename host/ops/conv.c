@@ -322,7 +322,8 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
     GLF_TRY(need_(op, "w", w));
     GLF_TRY(need_(op, "work", work));
     glf_dptr col = work, yT = at_(work, g.R * g.N);
-    if (implicit_(ctx, 0)) { /* yT (Cout, N) = w (Cout, R) * col (R, N), implicit */
+    const int imp = implicit_(ctx, 0), tp = panels_on_(ctx);
+    if (imp) { /* yT (Cout, N) = w (Cout, R) * col (R, N), implicit */
         glf_gemm_im2col im = ib_(x, &g, 0);
         GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, s->Cout, g.N, g.R, 1.0f, w.buf, w.off, g.R,
                                   &im, 0.0f, yT.buf, yT.off, g.N));
@@ -332,13 +333,12 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
          * panel_width_): y is the Cout x N matrix in panels L wide, the bias
          * by row (or yT (Cout, N), then permuted with the bias) */
         opnd_ a = plain_(w, g.R), bo = plain_(col, g.R);
-        if (panels_on_(ctx))
-            return gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, &a, &bo, 0.0f, y, g.N,
-                         g.L, b);
-        GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, &a, &bo, 0.0f, yT, g.N, 0,
-                      glf_dp(NULL, 0)));
+        GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, &a, &bo, 0.0f,
+                      tp ? y : yT, g.N, tp ? g.L : 0, tp ? b : glf_dp(NULL, 0)));
     }
-    return to_bcl_(ctx, y, yT, b, s->B, s->Cout, g.L);
+    if (imp || !tp) /* yT (Cout, N): permuted into y, with the bias */
+        GLF_TRY(to_bcl_(ctx, y, yT, b, s->B, s->Cout, g.L));
+    return GLF_OK;
 }
 
 glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr db, glf_dptr dy,
@@ -450,11 +450,12 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
     glf_dptr part = at_(work, g.R * g.N + Ci * g.N + g.R * Ci);
     int have_colT = 0; /* col holds colT = im2col_t(dy) */
     const size_t tn = panel_width_(ctx, &g); /* colT's layout, for both gradients */
+    const int tp = panels_on_(ctx);
     if (db.buf)
         GLF_TRY(bias_grad_(ctx, db, dy, part, s->B, s->Cout, (size_t)Ho * Wo, accumulate));
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
-        const int imp = implicit_(ctx, 1), tp = panels_on_(ctx);
+        const int imp = implicit_(ctx, 1);
         if (imp || !tp) /* xT (Cin, N), unless x goes in as panels */
             GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
         if (imp) { /* dw (Cin, R) (+)= xT (Cin, N) * col^T, implicit */
@@ -472,7 +473,8 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
-        if (implicit_(ctx, 0)) { /* dxT (Cin, N) = w (Cin, R) * col (R, N), implicit */
+        const int imp = implicit_(ctx, 0);
+        if (imp) { /* dxT (Cin, N) = w (Cin, R) * col (R, N), implicit */
             glf_gemm_im2col im = ib_(dy, &g, 0);
             GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Ci, g.N, g.R, 1.0f, w.buf, w.off, g.R,
                                       &im, 0.0f, xT.buf, xT.off, g.N));
@@ -483,13 +485,11 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
              * matrix in panels L wide (or dxT (Cin, N) into xT's space, then
              * permuted) */
             opnd_ a = plain_(w, g.R), b = colt_(col, &g, tn);
-            const int tp = panels_on_(ctx);
             GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, &a, &b, 0.0f, tp ? dx : xT,
                           g.N, tp ? g.L : 0, glf_dp(NULL, 0)));
-            if (tp)
-                return GLF_OK;
         }
-        GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
+        if (imp || !tp) /* dxT (Cin, N): permuted into dx */
+            GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));
     }
     return GLF_OK;
 }
