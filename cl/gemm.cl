@@ -64,35 +64,63 @@ __kernel void pack_a(int M, int K, __global const float *restrict A, int offA, i
     }
 }
 
-// Work-item (k, t) packs row k of column tile t of op(B). Column j of
-// op(B) lies at B + (j / jt)*jts + (j % jt)*sbj: jt = N for a plain matrix;
-// op(B) stored in column panels (jt columns each, jts floats apart) has jt
-// = the panel width (a (batch, C, L) tensor is its (C, batch*L) matrix in
-// panels L wide).
-__kernel void pack_b(int K, int N, __global const float *restrict B, int offB, int sbk,
-                     int sbj, int jt, int jts, __global float *restrict Bp, int offBp)
+// Work-item (t, k) packs row k of column tile t of an untransposed op(B)
+// (its rows contiguous). Column j lies at B + (j / jt)*jts + j % jt: jt >= N
+// for a plain matrix; op(B) stored in column panels (jt columns each, jts
+// floats apart) has jt = the panel width (a (batch, C, L) tensor is its
+// (C, batch*L) matrix in panels L wide). A work-group is a run of rows of
+// one tile (PACK_ROWS_ in gemm_glf.c), the next one the same rows of the
+// next tile, so B's rows and the packed panels are both walked in order
+// (the (k, t) order of pack_bt ran at 4-10 GB/s here: 4 KiB apart rows, or
+// gathers). A row of the tile inside one panel moves as GEMM_NV vectors;
+// one across panels as one contiguous run per panel.
+__kernel void pack_b(int K, int N, __global const float *restrict B, int offB, int sbk, int jt,
+                     int jts, __global float *restrict Bp, int offBp)
+{
+    const int t = get_global_id(0);
+    const int k = get_global_id(1);
+    if (k >= K || t * GEMM_TN >= N)
+        return;
+    Bp += offBp + (t * K + k) * GEMM_TN;
+    const int j0 = t * GEMM_TN;
+    if (jt >= N) /* a plain matrix: one panel */
+        jt = N, jts = 0;
+    int jin = j0 % jt;
+    __global const float *b_ = B + offB + k * sbk + (j0 / jt) * jts + jin;
+    const int nc = min(GEMM_TN, N - j0);
+    if (nc == GEMM_TN && jin + GEMM_TN <= jt) {
+        for (int v = 0; v < GEMM_NV; v++)
+            VSTORE_(VLOAD_(b_ + v * GEMM_VW), Bp + v * GEMM_VW);
+        return;
+    }
+    int c = 0;
+    while (c < nc) {
+        const int run = min(nc - c, jt - jin);
+        for (int u = 0; u < run; u++)
+            Bp[c + u] = b_[u];
+        c += run;
+        b_ += jts - jin, jin = 0;
+    }
+    for (; c < GEMM_TN; c++)
+        Bp[c] = 0.0f;
+}
+
+// Work-item (k, t) packs row k of column tile t of a transposed op(B):
+// op(B)[k][j] = B[j*ldb + k]. Adjacent work-items take adjacent k, so
+// PoCL's vectorisation across dimension 0 reads whole lines of B.
+__kernel void pack_bt(int K, int N, __global const float *restrict B, int offB, int ldb,
+                      __global float *restrict Bp, int offBp)
 {
     const int k = get_global_id(0);
     const int t = get_global_id(1);
     if (k >= K || t * GEMM_TN >= N)
         return;
-    B += offB + k * sbk;
+    B += offB + k;
     Bp += offBp + (t * K + k) * GEMM_TN;
     const int j0 = t * GEMM_TN;
-    if (jt >= N) {
-        for (int c = 0; c < GEMM_TN; c++) {
-            const int j = j0 + c;
-            Bp[c] = j < N ? B[j * sbj] : 0.0f;
-        }
-        return;
-    }
-    int jin = j0 % jt;
-    __global const float *b_ = B + (j0 / jt) * jts + jin * sbj;
     for (int c = 0; c < GEMM_TN; c++) {
-        Bp[c] = j0 + c < N ? *b_ : 0.0f;
-        b_ += sbj;
-        if (++jin == jt)
-            jin = 0, b_ += jts - jt * sbj;
+        const int j = j0 + c;
+        Bp[c] = j < N ? B[j * ldb] : 0.0f;
     }
 }
 

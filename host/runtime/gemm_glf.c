@@ -11,6 +11,7 @@
 #include "glf/rng.h"
 
 #define PACK_LOCAL_ 16 /* work-group of the packing kernels (fixed: new sizes recompile) */
+#define PACK_ROWS_ 32  /* rows of one tile per work-group of pack_b */
 #define REUSE_ 16 /* pack an operand whose panels this many work-items share */
 #define SPLIT_TARGET_ 64 /* split K until the launch has this many work-items */
 #define SPLIT_MIN_K_ 1024 /* ... while each slice keeps at least this much of K */
@@ -211,9 +212,10 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     /* A's layout: row stride sai, column stride sak, in column panels kt
      * wide and kts floats apart (kt = K: one panel, a plain matrix). */
     size_t sai = ta ? 1 : lda, sak = ta ? lda : 1, kt = K, kts = 0;
-    /* B's the same for pack_b: row stride sbk, column stride sbj, panels jt
-     * wide and jts apart along the columns (jt = N: a plain matrix). */
-    size_t sbk = tb ? 1 : ldb, sbj = tb ? ldb : 1, jt = N, jts = 0;
+    /* B's for pack_b, untransposed: row stride sbk, panels jt wide and jts
+     * apart along the columns (jt = N: a plain matrix). A transposed B is
+     * always plain (pack_bt). */
+    size_t sbk = ldb, jt = N, jts = 0;
     if (pa) {
         A = pa->buf, offA = pa->off;
         sai = pa->tn, sak = 1, kt = pa->tn, kts = pa->rows * pa->tn;
@@ -223,7 +225,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
         sai = pb->tn, sak = 1, kt = pb->tn, kts = pb->rows * pb->tn;
     } else if (pb) {
         B = pb->buf, offB = pb->off;
-        sbk = pb->tn, sbj = 1, jt = pb->tn, jts = K * pb->tn;
+        sbk = pb->tn, jt = pb->tn, jts = K * pb->tn;
     }
     if (ctr) {
         size_t t = M;
@@ -238,7 +240,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
             t = lda, lda = ldb, ldb = t;
             sai = ta ? 1 : lda, sak = ta ? lda : 1;
         }
-        sbk = tb ? 1 : ldb, sbj = tb ? ldb : 1, jt = N, jts = 0;
+        sbk = ldb, jt = N, jts = 0;
     }
     const size_t ntiles = (N + tn - 1) / tn, rblocks = (M + rm - 1) / rm;
     const int pack_a = ctr ? pa1 : pa0, pack_b = ctr ? pb1 : pb0;
@@ -250,9 +252,10 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                         "glf_gemm: %zux%zux%zu needs %zu floats of packed panels, more than "
                         "the kernels' int indexing allows", M, N, K, na + nb + np);
     GLF_TRY(scratch_(ctx, st, na + nb + np));
-    cl_kernel kpa, kpb, km;
+    cl_kernel kpa, kpb, kpbt, km;
     GLF_TRY(glf_kernel(ctx, "gemm", "pack_a", opt, &kpa));
     GLF_TRY(glf_kernel(ctx, "gemm", "pack_b", opt, &kpb));
+    GLF_TRY(glf_kernel(ctx, "gemm", "pack_bt", opt, &kpbt));
     GLF_TRY(glf_kernel(ctx, "gemm", "gemm_main", opt, &km));
     const size_t lp[2] = {PACK_LOCAL_, 1};
     size_t ga[2] = {K, rblocks}, gb[2] = {K, ntiles};
@@ -268,9 +271,14 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                            GLF_I32(ib->W), GLF_I32(ib->K), GLF_I32(ib->S), GLF_I32(ib->P),
                            GLF_I32(ib->Ho), GLF_I32(ib->Wo), GLF_I32(ib->transposed),
                            GLF_MEM(st->scratch), GLF_I32(na)));
+    } else if (pack_b && tb) { /* (only a plain B is transposed) */
+        GLF_TRY(GLF_LAUNCH(ctx, kpbt, 2, gb, lp, GLF_I32(K), GLF_I32(N), GLF_MEM(B),
+                           GLF_I32(offB), GLF_I32(ldb), GLF_MEM(st->scratch), GLF_I32(na)));
     } else if (pack_b) {
-        GLF_TRY(GLF_LAUNCH(ctx, kpb, 2, gb, lp, GLF_I32(K), GLF_I32(N), GLF_MEM(B),
-                           GLF_I32(offB), GLF_I32(sbk), GLF_I32(sbj), GLF_I32(jt), GLF_I32(jts),
+        size_t gr[2] = {ntiles, (K + PACK_ROWS_ - 1) / PACK_ROWS_ * PACK_ROWS_},
+               lr[2] = {1, PACK_ROWS_};
+        GLF_TRY(GLF_LAUNCH(ctx, kpb, 2, gr, lr, GLF_I32(K), GLF_I32(N), GLF_MEM(B),
+                           GLF_I32(offB), GLF_I32(sbk), GLF_I32(jt), GLF_I32(jts),
                            GLF_MEM(st->scratch), GLF_I32(na)));
     }
     /* Operand strides for gemm_main (see cl/gemm.cl). */
