@@ -114,7 +114,12 @@ __kernel void col2im_fixed(__global float *img, int img_off, __global const floa
                            int col_off, __global const float *bias, int bias_off, int has_bias,
                            int B, int C)
 {
-    int row = get_global_id(0); // (b, c, h)
+    // (b, c, h). Launched as (1, rows): with one work-item along dimension
+    // 0 PoCL runs each row's unrolled loops as they are; vectorised across
+    // rows (a 1-D launch), neighbouring rows take other taps and the loads
+    // became masked gathers: the step's two big calls took 15-23 ms, against
+    // 10-13 ms so.
+    int row = get_global_id(1);
     if (row >= B * C * CONV_H)
         return;
     int h = row % CONV_H, t = row / CONV_H;

@@ -16,9 +16,11 @@
 
 #include "glf/gemm.h"
 
-/* Work-group size (dim 0) of every kernel here: small, so PoCL vectorises
- * along it without barriers; fixed, so each kernel compiles once. */
+/* Work-group size (dim 0) of the kernels here but col2im_fixed: small, so
+ * PoCL vectorises along it without barriers; fixed, so each kernel compiles
+ * once. */
 #define CONV_WG_ 16
+#define COL2IM_ROWS_ 64 /* image rows per work-group of col2im_fixed */
 #define COL2IM_FIXED_MAX_W_ 64 /* rows up to 64 pixels by col2im_fixed (unrolled) */
 
 int glf_conv2d_out(int in, int K, int S, int P)
@@ -209,8 +211,11 @@ static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bia
         snprintf(opt, sizeof opt, "-DCONV_K=%d -DCONV_S=%d -DCONV_P=%d -DCONV_H=%d -DCONV_W=%d",
                  g->K, g->S, g->P, g->H, g->W);
         GLF_TRY(glf_kernel(ctx, "conv", "col2im_fixed", opt, &k));
-        size_t gp = (size_t)g->B * g->C * g->H, lp = CONV_WG_;
-        return GLF_LAUNCH(ctx, k, 1, &gp, &lp, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
+        /* one work-item along dimension 0 (see the kernel) */
+        size_t rows = (size_t)g->B * g->C * g->H;
+        size_t gp[2] = {1, (rows + COL2IM_ROWS_ - 1) / COL2IM_ROWS_ * COL2IM_ROWS_},
+               lp[2] = {1, COL2IM_ROWS_};
+        return GLF_LAUNCH(ctx, k, 2, gp, lp, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
                           GLF_I32(bias.buf != NULL), GLF_I32(g->B), GLF_I32(g->C));
     }
     GLF_TRY(kern_win_(ctx, "col2im", g, &k));
