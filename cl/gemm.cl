@@ -37,13 +37,14 @@ inline float epilogue_(float x, __global const float *bias, int j, int epi)
     return (epi & 2) && x < 0.0f ? 0.0f : x;
 }
 
-// Both operands are first packed into panels (pack_a, pack_b), so the
-// main kernel streams contiguous memory whatever the transposes, leading
-// dimensions (a 4 KiB row stride aliases in the caches) and edges are:
+// Both operands are first packed into panels (pack_a; pack_b, or pack_bt
+// for a transposed B), so the main kernel streams contiguous memory
+// whatever the transposes, leading dimensions (a 4 KiB row stride aliases
+// in the caches) and edges are:
 //   Ap[rb][k][r] = op(A)[rb*RM + r][k]   (rows past M are 0)
 //   Bp[t][k][c]  = op(B)[k][t*TN + c]    (columns past N are 0)
-// op(A)[i][k] is A[i*sai + k*sak] and op(B)[k][j] is B[k*sbk + j*sbj]: the
-// transposes are run-time strides, so one program serves all four cases.
+// op(A)[i][k] is A[i*sai + k*sak]: A's transpose is a run-time stride.
+// op(B)[k][j] is B[k*sbk + j] (pack_b) or B[j*ldb + k] (pack_bt).
 
 // Work-item (k, rb) packs RM rows of column k of op(A). Column k lies at
 // A + (k / kt)*kts + (k % kt)*sak: kt = K for a plain matrix; a matrix
