@@ -252,10 +252,9 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                         "glf_gemm: %zux%zux%zu needs %zu floats of packed panels, more than "
                         "the kernels' int indexing allows", M, N, K, na + nb + np);
     GLF_TRY(scratch_(ctx, st, na + nb + np));
-    cl_kernel kpa, kpb, kpbt, km;
+    cl_kernel kpa, kpb, km;
     GLF_TRY(glf_kernel(ctx, "gemm", "pack_a", opt, &kpa));
     GLF_TRY(glf_kernel(ctx, "gemm", "pack_b", opt, &kpb));
-    GLF_TRY(glf_kernel(ctx, "gemm", "pack_bt", opt, &kpbt));
     GLF_TRY(glf_kernel(ctx, "gemm", "gemm_main", opt, &km));
     const size_t lp[2] = {PACK_LOCAL_, 1};
     size_t ga[2] = {K, rblocks}, gb[2] = {K, ntiles};
@@ -272,6 +271,8 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                            GLF_I32(ib->Ho), GLF_I32(ib->Wo), GLF_I32(ib->transposed),
                            GLF_MEM(st->scratch), GLF_I32(na)));
     } else if (pack_b && tb) { /* (only a plain B is transposed) */
+        cl_kernel kpbt;
+        GLF_TRY(glf_kernel(ctx, "gemm", "pack_bt", opt, &kpbt));
         GLF_TRY(GLF_LAUNCH(ctx, kpbt, 2, gb, lp, GLF_I32(K), GLF_I32(N), GLF_MEM(B),
                            GLF_I32(offB), GLF_I32(ldb), GLF_MEM(st->scratch), GLF_I32(na)));
     } else if (pack_b) {
