@@ -48,38 +48,53 @@ static void add_(builder_ *b, const char *name, int init, int ndim, int s0, int 
     l->total += t->n;
 }
 
+/* n = "<mod>.<what>", the name of one tensor of a module; a name that does
+ * not fit in glf_tensor_desc's name fails the layout. */
+static int name_(builder_ *b, char *n, size_t size, const char *mod, const char *what)
+{
+    if (b->err != GLF_OK)
+        return 0;
+    int len = snprintf(n, size, "%s.%s", mod, what);
+    if (len < 0 || (size_t)len >= size) {
+        b->err = glf_fail(GLF_ERR_INVALID_ARG, "layout: tensor name '%s.%s' is longer than "
+                          "%zu characters", mod, what, size - 1);
+        return 0;
+    }
+    return 1;
+}
+
 /* Tensors of one module; for BatchNorm `state` selects the running statistics. */
 static void conv_(builder_ *b, const char *mod, int cout, int cin, int k, int init_w, int init_b)
 {
     char n[64];
-    snprintf(n, sizeof n, "%s.weight", mod);
-    add_(b, n, init_w, 4, cout, cin, k, k);
-    snprintf(n, sizeof n, "%s.bias", mod);
-    add_(b, n, init_b, 1, cout, 0, 0, 0);
+    if (name_(b, n, sizeof n, mod, "weight"))
+        add_(b, n, init_w, 4, cout, cin, k, k);
+    if (name_(b, n, sizeof n, mod, "bias"))
+        add_(b, n, init_b, 1, cout, 0, 0, 0);
 }
 
 static void linear_(builder_ *b, const char *mod, int out, int in, int init_w, int init_b)
 {
     char n[64];
-    snprintf(n, sizeof n, "%s.weight", mod);
-    add_(b, n, init_w, 2, out, in, 0, 0);
-    snprintf(n, sizeof n, "%s.bias", mod);
-    add_(b, n, init_b, 1, out, 0, 0, 0);
+    if (name_(b, n, sizeof n, mod, "weight"))
+        add_(b, n, init_w, 2, out, in, 0, 0);
+    if (name_(b, n, sizeof n, mod, "bias"))
+        add_(b, n, init_b, 1, out, 0, 0, 0);
 }
 
 static void bn_(builder_ *b, const char *mod, int c, int state, int init_w, int init_b)
 {
     char n[64];
     if (state) {
-        snprintf(n, sizeof n, "%s.running_mean", mod);
-        add_(b, n, GLF_INIT_ZERO, 1, c, 0, 0, 0);
-        snprintf(n, sizeof n, "%s.running_var", mod);
-        add_(b, n, GLF_INIT_ONE, 1, c, 0, 0, 0);
+        if (name_(b, n, sizeof n, mod, "running_mean"))
+            add_(b, n, GLF_INIT_ZERO, 1, c, 0, 0, 0);
+        if (name_(b, n, sizeof n, mod, "running_var"))
+            add_(b, n, GLF_INIT_ONE, 1, c, 0, 0, 0);
     } else {
-        snprintf(n, sizeof n, "%s.weight", mod);
-        add_(b, n, init_w, 1, c, 0, 0, 0);
-        snprintf(n, sizeof n, "%s.bias", mod);
-        add_(b, n, init_b, 1, c, 0, 0, 0);
+        if (name_(b, n, sizeof n, mod, "weight"))
+            add_(b, n, init_w, 1, c, 0, 0, 0);
+        if (name_(b, n, sizeof n, mod, "bias"))
+            add_(b, n, init_b, 1, c, 0, 0, 0);
     }
 }
 

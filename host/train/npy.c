@@ -52,7 +52,7 @@ static int little_endian_(void)
 glf_status glf_npy_write(const char *path, glf_npy_dtype dtype, const void *data, int ndim,
                          const int64_t *shape)
 {
-    size_t n;
+    size_t n = 0;
     GLF_TRY(count_(path, ndim, shape, &n));
     if (dtype != GLF_NPY_F32 && dtype != GLF_NPY_U8)
         return glf_fail(GLF_ERR_INVALID_ARG, "npy %s: unknown dtype %d", path, (int)dtype);
@@ -320,7 +320,7 @@ glf_status glf_npy_read(const char *path, glf_npy *out)
 glf_status glf_idx_write_u8(const char *path, const uint8_t *data, int ndim,
                             const int64_t *shape)
 {
-    size_t n;
+    size_t n = 0;
     GLF_TRY(count_(path, ndim, shape, &n));
     if (ndim < 1 || ndim > 255)
         return glf_fail(GLF_ERR_INVALID_ARG, "IDX %s: ndim %d, expected 1..255", path, ndim);
