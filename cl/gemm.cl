@@ -15,6 +15,21 @@
 
 #define GEMM_TN (GEMM_VW * GEMM_NV) // columns of C per work-item
 
+// GEMM_PF > 0 (glf_gemm sets it on CPU devices, GLF_GEMM_PREFETCH): gemm_main
+// prefetches op(B)'s tile row GEMM_PF steps of k ahead (and packed A's),
+// with clang's __builtin_prefetch (prefetcht0 on x86; the OpenCL prefetch()
+// built-in compiles to nothing in PoCL). It changes no result.
+#if defined(GEMM_PF) && GEMM_PF > 0 && defined(__has_builtin)
+#if __has_builtin(__builtin_prefetch)
+#define PF_(p) __builtin_prefetch(p)
+#endif
+#endif
+#ifndef PF_
+#define PF_(p) ((void)0)
+#undef GEMM_PF
+#define GEMM_PF 0
+#endif
+
 #define CAT2_(a, b) a##b
 #define CAT2(a, b) CAT2_(a, b)
 #if GEMM_VW == 1
@@ -218,6 +233,8 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                 acc[r][v] = fma((VT)(a), b[v], acc[r][v]);                                   \
         }                                                                                    \
     } while (0)
+    // Prefetch the tile's row of op(B) GEMM_PF steps ahead, a 64-byte line at a time.
+#define PF_B_(bk) _Pragma("unroll") for (int c_ = 0; c_ < GEMM_TN; c_ += 16) PF_((bk) + GEMM_PF * kb_ + c_)
     if (ka == GEMM_RM && ra == 1) {
         // A packed (the usual case): its RM values of step k sit together,
         // so every load is one pointer plus a constant. With the run-time
@@ -225,12 +242,17 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
         // addresses, competing with the FMAs for ports.
         __global const float *a_ = Ap + kb * GEMM_RM, *b_ = Bp + kb * kb_;
 #define A_PACKED_(r) a_[r]
-        for (int k = kb; k < ke; k++, a_ += GEMM_RM, b_ += kb_)
+        for (int k = kb; k < ke; k++, a_ += GEMM_RM, b_ += kb_) {
+            PF_B_(b_);
+            PF_(a_ + 2 * GEMM_PF * GEMM_RM);
             BLOCK_STEP_(b_, A_PACKED_);
+        }
     } else if (kt >= K) {
 #define A_STRIDED_(r) Ap[k * ka + (r) * ra]
-        for (int k = kb; k < ke; k++)
+        for (int k = kb; k < ke; k++) {
+            PF_B_(Bp + k * kb_);
             BLOCK_STEP_(Bp + k * kb_, A_STRIDED_);
+        }
     } else {
         // A in column panels: a pointer that steps ka along k and jumps to
         // the next panel every kt steps.
@@ -238,6 +260,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
         __global const float *a_ = Ap + (kb / kt) * kts + kin * ka;
 #define A_PANELS_(r) a_[(r) * ra]
         for (int k = kb; k < ke; k++) {
+            PF_B_(Bp + k * kb_);
             BLOCK_STEP_(Bp + k * kb_, A_PANELS_);
             a_ += ka;
             if (++kin == kt)
@@ -248,6 +271,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
 #undef A_STRIDED_
 #undef A_PANELS_
 #undef BLOCK_STEP_
+#undef PF_B_
     const int i0 = rb * GEMM_RM, j0 = t * GEMM_TN, rowb = (epi & 4) != 0;
     if (ctr) {
         // C transposed: element (i, j) of this product is C's (j, i) (glf_gemm

@@ -529,6 +529,50 @@ static void test_panels_operand(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* GLF_GEMM_PREFETCH: gemm_main's software prefetch (a distance of 16 steps
+ * of k by default on CPU devices, as this test's device) changes no result:
+ * the per-device validation and odd shapes (a split K, both transposes)
+ * pass with it off, at a short distance and at the default, with two tile
+ * sets; a bad value fails the call, naming the variable, before anything
+ * runs (C keeps its NaNs) and without switching the backend to CLBlast. */
+static void test_prefetch(void **state)
+{
+    (void)state;
+    const char *vals[] = {"off", "3", "16", NULL};
+    const glf_gemm_params def = glf_gemm_default_params();
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        if (vals[i])
+            assert_int_equal(setenv("GLF_GEMM_PREFETCH", vals[i], 1), 0);
+        else
+            assert_int_equal(unsetenv("GLF_GEMM_PREFETCH"), 0);
+        glf_ctx *ctx = tu_ctx();
+        TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
+        TU_OK(glf_gemm_validate(ctx, &def));
+        if (i == 1)
+            TU_OK(glf_gemm_validate(ctx, &v_glf_small_.params));
+        check_(ctx, 0, 1, 37, 71, 45, 3, 5, 1.0f, 0.0f);
+        check_(ctx, 1, 0, 67, 33, 2 * 1024 + 301, 0, 0, -0.75f, 0.5f);
+        check_(ctx, 0, 0, 129, 97, 211, 1, 2, 1.0f, 0.25f);
+        glf_ctx_destroy(ctx);
+    }
+    assert_int_equal(setenv("GLF_GEMM_PREFETCH", "-1", 1), 0);
+    glf_ctx *ctx = tu_ctx();
+    cl_mem d = tu_buf_nan(ctx, 64);
+    tu_expect_status(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 4, 4, 1.0f, d, 0, 4, d, 16, 4,
+                              0.0f, d, 32, 4),
+                     GLF_ERR_INVALID_ARG, "GLF_GEMM_PREFETCH='-1'", "distance");
+    assert_string_equal(glf_gemm_backend_name(ctx), "glf");
+    tu_expect_status(glf_gemm_set_backend(ctx, GLF_GEMM_GLF), GLF_ERR_INVALID_ARG,
+                     "GLF_GEMM_PREFETCH", NULL);
+    float *C = tu_read(ctx, d, 64);
+    for (size_t i = 0; i < 64; i++)
+        assert_true(isnan(C[i]));
+    free(C);
+    glf_buf_release(d);
+    glf_ctx_destroy(ctx);
+    assert_int_equal(unsetenv("GLF_GEMM_PREFETCH"), 0);
+}
+
 #define BOTH_(f)                                                                             \
     cmocka_unit_test_prestate(f, (void *)&v_glf_),                                           \
         cmocka_unit_test_prestate(f, (void *)&v_clblast_)
@@ -553,6 +597,7 @@ int main(void)
         cmocka_unit_test_prestate(test_panels_operand, (void *)&v_glf_small_),
         cmocka_unit_test_prestate(test_epilogue, (void *)&v_glf_small_),
         cmocka_unit_test(test_params_rejected),
+        cmocka_unit_test(test_prefetch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,7 +198,7 @@ static glf_status epilogue_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t M, 
     if (!epi || M == 0 || N == 0)
         return GLF_OK;
     char opt[128];
-    glf_gemm_options_(&st->params, opt, sizeof opt);
+    GLF_TRY(glf_gemm_options_(ctx, &st->params, opt, sizeof opt));
     cl_kernel k;
     GLF_TRY(glf_kernel(ctx, "gemm", "gemm_epilogue", opt, &k));
     size_t g[2] = {N, M};
@@ -212,6 +212,10 @@ static glf_status epilogue_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t M, 
 static glf_status ready_(glf_ctx *ctx, struct glf_gemm_state_ **st)
 {
     GLF_TRY(glf_gemm_state_(ctx, st));
+    if ((*st)->backend == GLF_GEMM_GLF) { /* a bad GLF_GEMM_PREFETCH fails here, not validation */
+        int pf;
+        GLF_TRY(glf_gemm_prefetch_(ctx, &pf));
+    }
     return (*st)->backend == GLF_GEMM_GLF ? ensure_checked_(ctx, *st) : GLF_OK;
 }
 

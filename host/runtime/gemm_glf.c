@@ -18,9 +18,37 @@
 #define SPLIT_PANEL_ (1 << 16) /* split K until a tile's panel slice is this many floats */
 #define SPLIT_SCRATCH_ ((size_t)1 << 24) /* ... while the partial products fit in this */
 
-void glf_gemm_options_(const glf_gemm_params *p, char *buf, size_t n)
+/* The prefetch distance in steps of k (cl/gemm.cl, GEMM_PF): GEMM_PF_DEFAULT_
+ * on CPU devices, 0 (none) on others; GLF_GEMM_PREFETCH=off or a distance
+ * 1..256 overrides it (read at every call, so that bench_train --ab can
+ * alternate it). Measured on PoCL (a standalone harness on packed operands,
+ * alternated, GFLOP/s without/with at 16): 256x6272x1024 235-287 ->
+ * 252-304, 6272x256x1024 207-256 -> 220-285, 1024x12544x128 unchanged. */
+#define GEMM_PF_DEFAULT_ 16
+glf_status glf_gemm_prefetch_(glf_ctx *ctx, int *pf)
 {
-    snprintf(buf, n, "-DGEMM_RM=%d -DGEMM_VW=%d -DGEMM_NV=%d", p->rm, p->vw, p->nv);
+    const char *env = getenv("GLF_GEMM_PREFETCH");
+    if (env && *env) {
+        char *end;
+        long d = strtol(env, &end, 10);
+        if (strcmp(env, "off") != 0 && (*end != '\0' || d < 0 || d > 256))
+            return glf_fail(GLF_ERR_INVALID_ARG,
+                            "GLF_GEMM_PREFETCH='%s': expected 'off' or a distance 0..256", env);
+        *pf = strcmp(env, "off") ? (int)d : 0;
+        return GLF_OK;
+    }
+    const glf_device_info *d = glf_ctx_device(ctx);
+    *pf = d && (d->type & CL_DEVICE_TYPE_CPU) ? GEMM_PF_DEFAULT_ : 0;
+    return GLF_OK;
+}
+
+glf_status glf_gemm_options_(glf_ctx *ctx, const glf_gemm_params *p, char *buf, size_t n)
+{
+    int pf = 0;
+    GLF_TRY(glf_gemm_prefetch_(ctx, &pf));
+    snprintf(buf, n, "-DGEMM_RM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_PF=%d", p->rm, p->vw, p->nv,
+             pf);
+    return GLF_OK;
 }
 
 void glf_gemm_params_format(const glf_gemm_params *p, char *buf, size_t n)
@@ -180,7 +208,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
         GLF_TRY(check_matrix_("C", C, offC, M, N, ldc));
     }
     char opt[128];
-    glf_gemm_options_(p, opt, sizeof opt);
+    GLF_TRY(glf_gemm_options_(ctx, p, opt, sizeof opt));
     const size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
     /* Orientation: C, or C^T = op(B)^T op(A)^T computed with the operands
      * swapped and stored transposed (ctr), whichever packs fewer floats,
@@ -415,7 +443,8 @@ glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
     char what[256];
     if (p) {
         char opt[128];
-        glf_gemm_options_(p, opt, sizeof opt);
+        if ((s = glf_gemm_options_(ctx, p, opt, sizeof opt)))
+            goto done;
         snprintf(what, sizeof what, "%s lx=%d ly=%d%s%s%s%s%s", opt, p->lx, p->ly,
                  epi & 1 ? (epi & 4 ? " +bias by row" : " +bias") : "", epi & 2 ? " relu" : "",
                  panels ? " B in column panels" : "", apanels ? " A in column panels" : "",

@@ -61,7 +61,12 @@ glf_status glf_gemm_tune_store_(glf_ctx *ctx, const char *suffix, const char *ma
 /* The state of ctx, made on first use (backend from GLF_GEMM). */
 glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out);
 
-/* Build options for p, e.g. "-DGEMM_RM=8 -DGEMM_VW=16 -DGEMM_NV=2". */
-void glf_gemm_options_(const glf_gemm_params *p, char *buf, size_t n);
+/* The prefetch distance of gemm_main on ctx's device (GLF_GEMM_PREFETCH,
+ * checked: a value other than off or 0..256 is an error). */
+glf_status glf_gemm_prefetch_(glf_ctx *ctx, int *pf);
+
+/* Build options for p on ctx's device, e.g. "-DGEMM_RM=8 -DGEMM_VW=16
+ * -DGEMM_NV=2 -DGEMM_PF=16" (the prefetch distance: GLF_GEMM_PREFETCH). */
+glf_status glf_gemm_options_(glf_ctx *ctx, const glf_gemm_params *p, char *buf, size_t n);
 
 #endif
