@@ -146,7 +146,8 @@ static void im2col_one_(cl_mem col, size_t col_off, cl_mem x, size_t x_off,
     CHECK_(GLF_LAUNCH(ctx_, k, 1, &gl, &lo, GLF_MEM(col), GLF_I32(col_off), GLF_MEM(x),
                       GLF_I32(x_off), GLF_I32(1), GLF_I32(s->Cin), GLF_I32(s->H),
                       GLF_I32(s->W), GLF_I32(s->K), GLF_I32(s->S), GLF_I32(s->P), GLF_I32(Ho),
-                      GLF_I32(Ho), GLF_I32(s->Cin * s->K * s->K))); /* plain colT */
+                      GLF_I32(Ho), GLF_I32(s->Cin * s->K * s->K), /* plain colT */
+                      GLF_I32(0)));
 }
 
 static int strategy_; /* 1: a glf_gemm (CLBlast) per sample, 2: CLBlast strided batched */

@@ -23,14 +23,28 @@
 #define UNROLL_ // a run-time trip count: "#pragma unroll" would only warn
 #endif
 
+// GLF_NT (glf_nt_stores: CPU devices): im2col_t writes a column matrix the
+// host calls large (its nt argument, glf_nt_output) with non-temporal
+// stores where a vector is aligned: the line is not read from memory first
+// and does not displace the caches. Same values either way.
+#if defined(GLF_NT) && GLF_NT && defined(__has_builtin)
+#if __has_builtin(__builtin_nontemporal_store)
+#define NT_OK_ 1
+#endif
+#endif
+#ifndef NT_OK_
+#define NT_OK_ 0
+#endif
+
 // colT (N, R) <- the transpose of im2col(img): one work-item per column n
 // (sample b, output pixel oh, ow) writes its R entries. tn = R: colT is a
 // plain row-major matrix. tn < R (a multiple of K*K dividing R): colT in
 // column panels tn wide (glf_gemm_panels), entry (n, r) at
-// (r / tn)*N*tn + n*tn + r % tn, which the GEMM reads without packing.
+// (r / tn)*N*tn + n*tn + r % tn, which the GEMM reads without packing. A
+// 4x4 window (built as constants) goes out as one float16 per channel.
 __kernel void im2col_t(__global float *colT, int col_off, __global const float *img,
                        int img_off, int B, int C, int H, int W, int K, int S, int P, int Ho,
-                       int Wo, int tn)
+                       int Wo, int tn, int nt)
 {
     int n = get_global_id(0);
     int L = Ho * Wo;
@@ -42,6 +56,30 @@ __kernel void im2col_t(__global float *colT, int col_off, __global const float *
     __global float *out = colT + col_off + n * tn;
     __global const float *x = img + img_off + b * C * H * W;
     int ih0 = oh * SS_ - PP_, iw0 = ow * SS_ - PP_;
+#if defined(CONV_K) && CONV_K == 4
+    for (int c = 0, cp = 0; c < C; c++) {
+        float t[16];
+        UNROLL_ for (int kh = 0; kh < KK_; kh++) {
+            int ih = ih0 + kh;
+            int in_h = ih >= 0 && ih < H;
+            UNROLL_ for (int kw = 0; kw < KK_; kw++) {
+                int iw = iw0 + kw;
+                t[kh * KK_ + kw] = (in_h && iw >= 0 && iw < W) ? x[(c * H + ih) * W + iw] : 0.0f;
+            }
+        }
+        __global float *o = out + cp * 16;
+        float16 v = vload16(0, t);
+#if NT_OK_
+        if (nt && ((ulong)o & 63) == 0)
+            __builtin_nontemporal_store(v, (__global float16 *)o);
+        else
+#endif
+            vstore16(v, 0, o);
+        if (++cp == cpt) // the next panel
+            cp = 0, out += B * L * tn;
+    }
+    return;
+#endif
     for (int c = 0, cp = 0; c < C; c++) {
         for (int kh = 0; kh < KK_; kh++) {
             int ih = ih0 + kh;

@@ -30,6 +30,19 @@
 #define GEMM_PF 0
 #endif
 
+// GLF_NT (glf_nt_stores: CPU devices): gemm_main writes a C the host calls
+// large (its nt argument, glf_nt_output) with non-temporal stores where a
+// vector is aligned: the line is not read from memory first and does not
+// displace the caches. Same values either way.
+#if defined(GLF_NT) && GLF_NT && defined(__has_builtin)
+#if __has_builtin(__builtin_nontemporal_store)
+#define NT_OK_ 1
+#endif
+#endif
+#ifndef NT_OK_
+#define NT_OK_ 0
+#endif
+
 #define CAT2_(a, b) a##b
 #define CAT2(a, b) CAT2_(a, b)
 #if GEMM_VW == 1
@@ -205,7 +218,7 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                         __global const float *restrict Bp, int offBp, int psb, int kb_,
                         __global float *C, int offC, int ldc, int cstride, int ntiles,
                         int ct, int cts, __global const float *bias, int offBias, int epi,
-                        int ctr)
+                        int ctr, int nt)
 {
     const int t = get_global_id(0);
     const int rb = get_global_id(1);
@@ -341,6 +354,12 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                     out += rowb ? (VT)(bias[offBias + i0 + r]) : bv[v];
                 if (epi & 2) // ReLU as cl/act.cl: v < 0 ? 0 : v (NaN and -0 kept)
                     out = select(out, (VT)(0.0f), out < (VT)(0.0f));
+#if NT_OK_
+                if (nt && ((ulong)(c + v * GEMM_VW) & (sizeof(VT) - 1)) == 0) {
+                    __builtin_nontemporal_store(out, (__global VT *)(c + v * GEMM_VW));
+                    continue;
+                }
+#endif
                 VSTORE_(out, c + v * GEMM_VW);
             }
         } else { // the last, partial tile: element by element

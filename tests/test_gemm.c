@@ -573,6 +573,61 @@ static void test_prefetch(void **state)
     assert_int_equal(unsetenv("GLF_GEMM_PREFETCH"), 0);
 }
 
+/* C of one glf_gemm (NN, alpha 1, beta 0 over NaN) at float offset off with
+ * row stride ldc, the environment as it is. */
+static float *gemm_c_(glf_ctx *ctx, size_t M, size_t N, size_t K, size_t off, size_t ldc)
+{
+    float *A = tu_rand(M * K, 71, -1, 1), *B = tu_rand(K * N, 72, -1, 1);
+    cl_mem dA = tu_buf_from(ctx, A, M * K), dB = tu_buf_from(ctx, B, K * N);
+    cl_mem dC = tu_buf_nan(ctx, off + M * ldc);
+    TU_OK(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, M, N, K, 1.0f, dA, 0, K, dB, 0, N, 0.0f, dC,
+                   off, ldc));
+    float *C = tu_read(ctx, dC, off + M * ldc); /* checks the guard after C */
+    for (size_t i = 0; i < off; i++)
+        assert_true(isnan(C[i])); /* nothing before C written */
+    free(A), free(B);
+    glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC);
+    return C;
+}
+
+/* GLF_NT_STORES: a large C (from GLF_NT_MIN_FLOATS floats; any size with
+ * "all") is written with non-temporal stores where a vector is aligned.
+ * The same bits as plain stores (off): C aligned (offset 0, ldc a multiple
+ * of 16) and not (offset 5, ldc + 3), partial tiles, and one C of
+ * GLF_NT_MIN_FLOATS floats by default; the validation passes with "all". */
+static void test_nt_stores(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
+    assert_int_equal(glf_nt_stores(ctx), 1); /* a CPU device */
+    const size_t shapes[][5] = {{64, 96, 37, 0, 96},   {61, 100, 37, 0, 112},
+                                {64, 96, 37, 5, 99},   {33, 64, 2100, 0, 64},
+                                {1024, 4096, 5, 0, 4096}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const size_t *sh = shapes[i];
+        const char *on = sh[0] * sh[4] >= GLF_NT_MIN_FLOATS ? NULL : "all";
+        if (on)
+            assert_int_equal(setenv("GLF_NT_STORES", on, 1), 0);
+        else
+            assert_int_equal(unsetenv("GLF_NT_STORES"), 0);
+        assert_int_equal(glf_nt_output(ctx, sh[0] * sh[1]), 1);
+        float *nt = gemm_c_(ctx, sh[0], sh[1], sh[2], sh[3], sh[4]);
+        assert_int_equal(setenv("GLF_NT_STORES", "off", 1), 0);
+        assert_int_equal(glf_nt_output(ctx, sh[0] * sh[1]), 0);
+        float *plain = gemm_c_(ctx, sh[0], sh[1], sh[2], sh[3], sh[4]);
+        assert_memory_equal(nt, plain, (sh[3] + sh[0] * sh[4]) * sizeof(float));
+        free(nt), free(plain);
+    }
+    assert_int_equal(setenv("GLF_NT_STORES", "all", 1), 0);
+    glf_ctx_destroy(ctx);
+    ctx = tu_ctx();
+    const glf_gemm_params def = glf_gemm_default_params();
+    TU_OK(glf_gemm_validate(ctx, &def));
+    glf_ctx_destroy(ctx);
+    assert_int_equal(unsetenv("GLF_NT_STORES"), 0);
+}
+
 #define BOTH_(f)                                                                             \
     cmocka_unit_test_prestate(f, (void *)&v_glf_),                                           \
         cmocka_unit_test_prestate(f, (void *)&v_clblast_)
@@ -598,6 +653,7 @@ int main(void)
         cmocka_unit_test_prestate(test_epilogue, (void *)&v_glf_small_),
         cmocka_unit_test(test_params_rejected),
         cmocka_unit_test(test_prefetch),
+        cmocka_unit_test(test_nt_stores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,22 +305,11 @@ static void test_col2im_variants_same_bits(void **state)
     glf_ctx_destroy(ctx);
 }
 
-/* With glf's kernels the convolutions hand their tensors to the GEMMs as
- * column panels (glf_gemm_panels: dy, x, y and dx as they are, colT
- * written in panels where glf's tile width divides R); GLF_PANELS=off makes
- * the plain copies and column matrix that the GEMM packs or reads by rows.
- * Both must give the same bits (each element is the same fma chain, the
- * bias added once), for the forward with a bias (Conv2d's writes y in
- * panels, ConvTranspose2d's takes x as panels) and the backward with
- * accumulate 0 and 1 (ConvTranspose2d's writes dx in panels). Shapes: R =
- * 256 at batch 3 (Conv2d) and at batch 1 (ConvTranspose2d, a partial row
- * block of pixels: A packed from panels), GLF's enc.conv2 and dec.deconv1
- * at batch 2, and a batch whose K = B*Ho*Wo is split, with a partial row
- * block (Cout 13). */
-static void colt_bits_(glf_ctx *ctx, int tr, glf_conv_shape s)
+/* A convolution (tr: transposed) run as the environment is, then with
+ * var=val, must give the same bits: the forward with a bias and the
+ * backward with accumulate 0 and 1. */
+static void env_bits_(glf_ctx *ctx, int tr, glf_conv_shape s, const char *var, const char *val)
 {
-    size_t R = (size_t)(tr ? s.Cout : s.Cin) * s.K * s.K, tn = glf_gemm_panel_width(ctx, R);
-    assert_true(tn > 0 && R % tn == 0 && tn % ((size_t)s.K * s.K) == 0); /* colT in panels */
     int Ho = tr ? glf_conv_transpose2d_out(s.H, s.K, s.S, s.P) : glf_conv2d_out(s.H, s.K, s.S, s.P);
     int Wo = tr ? glf_conv_transpose2d_out(s.W, s.K, s.S, s.P) : glf_conv2d_out(s.W, s.K, s.S, s.P);
     size_t nx = (size_t)s.B * s.Cin * s.H * s.W, ny = (size_t)s.B * s.Cout * Ho * Wo;
@@ -336,7 +325,7 @@ static void colt_bits_(glf_ctx *ctx, int tr, glf_conv_shape s)
     float *got[2][4];
     for (int v = 0; v < 2; v++) {
         if (v)
-            assert_int_equal(setenv("GLF_PANELS", "off", 1), 0);
+            assert_int_equal(setenv(var, val, 1), 0);
         tu_dev Y = tu_dev_new(ctx, NULL, ny, 4), Bi = tu_dev_new(ctx, dy, (size_t)s.Cout, 6);
         TU_OK(fwd(ctx, tu_dp(Y), tu_dp(X), tu_dp(Wt), tu_dp(Bi), &s, tu_dp(WK)));
         glf_buf_release(Bi.buf);
@@ -351,11 +340,11 @@ static void colt_bits_(glf_ctx *ctx, int tr, glf_conv_shape s)
                 got[v][2] = tu_dev_read(ctx, DX, "dx");
             glf_buf_release(DW.buf), glf_buf_release(DX.buf);
         }
-        unsetenv("GLF_PANELS");
+        unsetenv(var);
     }
-    char tag[128];
-    snprintf(tag, sizeof tag, "%s panels vs plain B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d",
-             tr ? "convT" : "conv", s.B, s.Cin, s.H, s.W, s.Cout, s.K, s.S, s.P);
+    char tag[160];
+    snprintf(tag, sizeof tag, "%s default vs %s=%s B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d",
+             tr ? "convT" : "conv", var, val, s.B, s.Cin, s.H, s.W, s.Cout, s.K, s.S, s.P);
     expect_same_bits_(tag, "dw", got[0][0], got[1][0], nw);
     expect_same_bits_(tag, "dw accumulate", got[0][1], got[1][1], nw);
     expect_same_bits_(tag, "dx", got[0][2], got[1][2], nx);
@@ -367,6 +356,18 @@ static void colt_bits_(glf_ctx *ctx, int tr, glf_conv_shape s)
     free(x), free(dy), free(w0);
 }
 
+/* With glf's kernels the convolutions hand their tensors to the GEMMs as
+ * column panels (glf_gemm_panels: dy, x, y and dx as they are, colT
+ * written in panels where glf's tile width divides R); GLF_PANELS=off makes
+ * the plain copies and column matrix that the GEMM packs or reads by rows.
+ * Both must give the same bits (each element is the same fma chain, the
+ * bias added once), for the forward with a bias (Conv2d's writes y in
+ * panels, ConvTranspose2d's takes x as panels) and the backward with
+ * accumulate 0 and 1 (ConvTranspose2d's writes dx in panels). Shapes: R =
+ * 256 at batch 3 (Conv2d) and at batch 1 (ConvTranspose2d, a partial row
+ * block of pixels: A packed from panels), GLF's enc.conv2 and dec.deconv1
+ * at batch 2, and a batch whose K = B*Ho*Wo is split, with a partial row
+ * block (Cout 13). */
 static void test_colt_panels_same_bits(void **state)
 {
     (void)state;
@@ -374,12 +375,48 @@ static void test_colt_panels_same_bits(void **state)
     TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
     int use[2] = {0, 0}; /* materialised: the path with a colT */
     TU_OK(glf_gemm_set_im2col_policy(ctx, use));
-    colt_bits_(ctx, 0, (glf_conv_shape){3, 16, 9, 9, 5, 4, 2, 1});
-    colt_bits_(ctx, 0, (glf_conv_shape){2, 64, 14, 14, 128, 4, 2, 1}); /* GLF's enc.conv2 */
-    colt_bits_(ctx, 0, (glf_conv_shape){43, 16, 14, 14, 13, 4, 2, 1}); /* K = 2107: split */
-    colt_bits_(ctx, 1, (glf_conv_shape){1, 5, 5, 7, 16, 4, 2, 1});     /* 35 pixels */
-    colt_bits_(ctx, 1, (glf_conv_shape){2, 128, 7, 7, 64, 4, 2, 1});   /* GLF's dec.deconv1 */
-    colt_bits_(ctx, 1, (glf_conv_shape){43, 13, 7, 7, 16, 4, 2, 1});   /* K = 2107: split */
+    const glf_conv_shape shapes[] = {
+        {3, 16, 9, 9, 5, 4, 2, 1},
+        {2, 64, 14, 14, 128, 4, 2, 1}, /* GLF's enc.conv2 */
+        {43, 16, 14, 14, 13, 4, 2, 1}, /* K = 2107: split */
+        {1, 5, 5, 7, 16, 4, 2, 1},     /* 35 pixels (ConvTranspose2d) */
+        {2, 128, 7, 7, 64, 4, 2, 1},   /* GLF's dec.deconv1 */
+        {43, 13, 7, 7, 16, 4, 2, 1}};  /* K = 2107: split */
+    for (int i = 0; i < 6; i++) {
+        const glf_conv_shape *c = &shapes[i];
+        size_t R = (size_t)(i >= 3 ? c->Cout : c->Cin) * c->K * c->K;
+        size_t tn = glf_gemm_panel_width(ctx, R);
+        assert_true(tn > 0 && R % tn == 0 && tn % ((size_t)c->K * c->K) == 0); /* in panels */
+        env_bits_(ctx, i >= 3, shapes[i], "GLF_PANELS", "off");
+    }
+    glf_ctx_destroy(ctx);
+}
+
+/* GLF_NT_STORES=all: the column matrices (im2col_t, a 4x4 window as one
+ * float16 per channel) and large GEMM outputs go out with non-temporal
+ * stores at every size (by default only from GLF_NT_MIN_FLOATS on, so the
+ * test shapes would never take that path): the same bits as plain stores,
+ * with colT in panels and (GLF_PANELS=off) plain, on the shapes above and
+ * one with a 3x3 window (the scalar loop). */
+static void test_nt_stores_same_bits(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
+    int use[2] = {0, 0}; /* materialised: the path with a colT */
+    TU_OK(glf_gemm_set_im2col_policy(ctx, use));
+    assert_int_equal(glf_nt_stores(ctx), 1); /* a CPU device */
+    const glf_conv_shape shapes[] = {
+        {3, 16, 9, 9, 5, 4, 2, 1}, {2, 64, 14, 14, 128, 4, 2, 1}, {1, 5, 5, 7, 16, 4, 2, 1},
+        {2, 128, 7, 7, 64, 4, 2, 1}, {2, 32, 9, 7, 8, 3, 1, 1}};
+    for (int p = 0; p < 2; p++) {
+        if (p)
+            assert_int_equal(setenv("GLF_PANELS", "off", 1), 0);
+        for (int i = 0; i < 5; i++)
+            if (!p || i != 4) /* (3x3: R = 288 has no panel width, plain either way) */
+                env_bits_(ctx, i == 2 || i == 3, shapes[i], "GLF_NT_STORES", "all");
+        unsetenv("GLF_PANELS");
+    }
     glf_ctx_destroy(ctx);
 }
 
@@ -417,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_conv_transpose2d_odd),
         cmocka_unit_test(test_glf_shapes),
         cmocka_unit_test(test_colt_panels_same_bits),
+        cmocka_unit_test(test_nt_stores_same_bits),
         cmocka_unit_test(test_col2im_variants_same_bits),
         cmocka_unit_test(test_invalid_arguments),
     };

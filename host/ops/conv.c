@@ -109,7 +109,8 @@ static glf_status kern_(glf_ctx *ctx, const char *name, cl_kernel *k)
 static glf_status kern_win_(glf_ctx *ctx, const char *name, const geom_ *g, cl_kernel *k)
 {
     char opt[96];
-    snprintf(opt, sizeof opt, "-DCONV_K=%d -DCONV_S=%d -DCONV_P=%d", g->K, g->S, g->P);
+    snprintf(opt, sizeof opt, "-DCONV_K=%d -DCONV_S=%d -DCONV_P=%d -DGLF_NT=%d", g->K, g->S,
+             g->P, glf_nt_stores(ctx));
     return glf_kernel(ctx, "conv", name, opt, k);
 }
 
@@ -195,7 +196,8 @@ static glf_status im2col_t_(glf_ctx *ctx, glf_dptr col, glf_dptr img, const geom
     size_t gl = g->N, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B), GLF_I32(g->C),
                       GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
-                      GLF_I32(g->Ho), GLF_I32(g->Wo), GLF_I32(tn ? tn : g->R));
+                      GLF_I32(g->Ho), GLF_I32(g->Wo), GLF_I32(tn ? tn : g->R),
+                      GLF_I32(glf_nt_output(ctx, g->N * g->R)));
 }
 
 static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bias, const geom_ *g)

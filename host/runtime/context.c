@@ -171,6 +171,18 @@ void glf_ctx_destroy(glf_ctx *c)
     free(c);
 }
 
+int glf_nt_stores(const glf_ctx *c)
+{
+    const char *env = getenv("GLF_NT_STORES");
+    return (c->dev.type & CL_DEVICE_TYPE_CPU) && !(env && !strcmp(env, "off"));
+}
+
+int glf_nt_output(const glf_ctx *c, size_t n)
+{
+    const char *env = getenv("GLF_NT_STORES");
+    return glf_nt_stores(c) && (n >= GLF_NT_MIN_FLOATS || (env && !strcmp(env, "all")));
+}
+
 const glf_device_info *glf_ctx_device(const glf_ctx *c) { return &c->dev; }
 cl_context glf_ctx_context(const glf_ctx *c) { return c->context; }
 cl_command_queue glf_ctx_queue(const glf_ctx *c) { return c->queue; }

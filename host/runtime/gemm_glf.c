@@ -46,8 +46,8 @@ glf_status glf_gemm_options_(glf_ctx *ctx, const glf_gemm_params *p, char *buf, 
 {
     int pf = 0;
     GLF_TRY(glf_gemm_prefetch_(ctx, &pf));
-    snprintf(buf, n, "-DGEMM_RM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_PF=%d", p->rm, p->vw, p->nv,
-             pf);
+    snprintf(buf, n, "-DGEMM_RM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_PF=%d -DGLF_NT=%d", p->rm,
+             p->vw, p->nv, pf, glf_nt_stores(ctx));
     return GLF_OK;
 }
 
@@ -338,12 +338,13 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
         return GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(K),
                           GLF_F32(alpha), GLF_F32(beta), OPERANDS_, GLF_MEM(C), GLF_I32(offC),
                           GLF_I32(ldc), GLF_I32(0), GLF_I32(ntiles), GLF_I32(ct), GLF_I32(cts),
-                          GLF_MEM(bias), GLF_I32(offBias), GLF_I32(epi), GLF_I32(ctr));
+                          GLF_MEM(bias), GLF_I32(offBias), GLF_I32(epi), GLF_I32(ctr),
+                          GLF_I32(!ctr && ct >= N && glf_nt_output(ctx, M * N)));
     GLF_TRY(GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(kc),
                        GLF_F32(1.0f), GLF_F32(0.0f), OPERANDS_, GLF_MEM(st->scratch),
                        GLF_I32(na + nb), GLF_I32(N), GLF_I32(M * N), GLF_I32(ntiles),
                        GLF_I32(INT_MAX), GLF_I32(0), GLF_MEM(bias), GLF_I32(0), GLF_I32(0),
-                       GLF_I32(0)));
+                       GLF_I32(0), GLF_I32(0)));
 #undef OPERANDS_
     cl_kernel kr;
     GLF_TRY(glf_kernel(ctx, "gemm", "gemm_reduce", opt, &kr));

@@ -68,6 +68,20 @@ const glf_device_info *glf_ctx_device(const glf_ctx *ctx);
 cl_context glf_ctx_context(const glf_ctx *ctx);
 cl_command_queue glf_ctx_queue(const glf_ctx *ctx);
 
+/* Whether kernels may write a large output that nothing reads soon with
+ * non-temporal stores (x86 movntps: the line is not read from memory
+ * before it is written, and does not displace the caches): 1 on CPU
+ * devices, 0 on others or with GLF_NT_STORES=off (read at every call, so
+ * that benchmarks can alternate it). Kernel files that can are built with
+ * -DGLF_NT=1 then, and take the decision per call (glf_nt_output). */
+int glf_nt_stores(const glf_ctx *ctx);
+/* Whether an output of n floats is written that way: glf_nt_stores and at
+ * least GLF_NT_MIN_FLOATS (16 MiB: larger than this class of device's
+ * caches, so it would reach memory anyway), or any size with
+ * GLF_NT_STORES=all (for tests: the same bits as off). */
+#define GLF_NT_MIN_FLOATS ((size_t)1 << 22)
+int glf_nt_output(const glf_ctx *ctx, size_t n);
+
 /* One line naming the device, e.g. for start-up messages. */
 void glf_ctx_describe(const glf_ctx *ctx, char *buf, size_t n);
 
