@@ -10,6 +10,18 @@
 #ifndef BN_VW
 #define BN_VW 16 // the host passes -DBN_VW to match its launch geometry
 #endif
+// The kernels that reduce over the batch (bn_colsum, bn_colsq,
+// bn_bwd_partial) take BN_NV vectors, BN_RUN adjacent positions, per
+// work-item: each of its B rows is then read as a BN_RUN-float run. With
+// one vector (64 bytes) a work-item touched one line in each of B pages,
+// more than the hardware prefetchers follow, and its loads waited on
+// memory one by one (6-8 GB/s); with 8 (512 bytes) 19-21 GB/s (a harness
+// on (256, 12544) and (256, 6272), data from memory). The sums keep their
+// order over the batch: the same bits.
+#ifndef BN_NV
+#define BN_NV 8
+#endif
+#define BN_RUN (BN_VW * BN_NV)
 #define BN_CAT_(a, b) a##b
 #define BN_CAT(a, b) BN_CAT_(a, b)
 #define floatv BN_CAT(float, BN_VW)
@@ -17,6 +29,28 @@
 #define vstorev BN_CAT(vstore, BN_VW)
 
 // Per-lane copies of a per-channel value for positions j0 .. j0+BN_VW-1.
+// Built as a vector literal where BN_VW is 16: through a private array
+// (vloadv of t[]) LLVM split the vector into eight 2-float pieces and
+// every use of it cost ~20 instructions instead of 1 (bn_colsq ran at
+// half bn_colsum's speed, seen in the disassembly).
+#if BN_VW == 16
+#define BN_LANE_(k) v[(j0 + (k)) / L]
+floatv bn_lanes_(__global const float *v, int j0, int L)
+{
+    if (L == 1)
+        return vloadv(0, v + j0);
+    return (floatv)(BN_LANE_(0), BN_LANE_(1), BN_LANE_(2), BN_LANE_(3), BN_LANE_(4),
+                    BN_LANE_(5), BN_LANE_(6), BN_LANE_(7), BN_LANE_(8), BN_LANE_(9),
+                    BN_LANE_(10), BN_LANE_(11), BN_LANE_(12), BN_LANE_(13), BN_LANE_(14),
+                    BN_LANE_(15));
+}
+#undef BN_LANE_
+// A private array t of BN_VW floats as one vector, for the same reason.
+#define BN_VEC_(t)                                                                           \
+    ((floatv)((t)[0], (t)[1], (t)[2], (t)[3], (t)[4], (t)[5], (t)[6], (t)[7], (t)[8], (t)[9], \
+              (t)[10], (t)[11], (t)[12], (t)[13], (t)[14], (t)[15]))
+#else
+#define BN_VEC_(t) vloadv(0, (t))
 floatv bn_lanes_(__global const float *v, int j0, int L)
 {
     float t[BN_VW];
@@ -24,23 +58,36 @@ floatv bn_lanes_(__global const float *v, int j0, int L)
         t[k] = v[(j0 + k) / L];
     return vloadv(0, t);
 }
+#endif
 
-// Pass 1 of the mean: part[j] = sum_b x[b*CL + j].
+// Pass 1 of the mean: part[j] = sum_b x[b*CL + j]. Work-item: positions
+// j0 .. j0 + BN_RUN - 1 (fewer at the end: whole vectors, then lane by lane).
 __kernel void bn_colsum(__global float *part, int offp, __global const float *x, int offx,
                         int B, int CL)
 {
-    int j0 = get_global_id(0) * BN_VW;
+    int j0 = get_global_id(0) * BN_RUN;
     if (j0 >= CL)
         return;
     __global const float *xp = x + offx;
-    if (j0 + BN_VW <= CL) {
-        floatv s = (floatv)(0.0f);
+    if (j0 + BN_RUN <= CL) {
+        floatv s[BN_NV];
+        _Pragma("unroll") for (int v = 0; v < BN_NV; v++)
+            s[v] = (floatv)(0.0f);
         for (int b = 0; b < B; b++)
-            s += vloadv(0, xp + b * CL + j0);
-        vstorev(s, 0, part + offp + j0);
+            _Pragma("unroll") for (int v = 0; v < BN_NV; v++)
+                s[v] += vloadv(0, xp + b * CL + j0 + v * BN_VW);
+        _Pragma("unroll") for (int v = 0; v < BN_NV; v++)
+            vstorev(s[v], 0, part + offp + j0 + v * BN_VW);
         return;
     }
-    for (int j = j0; j < CL; j++) {
+    int j = j0;
+    for (; j + BN_VW <= CL; j += BN_VW) {
+        floatv s = (floatv)(0.0f);
+        for (int b = 0; b < B; b++)
+            s += vloadv(0, xp + b * CL + j);
+        vstorev(s, 0, part + offp + j);
+    }
+    for (; j < CL; j++) {
         float s = 0.0f;
         for (int b = 0; b < B; b++)
             s += xp[b * CL + j];
@@ -62,23 +109,39 @@ __kernel void bn_mean(__global float *mean, int offm, __global const float *part
 }
 
 // Pass 1 of the variance: part[j] = sum_b (x[b*CL + j] - mean[c])^2.
+// Work-items as in bn_colsum.
 __kernel void bn_colsq(__global float *part, int offp, __global const float *x, int offx,
                        __global const float *mean, int offm, int B, int C, int L)
 {
-    int j0 = get_global_id(0) * BN_VW, CL = C * L;
+    int j0 = get_global_id(0) * BN_RUN, CL = C * L;
     if (j0 >= CL)
         return;
     __global const float *xp = x + offx;
-    if (j0 + BN_VW <= CL) {
-        floatv m = bn_lanes_(mean + offm, j0, L), s = (floatv)(0.0f);
-        for (int b = 0; b < B; b++) {
-            floatv d = vloadv(0, xp + b * CL + j0) - m;
-            s += d * d;
+    if (j0 + BN_RUN <= CL) {
+        floatv m[BN_NV], s[BN_NV];
+        _Pragma("unroll") for (int v = 0; v < BN_NV; v++) {
+            m[v] = bn_lanes_(mean + offm, j0 + v * BN_VW, L);
+            s[v] = (floatv)(0.0f);
         }
-        vstorev(s, 0, part + offp + j0);
+        for (int b = 0; b < B; b++)
+            _Pragma("unroll") for (int v = 0; v < BN_NV; v++) {
+                floatv d = vloadv(0, xp + b * CL + j0 + v * BN_VW) - m[v];
+                s[v] += d * d;
+            }
+        _Pragma("unroll") for (int v = 0; v < BN_NV; v++)
+            vstorev(s[v], 0, part + offp + j0 + v * BN_VW);
         return;
     }
-    for (int j = j0; j < CL; j++) {
+    int j = j0;
+    for (; j + BN_VW <= CL; j += BN_VW) {
+        floatv m = bn_lanes_(mean + offm, j, L), s = (floatv)(0.0f);
+        for (int b = 0; b < B; b++) {
+            floatv d = vloadv(0, xp + b * CL + j) - m;
+            s += d * d;
+        }
+        vstorev(s, 0, part + offp + j);
+    }
+    for (; j < CL; j++) {
         float m = mean[offm + j / L], s = 0.0f;
         for (int b = 0; b < B; b++) {
             float d = xp[b * CL + j] - m;
@@ -157,7 +220,7 @@ void bn_affine_(__global float *y, __global const float *x, __global const float
         tb[k] = beta[c];
     }
     if (nj == BN_VW) {
-        floatv m = vloadv(0, tm), a = vloadv(0, ta), bb = vloadv(0, tb);
+        floatv m = BN_VEC_(tm), a = BN_VEC_(ta), bb = BN_VEC_(tb);
         for (int b = b0; b < b1; b++) {
             floatv r = (vloadv(0, x + b * CL + j0) - m) * a + bb;
             if (relu)
@@ -201,26 +264,47 @@ __kernel void bn_norm_eval(__global float *y, int offy, __global const float *x,
 // then overwrites its own homes, so no work-item reads what another writes.
 
 // Pass 1: part[j] = sum_b dy, part[CL + j] = sum_b dy*(x - mean[c]) (B >= 2).
+// Work-items as in bn_colsum.
 __kernel void bn_bwd_partial(__global float *part, int offp, __global const float *dy,
                              int offdy, __global const float *x, int offx,
                              __global const float *mean, int offm, int B, int C, int L)
 {
-    int j0 = get_global_id(0) * BN_VW, CL = C * L;
+    int j0 = get_global_id(0) * BN_RUN, CL = C * L;
     if (j0 >= CL)
         return;
     __global const float *gp = dy + offdy, *xp = x + offx;
-    if (j0 + BN_VW <= CL) {
-        floatv m = bn_lanes_(mean + offm, j0, L), s = (floatv)(0.0f), d = (floatv)(0.0f);
-        for (int b = 0; b < B; b++) {
-            floatv g = vloadv(0, gp + b * CL + j0);
-            s += g;
-            d += g * (vloadv(0, xp + b * CL + j0) - m);
+    if (j0 + BN_RUN <= CL) {
+        floatv m[BN_NV], s[BN_NV], d[BN_NV];
+        _Pragma("unroll") for (int v = 0; v < BN_NV; v++) {
+            m[v] = bn_lanes_(mean + offm, j0 + v * BN_VW, L);
+            s[v] = (floatv)(0.0f);
+            d[v] = (floatv)(0.0f);
         }
-        vstorev(s, 0, part + offp + j0);
-        vstorev(d, 0, part + offp + CL + j0);
+        for (int b = 0; b < B; b++)
+            _Pragma("unroll") for (int v = 0; v < BN_NV; v++) {
+                int i = b * CL + j0 + v * BN_VW;
+                floatv g = vloadv(0, gp + i);
+                s[v] += g;
+                d[v] += g * (vloadv(0, xp + i) - m[v]);
+            }
+        _Pragma("unroll") for (int v = 0; v < BN_NV; v++) {
+            vstorev(s[v], 0, part + offp + j0 + v * BN_VW);
+            vstorev(d[v], 0, part + offp + CL + j0 + v * BN_VW);
+        }
         return;
     }
-    for (int j = j0; j < CL; j++) {
+    int j = j0;
+    for (; j + BN_VW <= CL; j += BN_VW) {
+        floatv m = bn_lanes_(mean + offm, j, L), s = (floatv)(0.0f), d = (floatv)(0.0f);
+        for (int b = 0; b < B; b++) {
+            floatv g = vloadv(0, gp + b * CL + j);
+            s += g;
+            d += g * (vloadv(0, xp + b * CL + j) - m);
+        }
+        vstorev(s, 0, part + offp + j);
+        vstorev(d, 0, part + offp + CL + j);
+    }
+    for (; j < CL; j++) {
         float m = mean[offm + j / L], s = 0.0f, d = 0.0f;
         for (int b = 0; b < B; b++) {
             float g = gp[b * CL + j];
@@ -304,7 +388,7 @@ __kernel void bn_bwd_dx(__global float *dx, int offdx, __global const float *dy,
         tl[k] = j - c * L;
     }
     if (nj == BN_VW) {
-        floatv m = vloadv(0, tm), kk = vloadv(0, tk), c0 = vloadv(0, tc), f = vloadv(0, tf);
+        floatv m = BN_VEC_(tm), kk = BN_VEC_(tk), c0 = BN_VEC_(tc), f = BN_VEC_(tf);
         for (int b = b0; b < b1; b++) {
             int i = b * CL + j0;
             floatv r = (vloadv(0, gp + i) - c0 - (vloadv(0, xp + i) - m) * kk) * f;

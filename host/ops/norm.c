@@ -6,10 +6,12 @@
 #include <limits.h>
 
 /* Positions j = c*L + l per work-item (one explicit vector, BN_VW in
- * cl/norm.cl), work-items per work-group, and batch rows per work-item in
- * the elementwise kernels: measured with bench_ops_norm. */
+ * cl/norm.cl; BN_NV vectors in the kernels that reduce over the batch),
+ * work-items per work-group, and batch rows per work-item in the
+ * elementwise kernels: measured with bench_ops_norm. */
 #define GLF_BN_VW 16
-#define GLF_BN_OPTS "-DBN_VW=16"
+#define GLF_BN_NV 8
+#define GLF_BN_OPTS "-DBN_VW=16 -DBN_NV=8"
 #ifndef GLF_BN_LOCAL
 #define GLF_BN_LOCAL 16
 #endif
@@ -97,7 +99,7 @@ glf_status glf_batchnorm_forward_train_act(glf_ctx *ctx, glf_dptr y /* (B, C, L)
     GLF_TRY(glf_kernel(ctx, "norm", "bn_var", GLF_BN_OPTS, &kvar));
     GLF_TRY(glf_kernel(ctx, "norm", "bn_norm", GLF_BN_OPTS, &knorm));
     int CL = C * L, n = B * L, has_run = running_mean.buf != NULL;
-    size_t gj = ((size_t)CL + GLF_BN_VW - 1) / GLF_BN_VW;
+    size_t gj = ((size_t)CL + GLF_BN_VW * GLF_BN_NV - 1) / (GLF_BN_VW * GLF_BN_NV);
     size_t gc = (size_t)C, lj = GLF_BN_LOCAL;
     glf_dptr rm = has_run ? running_mean : save_mean, rv = has_run ? running_var : save_invstd;
     GLF_TRY(GLF_LAUNCH(ctx, kcol, 1, &gj, &lj, GLF_DP(y), GLF_DP(x), GLF_I32(B), GLF_I32(CL)));
@@ -175,7 +177,7 @@ glf_status glf_batchnorm_backward(glf_ctx *ctx, glf_dptr dx /* (B, C, L) */,
     GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_reduce", GLF_BN_OPTS, &kred));
     GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_dx", GLF_BN_OPTS, &kdx));
     GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_home", GLF_BN_OPTS, &khome));
-    size_t gj = ((size_t)C * L + GLF_BN_VW - 1) / GLF_BN_VW;
+    size_t gj = ((size_t)C * L + GLF_BN_VW * GLF_BN_NV - 1) / (GLF_BN_VW * GLF_BN_NV);
     size_t gc = (size_t)C, lj = GLF_BN_LOCAL;
     int raw = B == 1; /* partials need 2*C*L floats of dx: with one row, read dy, x directly */
     if (!raw)
