@@ -310,7 +310,8 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
         }
         return;
     }
-    if (ct < N) { // C in column panels: element by element
+    if (ct < N && j0 % ct + min(GEMM_TN, N - j0) > ct) {
+        // C in column panels, this tile across a panel's end: element by element
         const int nr = min(GEMM_RM, M - i0), nc = min(GEMM_TN, N - j0);
         int co[GEMM_TN]; // where C's column j0 + cc lies in a row
         for (int cc = 0; cc < GEMM_TN; cc++)
@@ -328,7 +329,10 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
         }
         return;
     }
-    C += offC + j0;
+    // C plain, or in column panels with this tile inside one (Conv2d's
+    // forward writes y so; K = 16 for enc.conv1, where the element-by-element
+    // stores cost most of the product): a row's columns j0 .. are contiguous.
+    C += offC + (ct < N ? (j0 / ct) * cts + j0 % ct : j0);
     // The epilogue (epi bit 0: + bias[j], bit 1: ReLU) after alpha and beta.
     VT bv[GEMM_NV];
     #pragma unroll
