@@ -356,6 +356,17 @@ static void env_bits_(glf_ctx *ctx, int tr, glf_conv_shape s, const char *var, c
     free(x), free(dy), free(w0);
 }
 
+/* A context on glf's kernels with both im2col operands materialised: the
+ * path on which the convolutions write a colT. */
+static glf_ctx *colt_ctx_(void)
+{
+    glf_ctx *ctx = tu_ctx();
+    TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
+    int use[2] = {0, 0};
+    TU_OK(glf_gemm_set_im2col_policy(ctx, use));
+    return ctx;
+}
+
 /* With glf's kernels the convolutions hand their tensors to the GEMMs as
  * column panels (glf_gemm_panels: dy, x, y and dx as they are, colT
  * written in panels where glf's tile width divides R); GLF_PANELS=off makes
@@ -371,10 +382,7 @@ static void env_bits_(glf_ctx *ctx, int tr, glf_conv_shape s, const char *var, c
 static void test_colt_panels_same_bits(void **state)
 {
     (void)state;
-    glf_ctx *ctx = tu_ctx();
-    TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
-    int use[2] = {0, 0}; /* materialised: the path with a colT */
-    TU_OK(glf_gemm_set_im2col_policy(ctx, use));
+    glf_ctx *ctx = colt_ctx_();
     const glf_conv_shape shapes[] = {
         {3, 16, 9, 9, 5, 4, 2, 1},
         {2, 64, 14, 14, 128, 4, 2, 1}, /* GLF's enc.conv2 */
@@ -401,10 +409,7 @@ static void test_colt_panels_same_bits(void **state)
 static void test_nt_stores_same_bits(void **state)
 {
     (void)state;
-    glf_ctx *ctx = tu_ctx();
-    TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
-    int use[2] = {0, 0}; /* materialised: the path with a colT */
-    TU_OK(glf_gemm_set_im2col_policy(ctx, use));
+    glf_ctx *ctx = colt_ctx_();
     assert_int_equal(glf_nt_stores(ctx), 1); /* a CPU device */
     const glf_conv_shape shapes[] = {
         {3, 16, 9, 9, 5, 4, 2, 1}, {2, 64, 14, 14, 128, 4, 2, 1}, {1, 5, 5, 7, 16, 4, 2, 1},

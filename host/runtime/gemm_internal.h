@@ -66,7 +66,8 @@ glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out);
 glf_status glf_gemm_prefetch_(glf_ctx *ctx, int *pf);
 
 /* Build options for p on ctx's device, e.g. "-DGEMM_RM=8 -DGEMM_VW=16
- * -DGEMM_NV=2 -DGEMM_PF=16" (the prefetch distance: GLF_GEMM_PREFETCH). */
+ * -DGEMM_NV=2 -DGEMM_PF=16 -DGLF_NT=1" (the prefetch distance:
+ * GLF_GEMM_PREFETCH; non-temporal stores allowed: glf_nt_stores). */
 glf_status glf_gemm_options_(glf_ctx *ctx, const glf_gemm_params *p, char *buf, size_t n);
 
 #endif
