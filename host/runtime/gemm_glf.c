@@ -546,6 +546,16 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
                                         t ? 0.0f : 0.75f, 0, 683, 0, 0));
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 2 * rm, 9 * 251, 1.0f, 0.0f, 0,
                                         251, 0, 0));
+        /* ... the tile width wide (gemm_main's own loop for those panels):
+         * whole row blocks, a partial one (packed), and split K with a
+         * slice that ends, and one that starts, inside a panel */
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 2 * tn + 3, 3 * rm, 5 * tn, 1.0f,
+                                        t ? 0.75f : 0.0f, t + 1, tn, 0, 0));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, tn + 5, 2 * rm + 1, 3 * tn, -0.5f,
+                                        0.0f, 0, tn, 0, 0));
+        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 2 * rm,
+                                        (2 * (SPLIT_MIN_K_ / tn) + 3) * tn, 1.0f, 0.0f, 0, tn,
+                                        0, 0));
         /* op(A) in panels (t: B transposed or not) */
         GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, t, 2 * rm, 2 * tn + 3, 3 * 7, 1.0f,
                                         t ? 0.0f : 0.75f, t + 1, 0, 7, 0));
