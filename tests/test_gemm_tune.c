@@ -1,6 +1,7 @@
 /* GEMM tuning: a quick tune stores its winner in the (fresh, per-test)
- * cache folder, later contexts start from it, and a stored set that fails
- * validation is replaced by the defaults with a note, never used. */
+ * cache folder, later contexts start from it, a stored set that fails
+ * validation is replaced by the defaults with a note, never used, and a
+ * workload's timings decide the second stage. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -115,11 +116,82 @@ static void test_bad_stored_set_is_not_used(void **state)
     glf_ctx_destroy(ctx);
 }
 
+/* A stand-in workload for glf_gemm_tune_ex's second stage: a time per tile
+ * set chosen by the test (the default's, everyone else's), a record of the
+ * sets it ran with, and a failure at call fail_at (0: never). */
+struct fake_work_ {
+    double t_default, t_other;
+    int calls, fail_at;
+    glf_gemm_params seen[8];
+};
+
+static glf_status fake_work_(glf_ctx *ctx, void *user, double *seconds)
+{
+    struct fake_work_ *w = user;
+    glf_gemm_params p = glf_gemm_get_params(ctx), def = glf_gemm_default_params();
+    if (w->calls < 8)
+        w->seen[w->calls] = p;
+    if (++w->calls == w->fail_at)
+        return glf_fail(GLF_ERR_IO, "fake workload: failing at call %d", w->calls);
+    *seconds = memcmp(&p, &def, sizeof p) ? w->t_other : w->t_default;
+    return GLF_OK;
+}
+
+static void stored_is_(glf_ctx *ctx, const glf_gemm_params *want)
+{
+    glf_gemm_params got;
+    int found = 0;
+    TU_OK(glf_gemm_tuned(ctx, &got, &found));
+    assert_int_equal(found, 1);
+    assert_memory_equal(&got, want, sizeof got);
+}
+
+/* The second stage decides: a set the workload runs 2x faster than the
+ * default wins whatever the plain products said; a failing workload
+ * stores nothing and leaves the tile set in use as it was; a set only 2%
+ * faster there does not displace the default. The quick tune times the
+ * default and one other set, once each, default first. */
+static void test_tune_workload_decides(void **state)
+{
+    (void)state;
+    glf_ctx *ctx = tu_ctx();
+    glf_gemm_params best, def = glf_gemm_default_params();
+    struct fake_work_ w = {1.0, 0.5, 0, 0, {{0}}};
+    TU_OK(glf_gemm_tune_ex(ctx, 1, fake_work_, &w, &best));
+    assert_int_equal(w.calls, 2);
+    assert_memory_equal(&w.seen[0], &def, sizeof def);
+    assert_memory_not_equal(&w.seen[1], &def, sizeof def);
+    assert_memory_equal(&best, &w.seen[1], sizeof best);
+    stored_is_(ctx, &best);
+    glf_gemm_params in_use = glf_gemm_get_params(ctx);
+    assert_memory_equal(&in_use, &best, sizeof best);
+
+    struct fake_work_ bad = {1.0, 0.5, 0, 1, {{0}}}; /* fails on the default */
+    glf_gemm_params other;
+    tu_expect_status(glf_gemm_tune_ex(ctx, 1, fake_work_, &bad, &other), GLF_ERR_IO,
+                     "fake workload", "call 1");
+    stored_is_(ctx, &best);
+    in_use = glf_gemm_get_params(ctx);
+    assert_memory_equal(&in_use, &best, sizeof best);
+    product_ok_(ctx);
+
+    struct fake_work_ close = {1.0, 0.98, 0, 0, {{0}}};
+    TU_OK(glf_gemm_tune_ex(ctx, 1, fake_work_, &close, &best));
+    assert_int_equal(close.calls, 2);
+    assert_memory_equal(&best, &def, sizeof best);
+    stored_is_(ctx, &def);
+    in_use = glf_gemm_get_params(ctx);
+    assert_memory_equal(&in_use, &def, sizeof def);
+    product_ok_(ctx);
+    glf_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tune_stores_and_reuses),
         cmocka_unit_test(test_bad_stored_set_is_not_used),
+        cmocka_unit_test(test_tune_workload_decides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

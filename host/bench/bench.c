@@ -1,6 +1,7 @@
 /* `glf bench` (include/glf/bench.h): microbenchmarks of the device's peaks,
  * GEMM at GLF's shapes through three backends, the ops of one profiled
- * training step against the net's cost model, and the training step. */
+ * training step against the net's cost model, and the training step; and
+ * `glf tune`'s choice of glf's tile set, made on training steps. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,11 +226,14 @@ static glf_status step_(glf_net *net, cl_mem x, int B, long t)
     return glf_finish(glf_net_ctx(net));
 }
 
-static glf_status train_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result *r)
+/* The GLF model of 28x28 images at batch B and a batch of random images
+ * for it, as the step timings run it (release both; on failure whatever
+ * was made is in *net and *x, or NULL). */
+static glf_status step_setup_(glf_ctx *ctx, int B, glf_net **net, cl_mem *x)
 {
     glf_config c;
+    *net = NULL, *x = NULL;
     GLF_TRY(glf_config_preset(&c, 1, 28, 28));
-    int B = o->quick ? 16 : o->batch;
     c.batch = B;
     size_t n = (size_t)B * 784;
     float *h = malloc(n * sizeof *h);
@@ -239,16 +243,23 @@ static glf_status train_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_r
     glf_rng_init(&rng, 1, 0);
     for (size_t i = 0; i < n; i++)
         h[i] = glf_rng_uniform(&rng);
-    glf_net *net = NULL;
-    cl_mem x = NULL;
-    glf_status s = glf_net_create(ctx, &c, B, &net);
+    glf_status s = glf_net_create(ctx, &c, B, net);
     if (!s)
-        s = glf_net_init(net, 123);
+        s = glf_net_init(*net, 123);
     if (!s)
-        s = glf_buf_create(ctx, n * 4, &x);
+        s = glf_buf_create(ctx, n * 4, x);
     if (!s)
-        s = glf_buf_write(ctx, x, 0, n * 4, h);
+        s = glf_buf_write(ctx, *x, 0, n * 4, h);
     free(h);
+    return s;
+}
+
+static glf_status train_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result *r)
+{
+    int B = o->quick ? 16 : o->batch;
+    glf_net *net;
+    cl_mem x;
+    glf_status s = step_setup_(ctx, B, &net, &x);
     long t = 1;
     int warm = o->quick ? 1 : 2, steps = o->quick ? 1 : (o->steps < 1 ? 1 : o->steps);
     say_(o, "bench: training step%s", "");
@@ -312,6 +323,40 @@ static glf_status train_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_r
     }
     glf_buf_release(x);
     glf_net_destroy(net);
+    return s;
+}
+
+/* ---- glf tune: tile sets on training steps --------------------------------- */
+
+struct tune_work_ {
+    glf_net *net;
+    cl_mem x;
+    int B, steps;
+    long t;
+};
+
+/* One step to settle (scratch sizes, caches after the switch of tile
+ * set), then the mean of w->steps timed ones. */
+static glf_status tune_work_(glf_ctx *ctx, void *user, double *seconds)
+{
+    struct tune_work_ *w = user;
+    (void)ctx;
+    GLF_TRY(step_(w->net, w->x, w->B, w->t++));
+    double t0 = glf_now();
+    for (int i = 0; i < w->steps; i++)
+        GLF_TRY(step_(w->net, w->x, w->B, w->t++));
+    *seconds = (glf_now() - t0) / w->steps;
+    return GLF_OK;
+}
+
+glf_status glf_bench_tune_gemm(glf_ctx *ctx, int quick, glf_gemm_params *best)
+{
+    struct tune_work_ w = {NULL, NULL, quick ? 16 : 256, quick ? 1 : 3, 1};
+    glf_status s = step_setup_(ctx, w.B, &w.net, &w.x);
+    if (!s)
+        s = glf_gemm_tune_ex(ctx, quick, tune_work_, &w, best);
+    glf_buf_release(w.x);
+    glf_net_destroy(w.net);
     return s;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "glf/bench.h"
 #include "glf/gemm.h"
 #include "glf/ops_conv.h"
 
@@ -37,8 +38,10 @@ static int usage_(void)
            "timing it, and stores the fastest in the cache folder (GLF_CACHE_DIR),\n"
            "keyed by device, driver and platform; later runs on that device use them:\n"
            "  glf      tile sets of glf's own GEMM kernels (rows x vectors per\n"
-           "           work-item, vector width, work-group shape), validated again\n"
-           "           before first use;\n"
+           "           work-item, vector width, work-group shape): all timed on\n"
+           "           GLF's GEMM shapes, then the default and the three fastest on\n"
+           "           training steps (batch 256), where the default stays unless\n"
+           "           another is 3%% faster; validated again before first use;\n"
            "  clblast  CLBlast's Xgemm parameters (tiles, work-group, vector widths,\n"
            "           local memory), handed to CLBlast with CLBlastOverrideParameters;\n"
            "           `glf bench` compares them with CLBlast's defaults;\n"
@@ -123,7 +126,7 @@ int glf_cmd_tune(int argc, char **argv)
     } else {
         glf_gemm_set_note(ctx, progress_, NULL);
         if (do_glf) {
-            if ((s = glf_gemm_tune(ctx, quick, &p)) != GLF_OK)
+            if ((s = glf_bench_tune_gemm(ctx, quick, &p)) != GLF_OK)
                 rc = cli_error("tune", s);
             else
                 print_params_("tuned", &p);

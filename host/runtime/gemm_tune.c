@@ -1,7 +1,8 @@
 /* GEMM tuning: time candidate tile sets of glf's kernels at GLF's shapes on
- * one device, validate every candidate before timing it, and store the
- * winner in the cache folder under a key of device, driver and platform, so
- * later contexts on that device start from it (still validated first). */
+ * one device (then, given a workload, the default and the fastest others
+ * on it), validate every candidate before timing it, and store the winner
+ * in the cache folder under a key of device, driver and platform, so later
+ * contexts on that device start from it (still validated first). */
 #include <nettle/sha2.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -166,10 +167,57 @@ static void say_(struct glf_gemm_state_ *st, const char *line)
 
 glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best)
 {
+    return glf_gemm_tune_ex(ctx, quick, NULL, NULL, best);
+}
+
+/* The second stage of glf_gemm_tune_ex: the default (finalist 0) and the
+ * other finalists fin[1..nfin) timed on the workload in alternated rounds
+ * (a set's time is its best round); *best: the fastest, unless it beats
+ * the default by less than WORK_MARGIN_. The tile set in use afterwards is
+ * the caller's to set. */
+#define WORK_MARGIN_ 0.97
+static glf_status workload_stage_(glf_ctx *ctx, struct glf_gemm_state_ *st,
+                                  const glf_gemm_params *cp, const size_t *fin, size_t nfin,
+                                  int rounds, glf_gemm_workload_fn work, void *user,
+                                  glf_gemm_params *best, double *best_t)
+{
+    double tw[8];
+    char line[256], set[128];
+    for (size_t f = 0; f < nfin; f++)
+        tw[f] = 1e30;
+    for (int r = 0; r < rounds; r++)
+        for (size_t f = 0; f < nfin; f++) {
+            double sec = 0;
+            GLF_TRY(glf_gemm_set_params(ctx, &cp[fin[f]])); /* validated: remembered */
+            GLF_TRY(work(ctx, user, &sec));
+            tw[f] = sec < tw[f] ? sec : tw[f];
+        }
+    size_t win = 0;
+    for (size_t f = 0; f < nfin; f++) {
+        glf_gemm_params_format(&cp[fin[f]], set, sizeof set);
+        snprintf(line, sizeof line, "tune: %s on the workload: %.3f ms", set, tw[f] * 1e3);
+        say_(st, line);
+        if (tw[f] < tw[win])
+            win = f;
+    }
+    if (tw[win] >= WORK_MARGIN_ * tw[0])
+        win = 0;
+    *best = cp[fin[win]];
+    *best_t = tw[win];
+    return GLF_OK;
+}
+
+glf_status glf_gemm_tune_ex(glf_ctx *ctx, int quick, glf_gemm_workload_fn work, void *user,
+                            glf_gemm_params *best)
+{
     struct glf_gemm_state_ *st;
     char path[4096];
     GLF_TRY(glf_gemm_tune_path_(ctx, "", path, sizeof path)); /* no cache: fail before the work */
     GLF_TRY(glf_gemm_state_(ctx, &st));
+    /* the tile set in use now, and whether it was validated: put back if
+     * the workload fails */
+    const glf_gemm_params before = st->params;
+    const int before_checked = st->checked, before_no_narrow = st->no_narrow;
     /* GLF's dominant GEMMs at batch 256 (fully connected forward and weight
      * gradient, im2col convolution); quick: one small shape. */
     static const struct tshape_ full_[] = {{0, 1, 256, 1024, 6272},
@@ -230,31 +278,53 @@ glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best)
             for (size_t i = 0; i < nsh; i++)
                 tbest[c][i] = t[i] < tbest[c][i] ? t[i] : tbest[c][i];
         }
-    /* The default (the first candidate) stays unless another is faster by
-     * 15% here. These plain products are not the step's: there the
-     * operands and C are column panels, some products run transposed or
-     * with K split, and the tile width sets the panels the convolutions
-     * write. Two sets that won here by 4-5% made the step 3-12% slower on
-     * PoCL (bench_train, alternated in one process; bench/README.md); a
-     * device where the default is poor (a GPU) still gets a set that is
-     * much faster. */
-    double best_t = 1e30, def_t = 1e30;
+    /* Without a workload the default (the first candidate) stays unless
+     * another is faster by 15% here. These plain products are not the
+     * step's: there the operands and C are column panels, some products
+     * run transposed or with K split, and the tile width sets the panels
+     * the convolutions write. Two sets that won here by 4-5% made the step
+     * 3-12% slower on PoCL (bench_train, alternated in one process;
+     * bench/README.md); a device where the default is poor (a GPU) still
+     * gets a set that is much faster. With a workload (glf tune: training
+     * steps) the default and the fastest others here are timed on it, and
+     * that decides. */
+    double best_t = 1e30, def_t = 1e30, sum[MAXC_];
     for (size_t c = 0; c < ncand && s == GLF_OK; c++) {
         if (!ok[c])
             continue;
         char set[128];
         glf_gemm_params_format(&cp[c], set, sizeof set);
-        double sum = 0;
+        sum[c] = 0;
         for (size_t i = 0; i < nsh; i++)
-            sum += tbest[c][i];
-        snprintf(line, sizeof line, "tune: %s: %.3f ms", set, sum * 1e3);
+            sum[c] += tbest[c][i];
+        snprintf(line, sizeof line, "tune: %s: %.3f ms", set, sum[c] * 1e3);
         say_(st, line);
         if (c == 0)
-            def_t = sum;
-        if (sum < best_t && (c == 0 || sum < 0.85 * def_t))
-            best_t = sum, *best = cp[c];
+            def_t = sum[c];
+        if (sum[c] < best_t && (c == 0 || sum[c] < 0.85 * def_t))
+            best_t = sum[c], *best = cp[c];
     }
     glf_buf_release(buf);
+    if (s == GLF_OK && work && ok[0]) {
+        /* finalists: the default, then the fastest others by the sums */
+        size_t fin[8] = {0}, nfin = 1, want = quick ? 2 : 4;
+        while (nfin < want) {
+            size_t pick = 0;
+            for (size_t c = 1; c < ncand; c++) {
+                int taken = 0;
+                for (size_t f = 1; f < nfin; f++)
+                    taken |= fin[f] == c;
+                if (ok[c] && !taken && (!pick || sum[c] < sum[pick]))
+                    pick = c;
+            }
+            if (!pick)
+                break;
+            fin[nfin++] = pick;
+        }
+        s = workload_stage_(ctx, st, cp, fin, nfin, quick ? 1 : 3, work, user, best, &best_t);
+        if (s != GLF_OK)
+            st->params = before, st->checked = before_checked, st->no_narrow = before_no_narrow;
+    }
     GLF_TRY(s);
     if (best_t >= 1e30)
         return glf_fail(GLF_ERR_NUMERIC, "GEMM tuning: no candidate passed validation");

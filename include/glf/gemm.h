@@ -165,6 +165,22 @@ glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p);
  * it on ctx. Contexts created later on that device start from it (after
  * validating it). Progress lines go to the note callback. */
 glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best);
+
+/* A workload for glf_gemm_tune_ex: runs GEMMs through glf_gemm on ctx with
+ * the tile set in use and puts the seconds it took (or per unit of work:
+ * only comparisons matter) into *seconds. */
+typedef glf_status (*glf_gemm_workload_fn)(glf_ctx *ctx, void *user, double *seconds);
+
+/* glf_gemm_tune, then, with work != NULL, a second stage on the workload:
+ * the default set and the fastest others of the first stage (3; quick: 1)
+ * are timed on it in alternated rounds (3; quick: 1; a set's time is its
+ * best round), and the default stays unless another is faster by 3%
+ * there. The first stage's plain products are not the workload's
+ * (glf_bench_tune_gemm times training steps). A failing workload fails the
+ * tuning with its status, storing nothing and leaving ctx's tile set as
+ * it was. */
+glf_status glf_gemm_tune_ex(glf_ctx *ctx, int quick, glf_gemm_workload_fn work, void *user,
+                            glf_gemm_params *best);
 /* The stored tile set of ctx's device: *found = 0 when untuned. */
 glf_status glf_gemm_tuned(glf_ctx *ctx, glf_gemm_params *out, int *found);
 
