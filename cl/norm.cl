@@ -22,6 +22,13 @@
 #define BN_NV 8
 #endif
 #define BN_RUN (BN_VW * BN_NV)
+// The elementwise kernels (bn_norm, bn_norm_eval, bn_bwd_dx) take BN_ENV
+// vectors per work-item and batch chunk, and read each row of the chunk as
+// one run of BN_ENV*BN_VW floats, for the same reason (BN_ENV 1: a vector
+// per row, 64 bytes in each of the chunk's rows).
+#ifndef BN_ENV
+#define BN_ENV 8
+#endif
 #define BN_CAT_(a, b) a##b
 #define BN_CAT(a, b) BN_CAT_(a, b)
 #define floatv BN_CAT(float, BN_VW)
@@ -200,18 +207,12 @@ __kernel void bn_stats_channel(__global float *mean, int offm, __global float *i
 
 // y = (x - m) * a + bb per channel: train mode with the batch statistics
 // (a = invstd * gamma), eval mode with the running ones (a = gamma /
-// sqrt(rvar + eps)). Work-item (v, chunk): positions v*BN_VW .. +BN_VW-1,
-// rows chunk*rows .. +rows-1. relu: then ReLU as cl/act.cl (v < 0 ? 0 : v).
-void bn_affine_(__global float *y, __global const float *x, __global const float *mean,
-                __global const float *scale, __global const float *gamma,
-                __global const float *beta, int B, int C, int L, int rows, float eps, int eval,
-                int relu)
+// sqrt(rvar + eps)). relu: then ReLU as cl/act.cl (v < 0 ? 0 : v).
+// The per-lane m, a, bb of positions j0 .. j0+BN_VW-1 (clamped to CL-1).
+void bn_affine_consts_(float *tm, float *ta, float *tb, __global const float *mean,
+                       __global const float *scale, __global const float *gamma,
+                       __global const float *beta, int j0, int CL, int L, float eps, int eval)
 {
-    int j0 = get_global_id(0) * BN_VW, b0 = get_global_id(1) * rows, CL = C * L;
-    if (j0 >= CL || b0 >= B)
-        return;
-    int b1 = min(B, b0 + rows), nj = min(BN_VW, CL - j0);
-    float tm[BN_VW], ta[BN_VW], tb[BN_VW];
     for (int k = 0; k < BN_VW; k++) {
         int c = min(j0 + k, CL - 1) / L;
         float is = eval ? 1.0f / sqrt(scale[c] + eps) : scale[c];
@@ -219,6 +220,17 @@ void bn_affine_(__global float *y, __global const float *x, __global const float
         ta[k] = is * gamma[c];
         tb[k] = beta[c];
     }
+}
+
+// Positions j0 .. j0+BN_VW-1 (fewer at the end: lane by lane), rows b0 .. b1-1.
+void bn_affine_vec_(__global float *y, __global const float *x, __global const float *mean,
+                    __global const float *scale, __global const float *gamma,
+                    __global const float *beta, int j0, int b0, int b1, int CL, int L,
+                    float eps, int eval, int relu)
+{
+    int nj = min(BN_VW, CL - j0);
+    float tm[BN_VW], ta[BN_VW], tb[BN_VW];
+    bn_affine_consts_(tm, ta, tb, mean, scale, gamma, beta, j0, CL, L, eps, eval);
     if (nj == BN_VW) {
         floatv m = BN_VEC_(tm), a = BN_VEC_(ta), bb = BN_VEC_(tb);
         for (int b = b0; b < b1; b++) {
@@ -234,6 +246,41 @@ void bn_affine_(__global float *y, __global const float *x, __global const float
             float r = (x[b * CL + j0 + k] - tm[k]) * ta[k] + tb[k];
             y[b * CL + j0 + k] = relu && r < 0.0f ? 0.0f : r;
         }
+}
+
+// Work-item (run, chunk): BN_ENV vectors from position run*BN_ENV*BN_VW,
+// rows chunk*rows .. +rows-1; a whole run row by row, the end of CL (a
+// partial run) vector by vector. Each element gets the same expression
+// either way.
+void bn_affine_(__global float *y, __global const float *x, __global const float *mean,
+                __global const float *scale, __global const float *gamma,
+                __global const float *beta, int B, int C, int L, int rows, float eps, int eval,
+                int relu)
+{
+    int j0 = get_global_id(0) * (BN_ENV * BN_VW), b0 = get_global_id(1) * rows, CL = C * L;
+    if (j0 >= CL || b0 >= B)
+        return;
+    int b1 = min(B, b0 + rows);
+    if (BN_ENV > 1 && j0 + BN_ENV * BN_VW <= CL) {
+        floatv m[BN_ENV], a[BN_ENV], bb[BN_ENV];
+        _Pragma("unroll") for (int v = 0; v < BN_ENV; v++) {
+            float tm[BN_VW], ta[BN_VW], tb[BN_VW];
+            bn_affine_consts_(tm, ta, tb, mean, scale, gamma, beta, j0 + v * BN_VW, CL, L, eps,
+                              eval);
+            m[v] = BN_VEC_(tm), a[v] = BN_VEC_(ta), bb[v] = BN_VEC_(tb);
+        }
+        for (int b = b0; b < b1; b++)
+            _Pragma("unroll") for (int v = 0; v < BN_ENV; v++) {
+                int i = b * CL + j0 + v * BN_VW;
+                floatv r = (vloadv(0, x + i) - m[v]) * a[v] + bb[v];
+                if (relu)
+                    r = select(r, (floatv)(0.0f), r < (floatv)(0.0f));
+                vstorev(r, 0, y + i);
+            }
+        return;
+    }
+    for (int j = j0; j < min(CL, j0 + BN_ENV * BN_VW); j += BN_VW)
+        bn_affine_vec_(y, x, mean, scale, gamma, beta, j, b0, b1, CL, L, eps, eval, relu);
 }
 
 __kernel void bn_norm(__global float *y, int offy, __global const float *x, int offx,
@@ -362,31 +409,34 @@ float bn_dx_(float g, float xv, float m, float sum_dy, float dot, float is, floa
     return (g - sum_dy / (float)n - (xv - m) * k) * (is * w);
 }
 
-// Pass 3: every element except the two homes of its channel. Work-item
-// (v, chunk) as in bn_affine_; per lane dx = (g - sum_dy/n - (x - m)*k) * is * w.
-__kernel void bn_bwd_dx(__global float *dx, int offdx, __global const float *dy, int offdy,
-                        __global const float *x, int offx, __global const float *mean,
-                        int offm, __global const float *invstd, int offi,
-                        __global const float *gamma, int offg, int B, int C, int L, int rows)
+// Pass 3: every element except the two homes of its channel; per lane
+// dx = (g - sum_dy/n - (x - m)*k) * is * w. The per-lane m, k, sum_dy/n,
+// is*w and l of positions j0 .. j0+BN_VW-1 (clamped to CL-1):
+void bn_dx_consts_(float *tm, float *tk, float *tc, float *tf, int *tl, __global const float *o,
+                   __global const float *mean, __global const float *invstd,
+                   __global const float *gamma, int j0, int CL, int L, int n)
 {
-    int j0 = get_global_id(0) * BN_VW, b0 = get_global_id(1) * rows, CL = C * L;
-    if (j0 >= CL || b0 >= B)
-        return;
-    int b1 = min(B, b0 + rows), nj = min(BN_VW, CL - j0), n = B * L;
-    __global float *o = dx + offdx;
-    __global const float *gp = dy + offdy, *xp = x + offx;
-    float tm[BN_VW], tk[BN_VW], tc[BN_VW], tf[BN_VW];
-    int tl[BN_VW];
     for (int k = 0; k < BN_VW; k++) {
         int j = min(j0 + k, CL - 1), c = j / L;
         float sum_dy = o[c * L], dot = o[(1 / L) * CL + c * L + 1 % L];
-        float is = invstd[offi + c];
-        tm[k] = mean[offm + c];
+        float is = invstd[c];
+        tm[k] = mean[c];
         tk[k] = dot * is * is / (float)n;
         tc[k] = sum_dy / (float)n;
-        tf[k] = is * gamma[offg + c];
+        tf[k] = is * gamma[c];
         tl[k] = j - c * L;
     }
+}
+
+// Positions j0 .. j0+BN_VW-1 (fewer at the end: lane by lane), rows b0 .. b1-1.
+void bn_bwd_dx_vec_(__global float *o, __global const float *gp, __global const float *xp,
+                    __global const float *mean, __global const float *invstd,
+                    __global const float *gamma, int j0, int b0, int b1, int CL, int L, int n)
+{
+    int nj = min(BN_VW, CL - j0);
+    float tm[BN_VW], tk[BN_VW], tc[BN_VW], tf[BN_VW];
+    int tl[BN_VW];
+    bn_dx_consts_(tm, tk, tc, tf, tl, o, mean, invstd, gamma, j0, CL, L, n);
     if (nj == BN_VW) {
         floatv m = BN_VEC_(tm), kk = BN_VEC_(tk), c0 = BN_VEC_(tc), f = BN_VEC_(tf);
         for (int b = b0; b < b1; b++) {
@@ -411,6 +461,43 @@ __kernel void bn_bwd_dx(__global float *dx, int offdx, __global const float *dy,
             int i = b * CL + j0 + k;
             o[i] = (gp[i] - tc[k] - (xp[i] - tm[k]) * tk[k]) * tf[k];
         }
+}
+
+// Work-item (run, chunk) as in bn_affine_; the rows that hold homes (b*L <
+// 2: the first one or two of the batch) always vector by vector.
+__kernel void bn_bwd_dx(__global float *dx, int offdx, __global const float *dy, int offdy,
+                        __global const float *x, int offx, __global const float *mean,
+                        int offm, __global const float *invstd, int offi,
+                        __global const float *gamma, int offg, int B, int C, int L, int rows)
+{
+    int j0 = get_global_id(0) * (BN_ENV * BN_VW), b0 = get_global_id(1) * rows, CL = C * L;
+    if (j0 >= CL || b0 >= B)
+        return;
+    int b1 = min(B, b0 + rows), n = B * L;
+    __global float *o = dx + offdx;
+    __global const float *gp = dy + offdy, *xp = x + offx;
+    mean += offm, invstd += offi, gamma += offg;
+    if (BN_ENV > 1 && j0 + BN_ENV * BN_VW <= CL) {
+        int bh = max(b0, min(b1, (2 + L - 1) / L)); // rows b0 .. bh-1 hold homes
+        for (int j = j0; j < j0 + BN_ENV * BN_VW && bh > b0; j += BN_VW)
+            bn_bwd_dx_vec_(o, gp, xp, mean, invstd, gamma, j, b0, bh, CL, L, n);
+        floatv m[BN_ENV], kk[BN_ENV], c0[BN_ENV], f[BN_ENV];
+        _Pragma("unroll") for (int v = 0; v < BN_ENV; v++) {
+            float tm[BN_VW], tk[BN_VW], tc[BN_VW], tf[BN_VW];
+            int tl[BN_VW];
+            bn_dx_consts_(tm, tk, tc, tf, tl, o, mean, invstd, gamma, j0 + v * BN_VW, CL, L, n);
+            m[v] = BN_VEC_(tm), kk[v] = BN_VEC_(tk), c0[v] = BN_VEC_(tc), f[v] = BN_VEC_(tf);
+        }
+        for (int b = bh; b < b1; b++)
+            _Pragma("unroll") for (int v = 0; v < BN_ENV; v++) {
+                int i = b * CL + j0 + v * BN_VW;
+                floatv r = (vloadv(0, gp + i) - c0[v] - (vloadv(0, xp + i) - m[v]) * kk[v]) * f[v];
+                vstorev(r, 0, o + i);
+            }
+        return;
+    }
+    for (int j = j0; j < min(CL, j0 + BN_ENV * BN_VW); j += BN_VW)
+        bn_bwd_dx_vec_(o, gp, xp, mean, invstd, gamma, j, b0, b1, CL, L, n);
 }
 
 // Pass 4 per channel: the two homes, after reading the sums parked there.

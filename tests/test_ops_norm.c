@@ -138,12 +138,14 @@ static void test_bn_odd_sizes(void **state)
     (void)state;
     glf_ctx *ctx = tu_ctx();
     /* BatchNorm2d with one image; BatchNorm1d (L = 1) with B = 2 and 3; odd C, L.
-     * The kernels that reduce over the batch take 128 positions per
-     * work-item, then whole vectors, then single lanes: C*L = 323 is two
-     * runs, four vectors and three lanes; 153 one run, a vector, 9 lanes. */
-    const int shapes[][3] = {{1, 5, 49},  {1, 3, 2},   {2, 5, 1},  {3, 5, 1},
+     * Every kernel that loops over positions takes 128 per work-item (the
+     * elementwise ones per chunk of 16 rows), then whole vectors, then
+     * single lanes: C*L = 323 is two runs, four vectors and three lanes;
+     * 153 one run, a vector, 9 lanes. B = 19 and 18: two chunks of rows,
+     * the first holding the homes of dx (rows 0 and 1 when L = 1). */
+    const int shapes[][3] = {{1, 5, 49},  {1, 3, 2},   {2, 5, 1},   {3, 5, 1},
                              {3, 5, 49},  {7, 17, 9},  {33, 65, 1}, {5, 3, 31},
-                             {3, 19, 17}, {2, 300, 1}};
+                             {3, 19, 17}, {2, 300, 1}, {19, 9, 30}, {18, 131, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         bn_case_(ctx, shapes[s][0], shapes[s][1], shapes[s][2], 100 + s);
     glf_ctx_destroy(ctx);

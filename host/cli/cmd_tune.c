@@ -52,7 +52,7 @@ static int usage_(void)
            "           timed over GLF's convolutions, forward and backward, after the\n"
            "           glf tile set is chosen; the default (both materialised) stays\n"
            "           unless another is 3%% faster.\n"
-           "All three by default (about 2 minutes on a 2-core CPU via PoCL).\n"
+           "All three by default (about 3 minutes on a 2-core CPU via PoCL).\n"
            "  --show   print the stored choices, change nothing\n"
            "  --quick  few candidates on small shapes (for tests)\n");
     return 0;

@@ -5,13 +5,15 @@
 
 #include <limits.h>
 
-/* Positions j = c*L + l per work-item (one explicit vector, BN_VW in
- * cl/norm.cl; BN_NV vectors in the kernels that reduce over the batch),
- * work-items per work-group, and batch rows per work-item in the
- * elementwise kernels: measured with bench_ops_norm. */
+/* Positions j = c*L + l per work-item (explicit vectors of BN_VW in
+ * cl/norm.cl: BN_NV of them in the kernels that reduce over the batch,
+ * BN_ENV in the elementwise ones), work-items per work-group, and batch
+ * rows per work-item in the elementwise kernels: measured with
+ * bench_ops_norm and bench_train. */
 #define GLF_BN_VW 16
 #define GLF_BN_NV 8
-#define GLF_BN_OPTS "-DBN_VW=16 -DBN_NV=8"
+#define GLF_BN_ENV 8
+#define GLF_BN_OPTS "-DBN_VW=16 -DBN_NV=8 -DBN_ENV=8"
 #ifndef GLF_BN_LOCAL
 #define GLF_BN_LOCAL 16
 #endif
@@ -45,7 +47,7 @@ static glf_status need_(const char *op, const char *name, glf_dptr p)
 /* Launch geometry of the (j, batch chunk) kernels. */
 static void grid2_(int B, int C, int L, size_t g[2], size_t l[2])
 {
-    g[0] = ((size_t)C * L + GLF_BN_VW - 1) / GLF_BN_VW;
+    g[0] = ((size_t)C * L + GLF_BN_VW * GLF_BN_ENV - 1) / (GLF_BN_VW * GLF_BN_ENV);
     g[1] = (size_t)(B + GLF_BN_ROWS - 1) / GLF_BN_ROWS;
     l[0] = GLF_BN_LOCAL;
     l[1] = 1;
