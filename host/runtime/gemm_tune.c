@@ -287,7 +287,7 @@ glf_status glf_gemm_tune_ex(glf_ctx *ctx, int quick, glf_gemm_workload_fn work, 
      * bench/README.md); a device where the default is poor (a GPU) still
      * gets a set that is much faster. With a workload (glf tune: training
      * steps) the default and the fastest others here are timed on it, and
-     * that decides. */
+     * that decides (unless the default failed validation: then this rule). */
     double best_t = 1e30, def_t = 1e30, sum[MAXC_];
     for (size_t c = 0; c < ncand && s == GLF_OK; c++) {
         if (!ok[c])
