@@ -13,7 +13,11 @@
 #define GLF_BN_VW 16
 #define GLF_BN_NV 8
 #define GLF_BN_ENV 8
-#define GLF_BN_OPTS "-DBN_VW=16 -DBN_NV=8 -DBN_ENV=8"
+/* the kernels' build options, from the same numbers as the launch geometry */
+#define BN_STR_(x) #x
+#define BN_STR(x) BN_STR_(x)
+#define GLF_BN_OPTS                                                                           \
+    "-DBN_VW=" BN_STR(GLF_BN_VW) " -DBN_NV=" BN_STR(GLF_BN_NV) " -DBN_ENV=" BN_STR(GLF_BN_ENV)
 #ifndef GLF_BN_LOCAL
 #define GLF_BN_LOCAL 16
 #endif
@@ -42,6 +46,13 @@ static glf_status need_(const char *op, const char *name, glf_dptr p)
     if (!p.buf)
         return glf_fail(GLF_ERR_INVALID_ARG, "%s: %s.buf is NULL, expected a tensor", op, name);
     return GLF_OK;
+}
+
+/* Work-items of the kernels that reduce over the batch: one per run of
+ * GLF_BN_NV vectors of C*L positions. */
+static size_t runs_(int C, int L)
+{
+    return ((size_t)C * L + GLF_BN_VW * GLF_BN_NV - 1) / (GLF_BN_VW * GLF_BN_NV);
 }
 
 /* Launch geometry of the (j, batch chunk) kernels. */
@@ -101,7 +112,7 @@ glf_status glf_batchnorm_forward_train_act(glf_ctx *ctx, glf_dptr y /* (B, C, L)
     GLF_TRY(glf_kernel(ctx, "norm", "bn_var", GLF_BN_OPTS, &kvar));
     GLF_TRY(glf_kernel(ctx, "norm", "bn_norm", GLF_BN_OPTS, &knorm));
     int CL = C * L, n = B * L, has_run = running_mean.buf != NULL;
-    size_t gj = ((size_t)CL + GLF_BN_VW * GLF_BN_NV - 1) / (GLF_BN_VW * GLF_BN_NV);
+    size_t gj = runs_(C, L);
     size_t gc = (size_t)C, lj = GLF_BN_LOCAL;
     glf_dptr rm = has_run ? running_mean : save_mean, rv = has_run ? running_var : save_invstd;
     GLF_TRY(GLF_LAUNCH(ctx, kcol, 1, &gj, &lj, GLF_DP(y), GLF_DP(x), GLF_I32(B), GLF_I32(CL)));
@@ -179,7 +190,7 @@ glf_status glf_batchnorm_backward(glf_ctx *ctx, glf_dptr dx /* (B, C, L) */,
     GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_reduce", GLF_BN_OPTS, &kred));
     GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_dx", GLF_BN_OPTS, &kdx));
     GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_home", GLF_BN_OPTS, &khome));
-    size_t gj = ((size_t)C * L + GLF_BN_VW * GLF_BN_NV - 1) / (GLF_BN_VW * GLF_BN_NV);
+    size_t gj = runs_(C, L);
     size_t gc = (size_t)C, lj = GLF_BN_LOCAL;
     int raw = B == 1; /* partials need 2*C*L floats of dx: with one row, read dy, x directly */
     if (!raw)
