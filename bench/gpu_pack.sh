@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Packs what bench/gpu_run.sh needs on a machine that has none of glf's
+# Debian packages (the device tool's NVIDIA machine: its own image, no
+# package registry): the glf binary, the kernel test binaries, and the
+# shared libraries they load, except the C and C++ runtimes, which that
+# machine has (newer than Debian 12's). Into .gpu/ (git-ignored through
+# .git/info/exclude); the libraries go as one xz archive so that the
+# working tree stays under the device tool's 64 MiB.
+# usage: bench/gpu_pack.sh [BUILD_DIR]   then: run(command="bash bench/gpu_run.sh",
+#        carry=[".gpu"], timeout_s=560) from a session that is lent the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${1:-build}"
+dest=.gpu
+# The kernel and runtime tests: they need no data outside the repository.
+tests=(test_runtime test_gemm test_gemm_fallback test_gemm_tune test_gemm_clblast
+       test_conv_tune test_ops_act test_ops_adam test_ops_conv test_ops_flow
+       test_ops_linear test_ops_loss test_ops_norm test_ops_reduce test_ops_xent
+       test_golden test_model_layout test_checkpoint test_bench)
+bins=("$build/glf")
+for t in "${tests[@]}"; do bins+=("$build/tests/$t"); done
+for b in "${bins[@]}"; do
+    [ -x "$b" ] || { echo "gpu_pack: $b missing: build first (cmake --build $build)" >&2; exit 1; }
+done
+rm -rf "$dest"
+mkdir -p "$dest/bin" "$dest/lib"
+cp "${bins[@]}" "$dest/bin/"
+# Every library the binaries load but the runtimes of glibc and GCC.
+ldd "${bins[@]}" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u |
+    grep -v -E '/(libc|libm|libmvec|libpthread|libdl|librt|libstdc\+\+|libgcc_s|ld-linux[^/]*)\.so' |
+    while read -r lib; do cp -L "$lib" "$dest/lib/"; done
+tar -C "$dest" -cJf "$dest/lib.tar.xz" lib
+rm -rf "$dest/lib"
+ex=.git/info/exclude
+if [ -d .git ] && ! grep -qx '/.gpu/' "$ex" 2>/dev/null; then echo '/.gpu/' >> "$ex"; fi
+du -sh "$dest"
