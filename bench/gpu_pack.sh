@@ -12,11 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 dest=.gpu
-# The kernel and runtime tests: they need no data outside the repository.
-tests=(test_runtime test_gemm test_gemm_fallback test_gemm_tune test_gemm_clblast
-       test_conv_tune test_ops_act test_ops_adam test_ops_conv test_ops_flow
-       test_ops_linear test_ops_loss test_ops_norm test_ops_reduce test_ops_xent
-       test_golden test_model_layout test_checkpoint test_bench)
+# The kernel and runtime tests (they need no data outside the repository),
+# in the order gpu_run.sh runs them: the kernels first.
+tests=(test_runtime test_gemm test_ops_conv test_ops_linear test_ops_norm test_ops_act
+       test_ops_flow test_ops_loss test_ops_adam test_ops_reduce test_ops_xent test_golden
+       test_gemm_clblast test_gemm_fallback test_gemm_tune test_conv_tune test_model_layout
+       test_checkpoint test_bench)
 bins=("$build/glf")
 for t in "${tests[@]}"; do bins+=("$build/tests/$t"); done
 for b in "${bins[@]}"; do
@@ -25,6 +26,7 @@ done
 rm -rf "$dest"
 mkdir -p "$dest/bin" "$dest/lib"
 cp "${bins[@]}" "$dest/bin/"
+printf '%s\n' "${tests[@]}" > "$dest/tests.txt"
 # Every library the binaries load but the runtimes of glibc and GCC.
 ldd "${bins[@]}" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u |
     grep -v -E '/(libc|libm|libmvec|libpthread|libdl|librt|libstdc\+\+|libgcc_s|ld-linux[^/]*)\.so' |

@@ -59,12 +59,12 @@ if [ $rc -ne 0 ]; then
 fi
 
 log "== 3. kernel tests on GLF_DEVICE=$dev"
-for t in .gpu/bin/test_*; do
-    [ "$(left)" -gt 200 ] || { log "skipped $(basename "$t") and later tests: $(left) s left"; break; }
-    timeout 120 "$t" > "$out/$(basename "$t").log" 2>&1
+while read -r t; do
+    [ "$(left)" -gt 200 ] || { log "skipped $t and later tests: $(left) s left"; break; }
+    timeout 120 ".gpu/bin/$t" > "$out/$t.log" 2>&1
     rc=$?
-    log "$(basename "$t"): $([ $rc -eq 0 ] && echo PASS || echo "FAIL (rc $rc)")"
-done
+    log "$t: $([ $rc -eq 0 ] && echo PASS || echo "FAIL (rc $rc)")"
+done < .gpu/tests.txt
 # one file for the logs: the device tool brings back at most 8 files
 logs=$(cd "$out" && ls test_*.log 2>/dev/null)
 [ -z "$logs" ] || { tar -C "$out" -czf "$out/test-logs.tar.gz" $logs && (cd "$out" && rm -f $logs); }
