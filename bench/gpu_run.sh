@@ -4,7 +4,8 @@
 #   1. whether the NVIDIA driver exposes OpenCL: ICD files, libnvidia-opencl;
 #   2. glf devices (with an ICD file of our own if the driver's library is
 #      there but no ICD file names it);
-#   3. the kernel tests on the GPU (each against its plain-C reference);
+#   3. the kernel and runtime tests on the GPU (the GEMM and the ops, each
+#      against its plain-C reference, first);
 #   4. glf tune, then glf bench (the README's GPU table).
 # Everything goes to $OUT (the device tool brings it back); the steps stop
 # early enough to end within DEADLINE seconds (default 500), each later one
@@ -58,7 +59,7 @@ if [ $rc -ne 0 ]; then
     exit 0
 fi
 
-log "== 3. kernel tests on GLF_DEVICE=$dev"
+log "== 3. kernel and runtime tests on GLF_DEVICE=$dev"
 while read -r t; do
     [ "$(left)" -gt 200 ] || { log "skipped $t and later tests: $(left) s left"; break; }
     timeout 120 ".gpu/bin/$t" > "$out/$t.log" 2>&1
