@@ -2,10 +2,11 @@
  * 256 unless given) on random data in [0, 1]: warm-up steps (kernel
  * builds), then timed steps; prints ms/step and images/s, and with
  * --breakdown the time of each kernel of one step (--by-op: per op, direction
- * and kernel). --ab VAR=VALUE alternates steps between the environment as
- * given and VAR=VALUE (for the switches glf reads at every call, such as
- * GLF_PANELS and GLF_COL2IM) and prints both medians and the median of the
- * paired ratios: an A/B in one process, the two sides a step apart.
+ * and kernel). --ab VAR=VALUE alternates steps between the context's options
+ * as given (the environment) and the option VAR set to VALUE (glf_options_set:
+ * GLF_PANELS, GLF_COL2IM, GLF_NT_STORES, GLF_GEMM_PREFETCH) and prints both
+ * medians and the median of the paired ratios: an A/B in one process, the
+ * two sides a step apart.
  * usage: bench_train [--device SPEC] [--batch N] [--steps N] [--warmup N]
  *                    [--breakdown | --by-op | --ab VAR=VALUE] */
 #include <stdio.h>
@@ -47,14 +48,7 @@ int main(int argc, char **argv)
                         "and --ab without --breakdown/--by-op\n");
         return 2;
     }
-    char var[128] = "", *val = NULL, *old = NULL;
-    if (ab) {
-        snprintf(var, sizeof var, "%s", ab);
-        char *eq = strchr(var, '=');
-        *eq = '\0', val = eq + 1;
-        const char *o = getenv(var);
-        old = o ? strdup(o) : NULL;
-    }
+    char var[128] = "", *val = NULL;
     glf_ctx *ctx;
     glf_net *net;
     glf_config c;
@@ -62,6 +56,20 @@ int main(int argc, char **argv)
     if (glf_ctx_create(spec, &ctx) || glf_config_preset(&c, 1, 28, 28)) {
         fprintf(stderr, "bench_train: %s\n", glf_last_error());
         return 1;
+    }
+    const glf_options given = *glf_ctx_options(ctx);
+    glf_options other = given;
+    if (ab) {
+        snprintf(var, sizeof var, "%s", ab);
+        char *eq = strchr(var, '=');
+        *eq = '\0', val = eq + 1;
+        if (!strcmp(var, "GLF_GEMM") || !strcmp(var, "GLF_FAMILY") ||
+            glf_options_set(&other, var, val)) {
+            fprintf(stderr, "bench_train: --ab %s: %s\n", ab,
+                    *glf_last_error() ? glf_last_error()
+                                      : "the backend and the family are fixed per context");
+            return 2;
+        }
     }
     c.batch = batch;
     size_t n = (size_t)batch * 784;
@@ -88,12 +96,7 @@ int main(int argc, char **argv)
             t0 = glf_now();
         for (int v = 0; v < reps; v++) {
             int b_side = ab && ((v + s) & 1);
-            if (ab && b_side)
-                setenv(var, val, 1);
-            else if (ab && old)
-                setenv(var, old, 1);
-            else if (ab)
-                unsetenv(var);
+            *glf_ctx_options(ctx) = b_side ? other : given;
             glf_losses l;
             double s0 = glf_now();
             if (glf_net_forward_backward(net, glf_dp(x, 0), batch, NULL, &l) ||
@@ -111,19 +114,17 @@ int main(int argc, char **argv)
     if (ab) {
         double ma = glf_median(ta, steps), mb = glf_median(tb, steps), mr = glf_median(tr, nt);
         printf("glf %s batch %d, %d steps each, alternated:\n", dev, batch, steps);
+        const char *was = getenv(var);
         printf("  as given (%s%s%s): median %.1f ms/step, %.1f images/s\n", var,
-               old ? "=" : " unset", old ? old : "", ma * 1e3, batch / ma);
+               was ? "=" : " unset", was ? was : "", ma * 1e3, batch / ma);
         printf("  %s=%s: median %.1f ms/step, %.1f images/s\n", var, val, mb * 1e3, batch / mb);
         printf("  median of the paired ratios (%s=%s / as given): %.3f\n", var, val, mr);
-        if (old)
-            setenv(var, old, 1);
-        else
-            unsetenv(var);
+        *glf_ctx_options(ctx) = given;
     } else {
         printf("glf %s batch %d steps %d: %.1f ms/step, %.1f images/s\n", dev, batch, steps,
                dt / steps * 1e3, steps * batch / dt);
     }
-    free(ta), free(tb), free(tr), free(old);
+    free(ta), free(tb), free(tr);
     if (breakdown) {
         /* One more step with every kernel timed by OpenCL profiling events. */
         glf_profile_entry *e;

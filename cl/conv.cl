@@ -23,18 +23,10 @@
 #define UNROLL_ // a run-time trip count: "#pragma unroll" would only warn
 #endif
 
-// GLF_NT (glf_nt_stores: CPU devices): im2col_t writes a column matrix the
-// host calls large (its nt argument, glf_nt_output) with non-temporal
+// GLF_NT (glf_nt_stores; cl/features.h): im2col_t writes a column matrix
+// the host calls large (its nt argument, glf_nt_output) with non-temporal
 // stores where a vector is aligned: the line is not read from memory first
 // and does not displace the caches. Same values either way.
-#if defined(GLF_NT) && GLF_NT && defined(__has_builtin)
-#if __has_builtin(__builtin_nontemporal_store)
-#define NT_OK_ 1
-#endif
-#endif
-#ifndef NT_OK_
-#define NT_OK_ 0
-#endif
 
 // colT (N, R) <- the transpose of im2col(img): one work-item per column n
 // (sample b, output pixel oh, ow) writes its R entries. tn = R: colT is a
@@ -69,9 +61,9 @@ __kernel void im2col_t(__global float *colT, int col_off, __global const float *
         }
         __global float *o = out + cp * 16;
         float16 v = vload16(0, t);
-#if NT_OK_
+#if GLF_NT_OK
         if (nt && ((ulong)o & 63) == 0)
-            __builtin_nontemporal_store(v, (__global float16 *)o);
+            GLF_NT_STORE(v, (__global float16 *)o);
         else
 #endif
             vstore16(v, 0, o);

@@ -15,33 +15,21 @@
 
 #define GEMM_TN (GEMM_VW * GEMM_NV) // columns of C per work-item
 
-// GEMM_PF > 0 (glf_gemm sets it on CPU devices, GLF_GEMM_PREFETCH): gemm_main
-// prefetches op(B)'s tile row GEMM_PF steps of k ahead (and packed A's),
-// with clang's __builtin_prefetch (prefetcht0 on x86; the OpenCL prefetch()
-// built-in compiles to nothing in PoCL). It changes no result.
-#if defined(GEMM_PF) && GEMM_PF > 0 && defined(__has_builtin)
-#if __has_builtin(__builtin_prefetch)
-#define PF_(p) __builtin_prefetch(p)
-#endif
-#endif
-#ifndef PF_
+// GEMM_PF > 0 (glf_gemm sets it on CPU-like devices whose probe accepted the
+// builtin, GLF_GEMM_PREFETCH; cl/features.h): gemm_main prefetches op(B)'s
+// tile row GEMM_PF steps of k ahead (and packed A's). It changes no result.
+#if defined(GEMM_PF) && GEMM_PF > 0
+#define PF_(p) GLF_PREFETCH(p)
+#else
 #define PF_(p) ((void)0)
 #undef GEMM_PF
 #define GEMM_PF 0
 #endif
 
-// GLF_NT (glf_nt_stores: CPU devices): gemm_main writes a C the host calls
+// GLF_NT (glf_nt_stores; cl/features.h): gemm_main writes a C the host calls
 // large (its nt argument, glf_nt_output) with non-temporal stores where a
 // vector is aligned: the line is not read from memory first and does not
 // displace the caches. Same values either way.
-#if defined(GLF_NT) && GLF_NT && defined(__has_builtin)
-#if __has_builtin(__builtin_nontemporal_store)
-#define NT_OK_ 1
-#endif
-#endif
-#ifndef NT_OK_
-#define NT_OK_ 0
-#endif
 
 #define CAT2_(a, b) a##b
 #define CAT2(a, b) CAT2_(a, b)
@@ -376,9 +364,9 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
                     out += rowb ? (VT)(bias[offBias + i0 + r]) : bv[v];
                 if (epi & 2) // ReLU as cl/act.cl: v < 0 ? 0 : v (NaN and -0 kept)
                     out = select(out, (VT)(0.0f), out < (VT)(0.0f));
-#if NT_OK_
+#if GLF_NT_OK
                 if (nt && ((ulong)(c + v * GEMM_VW) & (sizeof(VT) - 1)) == 0) {
-                    __builtin_nontemporal_store(out, (__global VT *)(c + v * GEMM_VW));
+                    GLF_NT_STORE(out, (__global VT *)(c + v * GEMM_VW));
                     continue;
                 }
 #endif

@@ -268,9 +268,10 @@ static void col2im_bits_(glf_ctx *ctx, glf_conv_shape s)
     tu_dev WK = tu_dev_new(ctx, NULL, ws > wst ? ws : wst, 0);
     glf_dptr none = glf_dp(NULL, 0);
     float *got[2][2];
+    const glf_options given = *glf_ctx_options(ctx);
     for (int v = 0; v < 2; v++) {
         if (v)
-            assert_int_equal(setenv("GLF_COL2IM", "generic", 1), 0);
+            TU_OK(glf_options_set(glf_ctx_options(ctx), "GLF_COL2IM", "generic"));
         tu_dev DX = tu_dev_new(ctx, NULL, nx, 7), TY = tu_dev_new(ctx, NULL, nty, 2);
         TU_OK(glf_conv2d_backward(ctx, tu_dp(DX), none, none, tu_dp(DY), tu_dp(X), tu_dp(Wt), &s,
                                   tu_dp(WK), 0));
@@ -279,7 +280,7 @@ static void col2im_bits_(glf_ctx *ctx, glf_conv_shape s)
         got[v][0] = tu_dev_read(ctx, DX, "conv dx"); /* checks the guards too */
         got[v][1] = tu_dev_read(ctx, TY, "convT y");
         glf_buf_release(DX.buf), glf_buf_release(TY.buf);
-        unsetenv("GLF_COL2IM");
+        *glf_ctx_options(ctx) = given;
     }
     char tag[128];
     snprintf(tag, sizeof tag, "col2im fixed vs generic B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d",
@@ -305,8 +306,8 @@ static void test_col2im_variants_same_bits(void **state)
     glf_ctx_destroy(ctx);
 }
 
-/* A convolution (tr: transposed) run as the environment is, then with
- * var=val, must give the same bits: the forward with a bias and the
+/* A convolution (tr: transposed) run with the context's options as they
+ * are, then with the option var=val (glf_options_set), must give the same bits: the forward with a bias and the
  * backward with accumulate 0 and 1. */
 static void env_bits_(glf_ctx *ctx, int tr, glf_conv_shape s, const char *var, const char *val)
 {
@@ -323,9 +324,10 @@ static void env_bits_(glf_ctx *ctx, int tr, glf_conv_shape s, const char *var, c
     glf_dptr none = glf_dp(NULL, 0);
     fwd_fn_ fwd = tr ? glf_conv_transpose2d_forward : glf_conv2d_forward;
     float *got[2][4];
+    const glf_options given = *glf_ctx_options(ctx);
     for (int v = 0; v < 2; v++) {
         if (v)
-            assert_int_equal(setenv(var, val, 1), 0);
+            TU_OK(glf_options_set(glf_ctx_options(ctx), var, val));
         tu_dev Y = tu_dev_new(ctx, NULL, ny, 4), Bi = tu_dev_new(ctx, dy, (size_t)s.Cout, 6);
         TU_OK(fwd(ctx, tu_dp(Y), tu_dp(X), tu_dp(Wt), tu_dp(Bi), &s, tu_dp(WK)));
         glf_buf_release(Bi.buf);
@@ -340,7 +342,7 @@ static void env_bits_(glf_ctx *ctx, int tr, glf_conv_shape s, const char *var, c
                 got[v][2] = tu_dev_read(ctx, DX, "dx");
             glf_buf_release(DW.buf), glf_buf_release(DX.buf);
         }
-        unsetenv(var);
+        *glf_ctx_options(ctx) = given;
     }
     char tag[160];
     snprintf(tag, sizeof tag, "%s default vs %s=%s B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d",
@@ -415,13 +417,12 @@ static void test_nt_stores_same_bits(void **state)
         {3, 16, 9, 9, 5, 4, 2, 1}, {2, 64, 14, 14, 128, 4, 2, 1}, {1, 5, 5, 7, 16, 4, 2, 1},
         {2, 128, 7, 7, 64, 4, 2, 1}, {2, 32, 9, 7, 8, 3, 1, 1}};
     for (int p = 0; p < 2; p++) {
-        if (p)
-            assert_int_equal(setenv("GLF_PANELS", "off", 1), 0);
+        glf_ctx_options(ctx)->panels = !p;
         for (int i = 0; i < 5; i++)
             if (!p || i != 4) /* (3x3: R = 288 has no panel width, plain either way) */
                 env_bits_(ctx, i == 2 || i == 3, shapes[i], "GLF_NT_STORES", "all");
-        unsetenv("GLF_PANELS");
     }
+    glf_ctx_options(ctx)->panels = 1;
     glf_ctx_destroy(ctx);
 }
 

@@ -155,10 +155,161 @@ static void test_kernel_dir_override(void **state)
     free(dir);
 }
 
+/* Options: defaults, every variable read once at context creation, bad
+ * values named with what was expected, unknown names refused. */
+static void test_options(void **state)
+{
+    (void)state;
+    static const char *const vars[] = {"GLF_GEMM",   "GLF_GEMM_PREFETCH", "GLF_NT_STORES",
+                                       "GLF_PANELS", "GLF_COL2IM",        "GLF_FAMILY",
+                                       "GLF_VERBOSE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        assert_int_equal(unsetenv(vars[i]), 0);
+    glf_options o;
+    TU_OK(glf_options_from_env(&o));
+    assert_int_equal(o.gemm_clblast, 0);
+    assert_int_equal(o.gemm_prefetch, -1);
+    assert_int_equal(o.nt_stores, GLF_NT_AUTO);
+    assert_int_equal(o.panels, 1);
+    assert_int_equal(o.col2im_fixed, 1);
+    assert_int_equal(o.family, GLF_FAMILY_AUTO);
+    assert_int_equal(o.verbose, 0);
+    static const char *const bad[][3] = {
+        {"GLF_GEMM", "cublas", "'glf' or 'clblast'"},
+        {"GLF_GEMM_PREFETCH", "257", "0..256"},
+        {"GLF_GEMM_PREFETCH", "8x", "0..256"},
+        {"GLF_NT_STORES", "some", "'off', 'all'"},
+        {"GLF_PANELS", "no", "'off'"},
+        {"GLF_COL2IM", "fast", "'generic'"},
+        {"GLF_FAMILY", "gpu", "'cpu', 'simt'"},
+        {"GLF_VERBOSE", "yes", "'0' or '1'"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(setenv(bad[i][0], bad[i][1], 1), 0);
+        glf_ctx *ctx = NULL;
+        tu_expect_status(glf_ctx_create(NULL, &ctx), GLF_ERR_INVALID_ARG, bad[i][0], bad[i][2]);
+        assert_null(ctx);
+        assert_int_equal(unsetenv(bad[i][0]), 0);
+    }
+    assert_int_equal(setenv("GLF_PANELS", "off", 1), 0);
+    assert_int_equal(setenv("GLF_GEMM_PREFETCH", "3", 1), 0);
+    assert_int_equal(setenv("GLF_FAMILY", "simt", 1), 0);
+    glf_ctx *ctx = tu_ctx();
+    assert_int_equal(unsetenv("GLF_PANELS"), 0);
+    assert_int_equal(unsetenv("GLF_GEMM_PREFETCH"), 0);
+    assert_int_equal(unsetenv("GLF_FAMILY"), 0);
+    /* read when the context was made, not since */
+    assert_int_equal(glf_ctx_options(ctx)->panels, 0);
+    assert_int_equal(glf_ctx_options(ctx)->gemm_prefetch, 3);
+    assert_int_equal(glf_ctx_family(ctx), GLF_FAMILY_SIMT);
+    glf_ctx_destroy(ctx);
+    tu_expect_status(glf_options_set(&o, "GLF_NO_SUCH", "1"), GLF_ERR_INVALID_ARG,
+                     "GLF_NO_SUCH", "GLF_PANELS");
+    TU_OK(glf_options_set(&o, "GLF_NT_STORES", "off"));
+    assert_int_equal(o.nt_stores, GLF_NT_OFF);
+    TU_OK(glf_options_set(&o, "GLF_NT_STORES", NULL)); /* back to the default */
+    assert_int_equal(o.nt_stores, GLF_NT_AUTO);
+    /* explicit options, no environment; a family out of range is refused */
+    assert_int_equal(setenv("GLF_PANELS", "off", 1), 0);
+    TU_OK(glf_ctx_create_opts(NULL, NULL, &ctx));
+    assert_int_equal(glf_ctx_options(ctx)->panels, 1);
+    glf_ctx_destroy(ctx);
+    assert_int_equal(unsetenv("GLF_PANELS"), 0);
+    o.family = (glf_family)7;
+    ctx = NULL;
+    tu_expect_status(glf_ctx_create_opts(NULL, &o, &ctx), GLF_ERR_INVALID_ARG, "family 7",
+                     NULL);
+    assert_null(ctx);
+}
+
+/* The family rule on device properties: a CPU whose driver compiles a
+ * work-item to vector code (native float width > 1) is CPU-like; a CPU
+ * driver with width 1 (SIMD lanes: llvmpipe), a GPU and an accelerator are
+ * SIMT-like. */
+static void test_family_rule(void **state)
+{
+    (void)state;
+    glf_device_info d;
+    memset(&d, 0, sizeof d);
+    d.type = CL_DEVICE_TYPE_CPU, d.native_float_width = 16;
+    assert_int_equal(glf_device_family(&d), GLF_FAMILY_CPU);
+    d.native_float_width = 8;
+    assert_int_equal(glf_device_family(&d), GLF_FAMILY_CPU);
+    d.native_float_width = 1;
+    assert_int_equal(glf_device_family(&d), GLF_FAMILY_SIMT);
+    d.type = CL_DEVICE_TYPE_GPU, d.native_float_width = 4;
+    assert_int_equal(glf_device_family(&d), GLF_FAMILY_SIMT);
+    d.type = CL_DEVICE_TYPE_ACCELERATOR;
+    assert_int_equal(glf_device_family(&d), GLF_FAMILY_SIMT);
+    assert_string_equal(glf_family_name(GLF_FAMILY_CPU), "cpu");
+    assert_string_equal(glf_family_name(GLF_FAMILY_SIMT), "simt");
+    glf_ctx *ctx = tu_ctx();
+    assert_int_equal(glf_ctx_family(ctx), glf_device_family(glf_ctx_device(ctx)));
+    glf_ctx_destroy(ctx);
+}
+
+/* Feature probes: asked of the device in a child process (this process
+ * survives whatever the driver does), stored beside the program cache and
+ * read back from there; a corrupt stored result is probed again. On PoCL
+ * both builtins are accepted; on rusticl the prefetch is not (its SPIR-V
+ * translator ends the process on llvm.prefetch). */
+static void test_feature_probes(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("features");
+    assert_int_equal(setenv("GLF_CACHE_DIR", dir, 1), 0);
+    glf_ctx *ctx = tu_ctx();
+    glf_features f = glf_ctx_features(ctx);
+    assert_true(f.prefetch == 0 || f.prefetch == 1);
+    assert_true(f.nt_store == 0 || f.nt_store == 1);
+    const glf_device_info *d = glf_ctx_device(ctx);
+    if (strstr(d->platform, "Portable Computing Language"))
+        assert_true(f.prefetch && f.nt_store);
+    if (strstr(d->platform, "rusticl"))
+        assert_false(f.prefetch);
+    glf_ctx_destroy(ctx);
+    char cmd[4300], path[4200] = "";
+    snprintf(cmd, sizeof cmd, "ls %s/features-*.txt", dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(path, sizeof path, p));
+    pclose(p);
+    path[strcspn(path, "\n")] = '\0';
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char text[256] = "";
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    char want[128];
+    snprintf(want, sizeof want, "glf features 1\nprefetch %d\nnt_store %d\n", f.prefetch,
+             f.nt_store);
+    assert_string_equal(text, want);
+    fp = fopen(path, "w"); /* corrupt: probed again and rewritten */
+    assert_non_null(fp);
+    fputs("glf features 1\nprefetch 7\n", fp);
+    fclose(fp);
+    ctx = tu_ctx();
+    glf_features g = glf_ctx_features(ctx);
+    assert_int_equal(g.prefetch, f.prefetch);
+    assert_int_equal(g.nt_store, f.nt_store);
+    glf_ctx_destroy(ctx);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    assert_string_equal(text, want);
+    assert_int_equal(unsetenv("GLF_CACHE_DIR"), 0);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_devices_listed),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_family_rule),
+        cmocka_unit_test(test_feature_probes),
         cmocka_unit_test(test_spec_forms),
         cmocka_unit_test(test_unknown_spec_lists_devices),
         cmocka_unit_test(test_env_spec),

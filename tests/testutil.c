@@ -16,6 +16,25 @@ glf_ctx *tu_ctx(void)
     return ctx;
 }
 
+glf_ctx *tu_ctx_with(const char *var, ...)
+{
+    glf_options o;
+    TU_OK(glf_options_from_env(&o));
+    va_list ap;
+    va_start(ap, var);
+    for (const char *v = var; v; v = va_arg(ap, const char *)) {
+        const char *val = va_arg(ap, const char *);
+        TU_OK(glf_options_set(&o, v, val));
+    }
+    va_end(ap);
+    glf_ctx *ctx = NULL;
+    glf_status s = glf_ctx_create_opts(NULL, &o, &ctx);
+    if (s != GLF_OK)
+        fail_msg("no usable OpenCL device (this test needs one and fails without it): "
+                 "%s: %s", glf_status_str(s), glf_last_error());
+    return ctx;
+}
+
 float tu_sentinel(void)
 {
     uint32_t bits = TU_SENTINEL_BITS;

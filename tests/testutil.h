@@ -23,6 +23,10 @@
 
 /* Context on GLF_DEVICE (or the default device); fails the test if none. */
 glf_ctx *tu_ctx(void);
+/* The same with the options of the environment changed by pairs of
+ * (variable, value) strings, NULL-terminated: tu_ctx_with("GLF_PANELS",
+ * "off", NULL). */
+glf_ctx *tu_ctx_with(const char *var, ...);
 
 /* Fail the running test with the library's last error if s != GLF_OK. */
 #define TU_OK(expr)                                                           \

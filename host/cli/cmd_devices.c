@@ -73,8 +73,13 @@ int glf_cmd_devices(int argc, char **argv)
             printf(", \"opencl_c\": ");
             json_str_(d->c_version);
             printf(", \"compute_units\": %u, \"global_mem_bytes\": %llu, "
-                   "\"local_mem_bytes\": %llu, \"max_work_group\": %zu}",
-                   d->compute_units, d->global_mem, d->local_mem, d->max_work_group);
+                   "\"local_mem_bytes\": %llu, \"local_mem_dedicated\": %s, "
+                   "\"max_work_group\": %zu, \"native_float_width\": %u, "
+                   "\"preferred_float_width\": %u, \"kernel_family\": \"%s\"}",
+                   d->compute_units, d->global_mem, d->local_mem,
+                   d->local_mem_dedicated ? "true" : "false", d->max_work_group,
+                   d->native_float_width, d->preferred_float_width,
+                   glf_family_name(glf_device_family(d)));
         }
         printf("\n]}\n");
     } else {
@@ -89,8 +94,11 @@ int glf_cmd_devices(int argc, char **argv)
             printf("    OpenCL C     %s\n", d->c_version);
             printf("    compute units %u, max work-group %zu\n", d->compute_units,
                    d->max_work_group);
-            printf("    global mem   %.1f GiB, local mem %.0f KiB\n",
-                   (double)d->global_mem / (1024.0 * 1024 * 1024), (double)d->local_mem / 1024.0);
+            printf("    global mem   %.1f GiB, local mem %.0f KiB (%s)\n",
+                   (double)d->global_mem / (1024.0 * 1024 * 1024), (double)d->local_mem / 1024.0,
+                   d->local_mem_dedicated ? "dedicated" : "in global memory");
+            printf("    kernels      %s family (native float vector width %u)\n",
+                   glf_family_name(glf_device_family(d)), d->native_float_width);
         }
         printf("(* = selected%s%s)\n", spec ? " by --device " : " by default", spec ? spec : "");
     }

@@ -121,11 +121,10 @@ static glf_status kern_win_(glf_ctx *ctx, const char *name, const geom_ *g, cl_k
  * made plain copies; and the backward passes write colT in panels (see
  * panel_width_). Only with glf's own kernels; GLF_PANELS=off makes plain
  * copies as before (same bits: each element is the same fma chain; for
- * tests and benchmarks). */
+ * tests and benchmarks; the option panels). */
 static int panels_on_(glf_ctx *ctx)
 {
-    const char *env = getenv("GLF_PANELS");
-    return !(env && !strcmp(env, "off")) && glf_gemm_has_im2col(ctx);
+    return glf_ctx_options(ctx)->panels && glf_gemm_has_im2col(ctx);
 }
 
 /* The width of the column panels the backward passes have colT written in:
@@ -204,11 +203,10 @@ static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bia
 {
     cl_kernel k;
     /* The image side as constants too (col2im_fixed, ~4x faster on PoCL),
-     * unless the rows are long (the loops unroll over a row) or
-     * GLF_COL2IM=generic asks for the generic kernel (same bits; for tests
-     * and benchmarks). */
-    const char *env = getenv("GLF_COL2IM");
-    if (g->W <= COL2IM_FIXED_MAX_W_ && !(env && !strcmp(env, "generic"))) {
+     * unless the rows are long (the loops unroll over a row) or the
+     * option col2im_fixed is off (GLF_COL2IM=generic: the generic kernel,
+     * same bits; for tests and benchmarks). */
+    if (g->W <= COL2IM_FIXED_MAX_W_ && glf_ctx_options(ctx)->col2im_fixed) {
         char opt[128];
         snprintf(opt, sizeof opt, "-DCONV_K=%d -DCONV_S=%d -DCONV_P=%d -DCONV_H=%d -DCONV_W=%d",
                  g->K, g->S, g->P, g->H, g->W);

@@ -12,10 +12,25 @@
 
 glf_status glf_ctx_create(const char *spec, glf_ctx **out)
 {
+    glf_options o;
+    *out = NULL;
+    GLF_TRY(glf_options_from_env(&o));
+    return glf_ctx_create_opts(spec, &o, out);
+}
+
+glf_status glf_ctx_create_opts(const char *spec, const glf_options *opts, glf_ctx **out)
+{
     *out = NULL;
     glf_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return glf_fail(GLF_ERR_NOMEM, "out of memory creating a context");
+    c->opts = opts ? *opts : glf_options_defaults_();
+    if (c->opts.family != GLF_FAMILY_AUTO && c->opts.family != GLF_FAMILY_CPU &&
+        c->opts.family != GLF_FAMILY_SIMT) {
+        free(c);
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_ctx_create_opts: family %d, expected "
+                        "GLF_FAMILY_AUTO, GLF_FAMILY_CPU or GLF_FAMILY_SIMT", (int)opts->family);
+    }
     glf_status s = glf_device_select(spec, &c->dev);
     if (s != GLF_OK) {
         free(c);
@@ -39,9 +54,13 @@ glf_status glf_ctx_create(const char *spec, glf_ctx **out)
                         glf_cl_error_name(err));
     }
     c->cache_dir = glf_cache_dir_from_env_();
+    c->family = c->opts.family != GLF_FAMILY_AUTO ? c->opts.family : glf_device_family(&c->dev);
     *out = c;
     return GLF_OK;
 }
+
+glf_options *glf_ctx_options(glf_ctx *c) { return &c->opts; }
+glf_family glf_ctx_family(const glf_ctx *c) { return c->family; }
 
 static glf_status new_queue_(glf_ctx *c, int profiling)
 {
@@ -171,16 +190,15 @@ void glf_ctx_destroy(glf_ctx *c)
     free(c);
 }
 
-int glf_nt_stores(const glf_ctx *c)
+int glf_nt_stores(glf_ctx *c)
 {
-    const char *env = getenv("GLF_NT_STORES");
-    return (c->dev.type & CL_DEVICE_TYPE_CPU) && !(env && !strcmp(env, "off"));
+    return c->family == GLF_FAMILY_CPU && c->opts.nt_stores != GLF_NT_OFF &&
+           glf_ctx_features(c).nt_store;
 }
 
-int glf_nt_output(const glf_ctx *c, size_t n)
+int glf_nt_output(glf_ctx *c, size_t n)
 {
-    const char *env = getenv("GLF_NT_STORES");
-    return glf_nt_stores(c) && (n >= GLF_NT_MIN_FLOATS || (env && !strcmp(env, "all")));
+    return glf_nt_stores(c) && (n >= GLF_NT_MIN_FLOATS || c->opts.nt_stores == GLF_NT_ALL);
 }
 
 const glf_device_info *glf_ctx_device(const glf_ctx *c) { return &c->dev; }

@@ -92,6 +92,14 @@ static void fill_info_(glf_device_info *di, cl_platform_id p, cl_device_id d)
     clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gm, &gm, NULL);
     clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lm, &lm, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    cl_device_local_mem_type lt = CL_GLOBAL;
+    cl_uint nw = 1, pw = 1;
+    clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_TYPE, sizeof lt, &lt, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof nw, &nw, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof pw, &pw, NULL);
+    di->local_mem_dedicated = lt == CL_LOCAL;
+    di->native_float_width = nw;
+    di->preferred_float_width = pw;
     di->compute_units = cu;
     di->global_mem = gm;
     di->local_mem = lm;

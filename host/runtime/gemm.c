@@ -85,14 +85,7 @@ glf_gemm_params glf_gemm_default_params(void)
 glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out)
 {
     if (!ctx->gemm) {
-        const char *env = getenv("GLF_GEMM");
-        glf_gemm_backend b = GLF_GEMM_GLF;
-        if (env && *env && strcmp(env, "glf") != 0) {
-            if (strcmp(env, "clblast") != 0)
-                return glf_fail(GLF_ERR_INVALID_ARG,
-                                "GLF_GEMM='%s': expected 'glf' or 'clblast'", env);
-            b = GLF_GEMM_CLBLAST;
-        }
+        glf_gemm_backend b = glf_ctx_options(ctx)->gemm_clblast ? GLF_GEMM_CLBLAST : GLF_GEMM_GLF;
         struct glf_gemm_state_ *st = calloc(1, sizeof *st);
         if (!st)
             return glf_fail(GLF_ERR_NOMEM, "out of memory for the GEMM state");

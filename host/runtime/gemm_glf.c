@@ -19,26 +19,23 @@
 #define SPLIT_SCRATCH_ ((size_t)1 << 24) /* ... while the partial products fit in this */
 
 /* The prefetch distance in steps of k (cl/gemm.cl, GEMM_PF): GEMM_PF_DEFAULT_
- * on CPU devices, 0 (none) on others; GLF_GEMM_PREFETCH=off or a distance
- * 1..256 overrides it (read at every call, so that bench_train --ab can
- * alternate it). Measured on PoCL (a standalone harness on packed operands,
- * alternated, GFLOP/s without/with at 16): 256x6272x1024 235-287 ->
- * 252-304, 6272x256x1024 207-256 -> 220-285, 1024x12544x128 unchanged. */
+ * on CPU-like devices, 0 (none) on others; the option gemm_prefetch
+ * (GLF_GEMM_PREFETCH=off or 1..256) overrides it. Either way only where the
+ * device's probe accepted the builtin (glf_ctx_features). Measured on PoCL
+ * (a standalone harness on packed operands, alternated, GFLOP/s
+ * without/with at 16): 256x6272x1024 235-287 -> 252-304, 6272x256x1024
+ * 207-256 -> 220-285, 1024x12544x128 unchanged. */
 #define GEMM_PF_DEFAULT_ 16
 glf_status glf_gemm_prefetch_(glf_ctx *ctx, int *pf)
 {
-    const char *env = getenv("GLF_GEMM_PREFETCH");
-    if (env && *env) {
-        char *end;
-        long d = strtol(env, &end, 10);
-        if (strcmp(env, "off") != 0 && (*end != '\0' || d < 0 || d > 256))
-            return glf_fail(GLF_ERR_INVALID_ARG,
-                            "GLF_GEMM_PREFETCH='%s': expected 'off' or a distance 0..256", env);
-        *pf = strcmp(env, "off") ? (int)d : 0;
-        return GLF_OK;
-    }
-    const glf_device_info *d = glf_ctx_device(ctx);
-    *pf = d && (d->type & CL_DEVICE_TYPE_CPU) ? GEMM_PF_DEFAULT_ : 0;
+    const glf_options *o = glf_ctx_options(ctx);
+    if (o->gemm_prefetch < -1 || o->gemm_prefetch > 256)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "gemm_prefetch = %d: expected -1 (the device's default), 0 (off) or a "
+                        "distance 1..256", o->gemm_prefetch);
+    int d = o->gemm_prefetch >= 0 ? o->gemm_prefetch
+                                  : glf_ctx_family(ctx) == GLF_FAMILY_CPU ? GEMM_PF_DEFAULT_ : 0;
+    *pf = d > 0 && glf_ctx_features(ctx).prefetch ? d : 0;
     return GLF_OK;
 }
 
@@ -46,8 +43,8 @@ glf_status glf_gemm_options_(glf_ctx *ctx, const glf_gemm_params *p, char *buf, 
 {
     int pf = 0;
     GLF_TRY(glf_gemm_prefetch_(ctx, &pf));
-    snprintf(buf, n, "-DGEMM_RM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_PF=%d -DGLF_NT=%d", p->rm,
-             p->vw, p->nv, pf, glf_nt_stores(ctx));
+    snprintf(buf, n, "-DGEMM_RM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_PF=%d -DGLF_PREFETCH_OK=%d "
+             "-DGLF_NT=%d", p->rm, p->vw, p->nv, pf, pf > 0, glf_nt_stores(ctx));
     return GLF_OK;
 }
 

@@ -149,7 +149,7 @@ char *glf_cache_dir_from_env_(void)
     return strdup(buf);
 }
 
-static int mkdirs_(const char *path)
+int glf_mkdirs_(const char *path)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -236,7 +236,7 @@ static void disk_store_(glf_ctx *c, const char *path, const unsigned char key[32
     static unsigned seq;
     char tmp[4400];
     unsigned char hdr[CACHE_HEADER_];
-    if (mkdirs_(c->cache_dir) != 0)
+    if (glf_mkdirs_(c->cache_dir) != 0)
         return; /* the cache is an optimisation: a read-only home is not an error */
     memset(hdr, 0, sizeof hdr);
     memcpy(hdr, CACHE_MAGIC_, 8);
@@ -390,14 +390,44 @@ glf_status glf_program_source(glf_ctx *c, const char *label, const char *src, si
     return GLF_OK;
 }
 
+/* cl/features.h, which every kernel file is built behind: from
+ * GLF_KERNEL_DIR when that folder has it, else the embedded copy. */
+static glf_status features_header_(const char **src, size_t *len)
+{
+    const char *dir = getenv("GLF_KERNEL_DIR");
+    char path[4096];
+    if (dir && *dir && snprintf(path, sizeof path, "%s/features.h", dir) < (int)sizeof path &&
+        access(path, R_OK) == 0)
+        return glf_kernel_source("features", src, len);
+    for (size_t i = 0; i < glf_cl_sources_count_; i++)
+        if (!strcmp(glf_cl_sources_[i].name, "features")) {
+            *src = glf_cl_sources_[i].text;
+            *len = glf_cl_sources_[i].len;
+            return GLF_OK;
+        }
+    return glf_fail(GLF_ERR_INTERNAL, "cl/features.h is not embedded in libglf");
+}
+
 glf_status glf_program(glf_ctx *c, const char *file, const char *options, cl_program *out)
 {
-    const char *src;
-    size_t len;
+    const char *src, *hdr;
+    size_t len, hlen;
     char label[256];
+    static const char line[] = "\n#line 1\n"; /* the file's own line numbers in build logs */
     GLF_TRY(glf_kernel_source(file, &src, &len));
+    GLF_TRY(features_header_(&hdr, &hlen));
     snprintf(label, sizeof label, "cl/%s.cl", file);
-    return glf_program_source(c, label, src, len, options, out);
+    size_t n = hlen + sizeof line - 1 + len;
+    char *all = malloc(n + 1);
+    if (!all)
+        return glf_fail(GLF_ERR_NOMEM, "out of memory for the source of %s", label);
+    memcpy(all, hdr, hlen);
+    memcpy(all + hlen, line, sizeof line - 1);
+    memcpy(all + hlen + sizeof line - 1, src, len);
+    all[n] = '\0';
+    glf_status s = glf_program_source(c, label, all, n, options, out);
+    free(all);
+    return s;
 }
 
 glf_status glf_kernel(glf_ctx *c, const char *file, const char *name, const char *options,

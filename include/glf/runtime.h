@@ -33,6 +33,9 @@ typedef struct glf_device_info {
     unsigned compute_units;
     unsigned long long global_mem; /* bytes */
     unsigned long long local_mem;  /* bytes */
+    int local_mem_dedicated;       /* CL_DEVICE_LOCAL_MEM_TYPE is CL_LOCAL (not emulated in global) */
+    unsigned native_float_width;   /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT */
+    unsigned preferred_float_width; /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT */
     size_t max_work_group;
     cl_platform_id platform_id;
     cl_device_id id;
@@ -54,15 +57,87 @@ const char *glf_device_type_str(cl_device_type t);
 /* Name of an OpenCL error code, e.g. "CL_OUT_OF_RESOURCES". */
 const char *glf_cl_error_name(cl_int err);
 
+/* ---- kernel families ------------------------------------------------------
+ * Two families of kernels for the ops whose fast form depends on how a
+ * device runs work-items. CPU: register-blocked kernels with explicit
+ * float16 vectors and no barriers, for drivers that compile a work-item to
+ * vector code (PoCL, Intel's CPU runtime). SIMT: small per-work-item blocks,
+ * work-group tiles in local memory and work-group reductions, for devices
+ * that run work-items as SIMD lanes (GPUs, Mesa's llvmpipe). The rule
+ * (glf_device_family): a device of type CPU whose native float vector width
+ * is above 1 is CPU-like; every other device (GPUs, accelerators, a CPU
+ * driver that reports width 1 because it vectorises across work-items) is
+ * SIMT-like. */
+typedef enum glf_family {
+    GLF_FAMILY_AUTO = 0, /* the rule above */
+    GLF_FAMILY_CPU = 1,
+    GLF_FAMILY_SIMT = 2
+} glf_family;
+
+/* The family the rule gives for d (never GLF_FAMILY_AUTO). */
+glf_family glf_device_family(const glf_device_info *d);
+/* "cpu" or "simt" ("auto" for GLF_FAMILY_AUTO). */
+const char *glf_family_name(glf_family f);
+
+/* ---- options -----------------------------------------------------------------
+ * Behaviour switches of a context, filled once from the environment when the
+ * context is created (glf_options_from_env) and read from the context from
+ * then on. Tests and benchmarks change fields through glf_ctx_options
+ * between calls (e.g. to compare two settings in one process); family is
+ * fixed when the context is made. */
+typedef enum glf_nt_mode {
+    GLF_NT_AUTO = 0, /* large outputs on CPU-like devices, where the probe passed */
+    GLF_NT_OFF = 1,
+    GLF_NT_ALL = 2   /* every size (for tests: the same bits as off) */
+} glf_nt_mode;
+
+typedef struct glf_options {
+    int gemm_clblast;       /* GLF_GEMM=clblast: CLBlast instead of glf's kernels */
+    int gemm_prefetch;      /* GLF_GEMM_PREFETCH: -1 the device's default, 0 off, 1..256 */
+    glf_nt_mode nt_stores;  /* GLF_NT_STORES=off|all */
+    int panels;             /* GLF_PANELS=off gives 0: convolutions hand plain matrices */
+    int col2im_fixed;       /* GLF_COL2IM=generic gives 0: the generic col2im kernel */
+    glf_family family;      /* GLF_FAMILY=cpu|simt|auto */
+    int verbose;            /* GLF_VERBOSE=1: print kernel build logs that have content */
+} glf_options;
+
+/* The defaults, then every variable above that is set; a value outside
+ * the ones listed fails naming the variable, the value and what was
+ * expected (o is then left at the defaults). */
+glf_status glf_options_from_env(glf_options *o);
+/* Set one option by its environment variable's name, as glf_options_from_env
+ * reads it (e.g. "GLF_PANELS", "off"); value NULL restores the default. */
+glf_status glf_options_set(glf_options *o, const char *var, const char *value);
+
 /* ---- context ---------------------------------------------------------- */
 
 typedef struct glf_ctx glf_ctx;
 
 /* Create a context and in-order queue on the device chosen by spec (see
- * glf_device_select). The disk program cache follows GLF_CACHE_DIR /
+ * glf_device_select), with the options of the environment
+ * (glf_options_from_env). The disk program cache follows GLF_CACHE_DIR /
  * GLF_CACHE as read at this moment. */
 glf_status glf_ctx_create(const char *spec, glf_ctx **out);
+/* The same with explicit options (opts NULL: the defaults, no environment). */
+glf_status glf_ctx_create_opts(const char *spec, const glf_options *opts, glf_ctx **out);
 void glf_ctx_destroy(glf_ctx *ctx);
+
+/* The context's options (mutable: see glf_options). */
+glf_options *glf_ctx_options(glf_ctx *ctx);
+/* The kernel family of the context: its options' family, else the rule. */
+glf_family glf_ctx_family(const glf_ctx *ctx);
+
+/* Compiler features that kernels use only where a probe build on the
+ * device accepted them (glf_ctx_features): a driver that translates OpenCL
+ * C to SPIR-V (rusticl) can end the whole process on a builtin it cannot
+ * translate, so each probe is built in a child process. Results are kept
+ * per process and in the disk cache, keyed by the probe's source, device,
+ * driver and platform. */
+typedef struct glf_features {
+    int prefetch; /* clang's __builtin_prefetch on a __global pointer */
+    int nt_store; /* clang's __builtin_nontemporal_store of a float16 */
+} glf_features;
+glf_features glf_ctx_features(glf_ctx *ctx);
 
 const glf_device_info *glf_ctx_device(const glf_ctx *ctx);
 cl_context glf_ctx_context(const glf_ctx *ctx);
@@ -70,17 +145,17 @@ cl_command_queue glf_ctx_queue(const glf_ctx *ctx);
 
 /* Whether kernels may write a large output that nothing reads soon with
  * non-temporal stores (x86 movntps: the line is not read from memory
- * before it is written, and does not displace the caches): 1 on CPU
- * devices, 0 on others or with GLF_NT_STORES=off (read at every call, so
- * that benchmarks can alternate it). Kernel files that can are built with
- * -DGLF_NT=1 then, and take the decision per call (glf_nt_output). */
-int glf_nt_stores(const glf_ctx *ctx);
+ * before it is written, and does not displace the caches): 1 on CPU-like
+ * devices whose probe accepted the builtin (glf_ctx_features), unless the
+ * options say off. Kernel files that can are built with -DGLF_NT=1 then,
+ * and take the decision per call (glf_nt_output). */
+int glf_nt_stores(glf_ctx *ctx);
 /* Whether an output of n floats is written that way: glf_nt_stores and at
  * least GLF_NT_MIN_FLOATS (16 MiB: larger than this class of device's
  * caches, so it would reach memory anyway), or any size with
- * GLF_NT_STORES=all (for tests: the same bits as off). */
+ * GLF_NT_ALL (for tests: the same bits as off). */
 #define GLF_NT_MIN_FLOATS ((size_t)1 << 22)
-int glf_nt_output(const glf_ctx *ctx, size_t n);
+int glf_nt_output(glf_ctx *ctx, size_t n);
 
 /* One line naming the device, e.g. for start-up messages. */
 void glf_ctx_describe(const glf_ctx *ctx, char *buf, size_t n);
