@@ -263,8 +263,8 @@ static void disk_store_(glf_ctx *c, const char *path, const unsigned char key[32
 
 /* ---- building ------------------------------------------------------------ */
 
-static glf_status build_log_fail_(glf_ctx *c, cl_program prog, cl_int err, const char *label,
-                                  const char *options)
+/* The driver's build log of prog (malloc'd, "" when none). */
+static char *build_log_(glf_ctx *c, cl_program prog)
 {
     size_t n = 0;
     char *log = NULL;
@@ -274,12 +274,86 @@ static glf_status build_log_fail_(glf_ctx *c, cl_program prog, cl_int err, const
             log[0] = '\0';
         log[n] = '\0';
     }
+    return log ? log : strdup("");
+}
+
+/* Whether a log holds more than white space. */
+static int has_text_(const char *s)
+{
+    for (; s && *s; s++)
+        if (*s != ' ' && *s != '\n' && *s != '\t' && *s != '\r')
+            return 1;
+    return 0;
+}
+
+/* clBuildProgram with what the driver writes to the process's stderr
+ * caught: some compilers print their diagnostics there as well as (or
+ * instead of) into the build log (rusticl's clang: "1 warning generated."),
+ * noise for a successful build. *out gets it (malloc'd, "" when none). */
+static cl_int build_caught_(glf_ctx *c, cl_program prog, const char *options, char **out)
+{
+    *out = NULL;
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    int saved = tmp ? dup(2) : -1;
+    if (saved < 0 || dup2(fileno(tmp), 2) < 0) {
+        if (saved >= 0)
+            close(saved);
+        if (tmp)
+            fclose(tmp);
+        *out = strdup("");
+        return clBuildProgram(prog, 1, &c->dev.id, options, NULL, NULL);
+    }
+    cl_int err = clBuildProgram(prog, 1, &c->dev.id, options, NULL, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    long n = ftell(tmp);
+    char *text = malloc(n > 0 ? (size_t)n + 1 : 1);
+    if (text) {
+        rewind(tmp);
+        size_t got = n > 0 ? fread(text, 1, (size_t)n, tmp) : 0;
+        text[got] = '\0';
+    }
+    fclose(tmp);
+    *out = text ? text : strdup("");
+    return err;
+}
+
+static glf_status build_log_fail_(glf_ctx *c, cl_program prog, cl_int err, const char *label,
+                                  const char *options, const char *caught)
+{
+    char *log = build_log_(c, prog);
     glf_status s = glf_fail(GLF_ERR_BUILD,
-                            "building %s with options '%s' on '%s' failed: %s; build log:\n%s",
-                            label, options, c->dev.name, glf_cl_error_name(err),
-                            log ? log : "(no log)");
+                            "building %s with options '%s' on '%s' (%s, %s) failed: %s; build "
+                            "log:\n%s%s%s",
+                            label, options, c->dev.name, c->dev.platform, c->dev.driver,
+                            glf_cl_error_name(err), has_text_(log) ? log : "(empty)\n",
+                            has_text_(caught) ? "compiler output:\n" : "",
+                            has_text_(caught) ? caught : "");
     free(log);
     return s;
+}
+
+/* A successful build's diagnostics: kept beside the cache entry (path.log)
+ * and printed only with the option verbose (GLF_VERBOSE=1). */
+static void build_log_keep_(glf_ctx *c, cl_program prog, const char *label, const char *path,
+                            const char *caught)
+{
+    char *log = build_log_(c, prog);
+    if (has_text_(log) || has_text_(caught)) {
+        if (c->opts.verbose)
+            fprintf(stderr, "glf: building %s on '%s':\n%s%s", label, c->dev.name, log, caught);
+        char lp[4300];
+        FILE *f = c->cache_dir && snprintf(lp, sizeof lp, "%s.log", path) < (int)sizeof lp
+                      ? fopen(lp, "w")
+                      : NULL;
+        if (f) {
+            fprintf(f, "%s\n%s%s", label, log, caught);
+            fclose(f);
+        }
+    }
+    free(log);
 }
 
 static glf_status add_prog_(glf_ctx *c, const unsigned char key[32], cl_program prog)
@@ -361,12 +435,18 @@ glf_status glf_program_source(glf_ctx *c, const char *label, const char *src, si
         const char *srcs[1] = {src};
         prog = clCreateProgramWithSource(c->context, 1, srcs, &len, &err);
         GLF_CL_CHECK_ERR(err, "clCreateProgramWithSource");
-        err = clBuildProgram(prog, 1, &c->dev.id, options, NULL, NULL);
+        char *caught;
+        err = build_caught_(c, prog, options, &caught);
         if (err != CL_SUCCESS) {
-            glf_status s = build_log_fail_(c, prog, err, label, options);
+            glf_status s = build_log_fail_(c, prog, err, label, options, caught);
+            free(caught);
             clReleaseProgram(prog);
             return s;
         }
+        if (c->cache_dir)
+            snprintf(path, sizeof path, "%s/%s.bin", c->cache_dir, hexkey);
+        build_log_keep_(c, prog, label, path, caught);
+        free(caught);
         c->stats.builds++;
         if (c->cache_dir) {
             size_t bin_len = 0;
