@@ -1,7 +1,11 @@
-// Row-major SGEMM for CPU-like OpenCL devices (PoCL): C = alpha*op(A)*op(B) + beta*C.
-// Register blocking, no local memory, no barriers: each work-item of gemm_main
-// owns GEMM_RM rows x (GEMM_NV float-GEMM_VW vectors) of C, which lets the
-// compiler keep the block in vector registers.
+// Row-major SGEMM: C = alpha*op(A)*op(B) + beta*C, in two kernel families
+// that share the packing and the split-K reduction. CPU (PoCL, drivers that
+// compile a work-item to vector code): gemm_main, register blocking, no
+// local memory, no barriers: each work-item owns GEMM_RM rows x (GEMM_NV
+// float-GEMM_VW vectors) of C, which lets the compiler keep the block in
+// vector registers. SIMT (-DGEMM_SIMT=1: GPUs, llvmpipe): gemm_tile, one
+// work-group per GEMM_RM x GEMM_TN tile, the tile's panels staged in local
+// memory GEMM_TK steps of k at a time, each work-item a small block.
 
 #ifndef GEMM_RM
 #define GEMM_RM 8 // rows of C per work-item
@@ -183,6 +187,7 @@ __kernel void pack_b_im2col(int K, int N, __global const float *restrict img, in
     }
 }
 
+#ifndef GEMM_SIMT
 // Work-item (t, rb) computes C rows [rb*RM, rb*RM+RM) x columns
 // [t*TN, t*TN+TN) from the packed panels over the K slice
 // [s*kc, s*kc+kc), s = get_global_id(2); stores skip rows and columns
@@ -385,6 +390,102 @@ __kernel void gemm_main(int M, int N, int K, int kc, float alpha, float beta,
     }
 }
 
+#endif // !GEMM_SIMT
+
+// The store of one element of C (gemm_tile, gemm_reduce): element (i, j) of
+// the product, C's (j, i) when ctr (computed transposed); C as stored:
+// element (row, col) at row*ldc + (col / ct)*cts + col % ct; then beta and
+// the epilogue (bias by column, or by row with epi bit 2).
+inline void store_one_(__global float *C, int ldc, int ct, int cts, int i, int j, float v,
+                       float alpha, float beta, __global const float *bias, int offBias,
+                       int epi, int ctr)
+{
+    const int row = ctr ? j : i, col = ctr ? i : j;
+    __global float *c = C + row * ldc + (col / ct) * cts + col % ct;
+    float x = beta != 0.0f ? fma(beta, *c, alpha * v) : alpha * v;
+    *c = epilogue_(x, bias, offBias + ((epi & 4) ? row : col), epi);
+}
+
+#ifdef GEMM_SIMT
+#ifndef GEMM_LX
+#define GEMM_LX 8
+#endif
+#ifndef GEMM_LY
+#define GEMM_LY 8
+#endif
+#ifndef GEMM_TK
+#define GEMM_TK 16
+#endif
+#define WR_ (GEMM_RM / GEMM_LY) // rows of C per work-item
+#define WC_ (GEMM_TN / GEMM_LX) // columns of C per work-item
+
+// Work-group (t, rb) computes the tile C rows [rb*RM, rb*RM+RM) x columns
+// [t*TN, t*TN+TN) from the packed panels (Ap[rb][k][r], Bp[t][k][c], as
+// gemm_main reads them packed) over the K slice [s*kc, s*kc+kc), s =
+// get_global_id(2); split K as in gemm_main. Each step stages GEMM_TK rows
+// of both panels in local memory: two contiguous runs, read by the whole
+// work-group in order (coalesced). Work-item (lx, ly) owns rows ly + r*LY
+// and columns lx + c*LX of the tile, so neighbouring work-items read
+// neighbouring floats of the staged B and store neighbouring columns of C.
+// Each element is one fma chain over k in order, as in gemm_main.
+__kernel __attribute__((reqd_work_group_size(GEMM_LX, GEMM_LY, 1)))
+void gemm_tile(int M, int N, int K, int kc, float alpha, float beta,
+               __global const float *restrict Ap, int offAp,
+               __global const float *restrict Bp, int offBp,
+               __global float *C, int offC, int ldc, int cstride, int ntiles,
+               int ct, int cts, __global const float *bias, int offBias, int epi, int ctr)
+{
+    const int t = get_group_id(0), rb = get_group_id(1), sl = get_global_id(2);
+    const int lx = get_local_id(0), ly = get_local_id(1), lid = ly * GEMM_LX + lx;
+    __local float As[GEMM_TK * GEMM_RM], Bs[GEMM_TK * GEMM_TN];
+    const int kb = sl * kc, ke = min(K, kb + kc);
+    C += offC + sl * cstride;
+    Ap += offAp + rb * K * GEMM_RM;
+    Bp += offBp + t * K * GEMM_TN;
+    float acc[WR_][WC_];
+    #pragma unroll
+    for (int r = 0; r < WR_; r++)
+        #pragma unroll
+        for (int c = 0; c < WC_; c++)
+            acc[r][c] = 0.0f;
+    for (int k0 = kb; k0 < ke; k0 += GEMM_TK) {
+        const int n = min(GEMM_TK, ke - k0);
+        for (int q = lid; q < n * GEMM_RM; q += GEMM_LX * GEMM_LY)
+            As[q] = Ap[k0 * GEMM_RM + q];
+        for (int q = lid; q < n * GEMM_TN; q += GEMM_LX * GEMM_LY)
+            Bs[q] = Bp[k0 * GEMM_TN + q];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < n; kk++) {
+            float a[WR_], b[WC_];
+            #pragma unroll
+            for (int r = 0; r < WR_; r++)
+                a[r] = As[kk * GEMM_RM + ly + r * GEMM_LY];
+            #pragma unroll
+            for (int c = 0; c < WC_; c++)
+                b[c] = Bs[kk * GEMM_TN + lx + c * GEMM_LX];
+            #pragma unroll
+            for (int r = 0; r < WR_; r++)
+                #pragma unroll
+                for (int c = 0; c < WC_; c++)
+                    acc[r][c] = fma(a[r], b[c], acc[r][c]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    (void)ntiles;
+    #pragma unroll
+    for (int r = 0; r < WR_; r++) {
+        const int i = rb * GEMM_RM + ly + r * GEMM_LY;
+        #pragma unroll
+        for (int c = 0; c < WC_; c++) {
+            const int j = t * GEMM_TN + lx + c * GEMM_LX;
+            if (i < M && j < N)
+                store_one_(C, ldc, ct, cts, i, j, acc[r][c], alpha, beta, bias, offBias, epi,
+                           ctr);
+        }
+    }
+}
+#endif // GEMM_SIMT
+
 // C = alpha * sum_s P[s] + beta * C over nsplit dense M x N partial
 // products, summed in order s = 0, 1, ... (fixed order: same bits each run).
 // Then the epilogue, as in gemm_main.
@@ -402,10 +503,7 @@ __kernel void gemm_reduce(int M, int N, int nsplit, float alpha, float beta,
     for (int s = 0; s < nsplit; s++)
         acc += P[s * M * N];
     // ctr: C transposed, C as stored and the bias's index as in gemm_main
-    const int row = ctr ? j : i, col = ctr ? i : j;
-    __global float *c = C + offC + row * ldc + (col / ct) * cts + col % ct;
-    float x = beta != 0.0f ? fma(beta, *c, alpha * acc) : alpha * acc;
-    *c = epilogue_(x, bias, offBias + ((epi & 4) ? row : col), epi);
+    store_one_(C + offC, ldc, ct, cts, i, j, acc, alpha, beta, bias, offBias, epi, ctr);
 }
 
 // The epilogue alone, over C (M x N, row stride ldc): after CLBlast.

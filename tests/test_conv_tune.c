@@ -16,6 +16,7 @@
 
 #include "glf/gemm.h"
 #include "glf/ops_conv.h"
+#include "glf/tune.h"
 
 struct notes_ {
     int count, rejected;
@@ -32,7 +33,7 @@ static void note_(void *user, const char *line)
     snprintf(n->all + l, sizeof n->all - l, "%s\n", line);
 }
 
-/* The stored choice of the device (the one *-conv.txt in the cache folder). */
+/* The device's tuning store (the one tune-*.txt in the cache folder). */
 static char *stored_path_(glf_ctx *ctx)
 {
     const char *dir = glf_ctx_cache_dir(ctx);
@@ -44,7 +45,7 @@ static char *stored_path_(glf_ctx *ctx)
     char *path = NULL;
     while ((e = readdir(d))) {
         size_t l = strlen(e->d_name);
-        if (l > 9 && !strcmp(e->d_name + l - 9, "-conv.txt")) {
+        if (l > 9 && !strncmp(e->d_name, "tune-", 5) && !strcmp(e->d_name + l - 4, ".txt")) {
             assert_null(path); /* one device, one file */
             path = malloc(strlen(dir) + l + 2);
             sprintf(path, "%s/%s", dir, e->d_name);
@@ -59,7 +60,7 @@ static void test_every_variant_validates(void **state)
     (void)state;
     glf_ctx *ctx = tu_ctx();
     int before[2], after[2];
-    glf_gemm_im2col_policy(ctx, before);
+    glf_conv_im2col_policy(ctx, before);
     assert_int_equal(before[0], 0); /* the safe defaults of an untuned device */
     assert_int_equal(before[1], 0);
     for (int a = 0; a < 2; a++)
@@ -67,10 +68,10 @@ static void test_every_variant_validates(void **state)
             int use[2] = {a, b};
             TU_OK(glf_conv_validate(ctx, use));
         }
-    glf_gemm_im2col_policy(ctx, after);
+    glf_conv_im2col_policy(ctx, after);
     assert_memory_equal(before, after, sizeof before); /* validation changes nothing */
     int bad[2] = {2, 0};
-    tu_expect_status(glf_gemm_set_im2col_policy(ctx, bad), GLF_ERR_INVALID_ARG, "{2, 0}",
+    tu_expect_status(glf_conv_set_im2col_policy(ctx, bad), GLF_ERR_INVALID_ARG, "{2, 0}",
                      "expected 0 or 1");
     tu_expect_status(glf_conv_validate(ctx, bad), GLF_ERR_INVALID_ARG, "{2, 0}", NULL);
     glf_ctx_destroy(ctx);
@@ -81,7 +82,7 @@ static void test_tune_stores_and_reuses(void **state)
     (void)state;
     glf_ctx *ctx = tu_ctx();
     int best[2] = {-1, -1}, got[2] = {-1, -1}, found = 1;
-    TU_OK(glf_gemm_im2col_tuned(ctx, got, &found));
+    TU_OK(glf_conv_tuned(ctx, got, &found));
     assert_int_equal(found, 0);
     struct notes_ notes = {0, 0, ""};
     TU_OK(glf_conv_tune(ctx, 1, best, note_, &notes));
@@ -89,15 +90,15 @@ static void test_tune_stores_and_reuses(void **state)
     assert_true(best[1] == 0 || best[1] == 1);
     assert_int_equal(notes.rejected, 0);
     assert_int_equal(notes.count, 4); /* the four combinations timed */
-    TU_OK(glf_gemm_im2col_tuned(ctx, got, &found));
+    TU_OK(glf_conv_tuned(ctx, got, &found));
     assert_int_equal(found, 1);
     assert_memory_equal(got, best, sizeof got);
-    glf_gemm_im2col_policy(ctx, got);
+    glf_conv_im2col_policy(ctx, got);
     assert_memory_equal(got, best, sizeof got); /* in use on ctx */
     glf_ctx_destroy(ctx);
 
     ctx = tu_ctx(); /* a later context on the device starts from it */
-    glf_gemm_im2col_policy(ctx, got);
+    glf_conv_im2col_policy(ctx, got);
     assert_memory_equal(got, best, sizeof got);
     char *path = stored_path_(ctx);
     assert_non_null(path);
@@ -107,11 +108,12 @@ static void test_tune_stores_and_reuses(void **state)
     for (int v = 0; v < 4; v++) {
         FILE *f = fopen(path, "w");
         assert_non_null(f);
-        fprintf(f, "glf-conv-tune 1\nsome device\ntaps=%s pixels=%s\nscore_ms=1.0\n",
+        fprintf(f, "glf tune store 1\ndevice some device\nconv = taps=%s pixels=%s\n"
+                "conv.score_ms = 1.0\n",
                 v & 1 ? "implicit" : "materialised", v & 2 ? "implicit" : "materialised");
         fclose(f);
         ctx = tu_ctx();
-        glf_gemm_im2col_policy(ctx, got);
+        glf_conv_im2col_policy(ctx, got);
         assert_int_equal(got[0], v & 1);
         assert_int_equal(got[1], (v & 2) >> 1);
         glf_ctx_destroy(ctx);
@@ -129,25 +131,41 @@ static void test_corrupt_store_leaves_defaults(void **state)
     char *path = stored_path_(ctx);
     assert_non_null(path);
     glf_ctx_destroy(ctx);
-    static const char *bad_[] = {"glf-conv-tune 1\ndevice\ntaps=implicit pixels=sideways\n",
-                                 "glf-conv-tune 1\ndevice\n", "glf-gemm-tune 1\nx\ntaps=implicit "
-                                                              "pixels=implicit\n",
-                                 ""};
+    /* a bad value, a file that is not a store, an empty file: each an error
+     * naming the file, and the context runs on the defaults */
+    static const char *bad_[][2] = {
+        {"glf tune store 1\ndevice x\nconv = taps=implicit pixels=sideways\n",
+         "'taps=W pixels=W'"},
+        {"glf-gemm-tune 1\nx\ntaps=implicit pixels=implicit\n", "expected 'glf tune store 1'"},
+        {"glf tune store 1\ndevice x\ntaps=implicit pixels=implicit\n", "'key = value'"},
+        {"", "expected 'glf tune store 1'"}};
     for (size_t i = 0; i < sizeof bad_ / sizeof bad_[0]; i++) {
         FILE *f = fopen(path, "w");
         assert_non_null(f);
-        fputs(bad_[i], f);
+        fputs(bad_[i][0], f);
         fclose(f);
         ctx = tu_ctx();
         int got[2], found = 1;
-        tu_expect_status(glf_gemm_im2col_tuned(ctx, got, &found), GLF_ERR_FORMAT, path,
-                         "'taps=W pixels=W'");
+        tu_expect_status(glf_conv_tuned(ctx, got, &found), GLF_ERR_FORMAT, path, bad_[i][1]);
         assert_int_equal(found, 0);
-        glf_gemm_im2col_policy(ctx, got); /* the context runs on the defaults */
+        glf_conv_im2col_policy(ctx, got); /* the context runs on the defaults */
         assert_int_equal(got[0], 0);
         assert_int_equal(got[1], 0);
         glf_ctx_destroy(ctx);
     }
+    /* a store without the key: untuned, no error */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("glf tune store 1\ndevice x\ngemm = rm=8 vw=16 nv=2 lx=1 ly=16\n", f);
+    fclose(f);
+    ctx = tu_ctx();
+    int got[2] = {-1, -1}, found = 1;
+    TU_OK(glf_conv_tuned(ctx, got, &found));
+    assert_int_equal(found, 0);
+    glf_conv_im2col_policy(ctx, got);
+    assert_int_equal(got[0], 0);
+    assert_int_equal(got[1], 0);
+    glf_ctx_destroy(ctx);
     remove(path);
     free(path);
 }
@@ -177,7 +195,7 @@ static void test_clblast_has_nothing_to_tune(void **state)
     (void)state;
     glf_ctx *ctx = tu_ctx();
     TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_CLBLAST));
-    assert_int_equal(glf_gemm_has_im2col(ctx), 0);
+    assert_int_equal(glf_gemm_takes(ctx, GLF_GEMM_IM2COL), 0);
     struct notes_ notes = {0, 0, ""};
     int best[2] = {-1, -1};
     TU_OK(glf_conv_tune(ctx, 1, best, note_, &notes));

@@ -1,8 +1,11 @@
-/* glf_gemm vs a double-precision C reference, for both backends (glf's own
- * kernels with the default and two other tile sets, and CLBlast): all
- * transposes, odd shapes around the tile sizes, offsets and padded leading
- * dimensions, beta = 0 over NaN-filled C (NaN must not leak in), beta != 0,
- * a guard region after C, and bit-identical repeats. */
+/* The GEMM component (glf_gemm, glf_gemm_run) vs a double-precision C
+ * reference, for both backends (glf's own kernels in both families, with
+ * each family's default and other tile sets, and CLBlast): all transposes,
+ * odd shapes around the tile sizes, offsets and padded leading dimensions,
+ * beta = 0 over NaN-filled C (NaN must not leak in), beta != 0, a guard
+ * region after C, bit-identical repeats, the epilogue, the implicit im2col
+ * operand and operands in column panels. GLF_TEST_SIZE=small leaves out the
+ * 256x1024x6272 product. */
 #include "testutil.h"
 
 #include "glf/ops_norm.h"
@@ -86,14 +89,33 @@ static void check_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, s
 /* The backend (and glf tile set) a test runs with: cmocka's prestate. */
 struct variant_ {
     glf_gemm_backend backend;
-    glf_gemm_params params; /* rm == 0: the defaults */
+    glf_gemm_params params; /* rm == 0: the context's defaults */
 };
 
-static const struct variant_ v_glf_ = {GLF_GEMM_GLF, {0, 0, 0, 0, 0}};
-static const struct variant_ v_clblast_ = {GLF_GEMM_CLBLAST, {0, 0, 0, 0, 0}};
-/* Other tile sets: partial vectors (vw 4, nv 3 -> 12 columns), odd rm. */
-static const struct variant_ v_glf_small_ = {GLF_GEMM_GLF, {3, 4, 3, 4, 2}};
-static const struct variant_ v_glf_scalar_ = {GLF_GEMM_GLF, {5, 1, 7, 1, 1}};
+static const struct variant_ v_glf_ = {GLF_GEMM_GLF, {GLF_FAMILY_AUTO, 0, 0, 0, 0, 0, 0}};
+static const struct variant_ v_clblast_ = {GLF_GEMM_CLBLAST,
+                                           {GLF_FAMILY_AUTO, 0, 0, 0, 0, 0, 0}};
+/* Other CPU tile sets: partial vectors (vw 4, nv 3 -> 12 columns), odd rm. */
+static const struct variant_ v_glf_small_ = {GLF_GEMM_GLF, {GLF_FAMILY_CPU, 3, 4, 3, 4, 2, 0}};
+static const struct variant_ v_glf_scalar_ = {GLF_GEMM_GLF, {GLF_FAMILY_CPU, 5, 1, 7, 1, 1, 0}};
+/* SIMT tile sets (correct on any device): the family's default (32 x 32
+ * tiles), an odd 24 x 12 tile of 3 x 2 blocks with 8 steps of k in local
+ * memory, and 16 x 8 tiles staged 4 steps at a time. */
+static const struct variant_ v_simt_ = {GLF_GEMM_GLF, {GLF_FAMILY_SIMT, 32, 4, 8, 8, 8, 16}};
+static const struct variant_ v_simt_odd_ = {GLF_GEMM_GLF, {GLF_FAMILY_SIMT, 24, 1, 12, 6, 8, 8}};
+static const struct variant_ v_simt_small_ = {GLF_GEMM_GLF, {GLF_FAMILY_SIMT, 16, 2, 4, 4, 4, 4}};
+
+/* glf_gemm_run on plain operands with an epilogue. */
+static glf_status gemm_ex_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
+                           cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb,
+                           float beta, cl_mem C, size_t offC, size_t ldc,
+                           const glf_gemm_epilogue *ep)
+{
+    glf_gemm_operand a = glf_gemm_plain(glf_dp(A, offA), lda, ta ? GLF_TRANS : GLF_NO_TRANS);
+    glf_gemm_operand b = glf_gemm_plain(glf_dp(B, offB), ldb, tb ? GLF_TRANS : GLF_NO_TRANS);
+    glf_gemm_operand c = glf_gemm_plain(glf_dp(C, offC), ldc, GLF_NO_TRANS);
+    return glf_gemm_run(ctx, M, N, K, alpha, &a, &b, beta, &c, ep);
+}
 
 static glf_ctx *ctx_for_(void **state)
 {
@@ -175,7 +197,7 @@ static void test_odd_large(void **state)
 static void test_glf_shape(void **state)
 {
     glf_ctx *ctx = ctx_for_(state);
-    const size_t M = 256, N = 1024, K = 6272;
+    const size_t M = 256, N = 1024, K = tu_small() ? 272 : 6272;
     float *A = tu_rand(M * K, 11, -1, 1), *B = tu_rand(K * N, 12, -1, 1);
     float *At = malloc(M * K * sizeof *At), *Bt = malloc(K * N * sizeof *Bt);
     static double *want; /* computed once, shared by both backends' runs */
@@ -201,7 +223,7 @@ static void test_glf_shape(void **state)
                        0, N));
         float *C = tu_read(ctx, dC, M * N);
         char what[64];
-        snprintf(what, sizeof what, "gemm %c%c 256x1024x6272", ta ? 'T' : 'N', tb ? 'T' : 'N');
+        snprintf(what, sizeof what, "gemm %c%c 256x1024x%zu", ta ? 'T' : 'N', tb ? 'T' : 'N', K);
         assert_int_equal(tu_compare(what, C, want, M * N, 2e-6 * (double)K, 1e-4), 0);
         tu_check_guard(ctx, dC, M * N, what);
         free(C);
@@ -242,16 +264,38 @@ static void test_params_rejected(void **state)
 {
     (void)state;
     glf_ctx *ctx = tu_ctx();
+    const glf_gemm_params def = glf_gemm_default_params_for(glf_ctx_family(ctx));
     glf_gemm_params p = glf_gemm_default_params();
     p.vw = 3;
     assert_int_equal(glf_gemm_set_params(ctx, &p), GLF_ERR_INVALID_ARG);
     assert_non_null(strstr(glf_last_error(), "vw=3"));
-    glf_gemm_params now = glf_gemm_get_params(ctx), def = glf_gemm_default_params();
+    p = glf_gemm_default_params_for(GLF_FAMILY_SIMT);
+    p.ly = 5; /* does not divide the tile's 32 rows */
+    tu_expect_status(glf_gemm_set_params(ctx, &p), GLF_ERR_INVALID_ARG, "simt rm=32", "ly");
+    p.ly = 8, p.tk = 1000; /* far more local memory than a device has */
+    tu_expect_status(glf_gemm_set_params(ctx, &p), GLF_ERR_INVALID_ARG, "tk=1000",
+                     "local memory");
+    p = glf_gemm_default_params();
+    p.tk = 4; /* a CPU set has no local-memory steps */
+    tu_expect_status(glf_gemm_set_params(ctx, &p), GLF_ERR_INVALID_ARG, "tk 0", NULL);
+    glf_gemm_params now = glf_gemm_get_params(ctx);
     assert_memory_equal(&now, &def, sizeof now);
+    /* the text form reads back, and bad text is named */
+    for (int f = 0; f < 2; f++) {
+        char text[128];
+        glf_gemm_params q = glf_gemm_default_params_for(f ? GLF_FAMILY_SIMT : GLF_FAMILY_CPU), r;
+        glf_gemm_params_format(&q, text, sizeof text);
+        TU_OK(glf_gemm_params_parse(text, &r));
+        assert_memory_equal(&q, &r, sizeof q);
+    }
+    tu_expect_status(glf_gemm_params_parse("rm=8 vw=16", &p), GLF_ERR_FORMAT, "'rm=8 vw=16'",
+                     "expected");
+    tu_expect_status(glf_gemm_params_parse("rm=8 vw=16 nv=2 lx=1 ly=16 x", &p), GLF_ERR_FORMAT,
+                     "unexpected text", NULL);
     glf_ctx_destroy(ctx);
 }
 
-/* glf_gemm_ex's epilogue: C = act(alpha*op(A)op(B) + beta*C + bias[j]) (or
+/* The epilogue: C = act(alpha*op(A)op(B) + beta*C + bias[j]) (or
  * bias[i]: by row), bias at a float offset behind sentinels, NaN-filled C
  * with beta = 0, partial tiles and a split K (the epilogue then runs in the
  * reduction). */
@@ -276,8 +320,7 @@ static void check_ep_(glf_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K
     cl_mem dC = tu_buf_from(ctx, C0, nc), dbias = tu_buf_at(ctx, bv, nbv, boff);
     glf_gemm_epilogue ep = {{bias ? dbias : NULL, boff},
                             relu ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE, rows};
-    TU_OK(glf_gemm_ex(ctx, ta ? GLF_TRANS : GLF_NO_TRANS, tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K,
-                      1.0f, dA, 0, lda, dB, 0, ldb, beta, dC, 0, ldc, &ep));
+    TU_OK(gemm_ex_(ctx, ta, tb, M, N, K, 1.0f, dA, 0, lda, dB, 0, ldb, beta, dC, 0, ldc, &ep));
     float *C = tu_read(ctx, dC, nc), *got = malloc(M * N * sizeof *got);
     for (size_t i = 0; i < M; i++)
         memcpy(got + i * N, C + i * ldc, N * sizeof(float));
@@ -319,8 +362,7 @@ static void test_epilogue(void **state)
     cl_mem dA = tu_buf_from(ctx, A, M * K), dB = tu_buf_from(ctx, B, N * K);
     cl_mem d1 = tu_buf_nan(ctx, M * N), d2 = tu_buf_from(ctx, fill, M * N), db = tu_buf_from(ctx, bv, N);
     glf_gemm_epilogue ep = {{db, 0}, GLF_GEMM_ACT_RELU, 0};
-    TU_OK(glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_TRANS, M, N, K, 1.0f, dA, 0, K, dB, 0, K, 0.0f, d1, 0,
-                      N, &ep));
+    TU_OK(gemm_ex_(ctx, 0, 1, M, N, K, 1.0f, dA, 0, K, dB, 0, K, 0.0f, d1, 0, N, &ep));
     TU_OK(glf_gemm(ctx, GLF_NO_TRANS, GLF_TRANS, M, N, K, 1.0f, dA, 0, K, dB, 0, K, 1.0f, d2, 0, N));
     TU_OK(glf_act_forward(ctx, glf_dp(d2, 0), glf_dp(d2, 0), M * N, GLF_ACT_RELU));
     float *c1 = tu_read(ctx, d1, M * N), *c2 = tu_read(ctx, d2, M * N);
@@ -331,19 +373,17 @@ static void test_epilogue(void **state)
     /* Bad epilogues are refused. */
     cl_mem small = tu_buf_nan(ctx, 4), dC = tu_buf_nan(ctx, 64);
     glf_gemm_epilogue bad = {{small, 200}, GLF_GEMM_ACT_NONE, 0}; /* past its guard too */
-    tu_expect_status(glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 8, 8, 8, 1.0f, dC, 0, 8, dC, 0,
-                                 8, 0.0f, dC, 0, 8, &bad),
+    tu_expect_status(gemm_ex_(ctx, 0, 0, 8, 8, 8, 1.0f, dC, 0, 8, dC, 0, 8, 0.0f, dC, 0, 8, &bad),
                      GLF_ERR_INVALID_ARG, "bias", "offset 200");
     bad.bias.buf = NULL;
     bad.act = (glf_gemm_act)7;
-    tu_expect_status(glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 8, 8, 8, 1.0f, dC, 0, 8, dC, 0,
-                                 8, 0.0f, dC, 0, 8, &bad),
+    tu_expect_status(gemm_ex_(ctx, 0, 0, 8, 8, 8, 1.0f, dC, 0, 8, dC, 0, 8, 0.0f, dC, 0, 8, &bad),
                      GLF_ERR_INVALID_ARG, "activation 7", NULL);
     glf_buf_release(small), glf_buf_release(dC);
     glf_ctx_destroy(ctx);
 }
 
-/* glf_gemm_im2col_b: op(B) is the im2col of an image, never materialised,
+/* An GLF_GEMM_IM2COL operand: op(B) is the im2col of an image, never materialised,
  * as col (R x N) and as its transpose, against the reference on an
  * explicitly built col; odd geometry with padding; NaN C with beta = 0. */
 static void test_im2col_operand(void **state)
@@ -383,23 +423,23 @@ static void test_im2col_operand(void **state)
                     want[i * N + j] = w;
                 }
             cl_mem dA = tu_buf_from(ctx, A, M * Kd), dC = tu_buf_nan(ctx, M * N);
-            glf_gemm_im2col im = {dimg, 3, B, Cc, H, W, K, S, P, Ho, Wo, tr};
-            if (!glf_gemm_has_im2col(ctx)) { /* CLBlast: refused, with the reason */
-                tu_expect_status(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, M, N, Kd, 1.0f, dA, 0, Kd,
-                                                   &im, 0.0f, dC, 0, N),
+            glf_gemm_im2col im = {B, Cc, H, W, K, S, P, Ho, Wo};
+            glf_gemm_operand oa = glf_gemm_plain(glf_dp(dA, 0), Kd, GLF_NO_TRANS);
+            glf_gemm_operand ob = glf_gemm_image(glf_dp(dimg, 3), im, tr ? GLF_TRANS : GLF_NO_TRANS);
+            glf_gemm_operand oc = glf_gemm_plain(glf_dp(dC, 0), N, GLF_NO_TRANS);
+            if (!glf_gemm_takes(ctx, GLF_GEMM_IM2COL)) { /* CLBlast: refused, with the reason */
+                tu_expect_status(glf_gemm_run(ctx, M, N, Kd, 1.0f, &oa, &ob, 0.0f, &oc, NULL),
                                  GLF_ERR_INVALID_ARG, "not available", "clblast");
             } else {
-                TU_OK(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, M, N, Kd, 1.0f, dA, 0, Kd, &im, 0.0f,
-                                        dC, 0, N));
+                TU_OK(glf_gemm_run(ctx, M, N, Kd, 1.0f, &oa, &ob, 0.0f, &oc, NULL));
                 float *C = tu_read(ctx, dC, M * N);
                 char what[96];
                 snprintf(what, sizeof what, "im2col operand geometry %zu transposed %d", gi, tr);
                 assert_int_equal(tu_compare(what, C, want, M * N, 2e-6 * (double)Kd, 1e-4), 0);
                 tu_check_guard(ctx, dC, M * N, what);
                 free(C);
-                im.Ho++; /* a geometry that does not match the GEMM is refused */
-                tu_expect_status(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, M, N, Kd, 1.0f, dA, 0, Kd,
-                                                   &im, 0.0f, dC, 0, N),
+                ob.im.Ho++; /* a geometry that does not match the GEMM is refused */
+                tu_expect_status(glf_gemm_run(ctx, M, N, Kd, 1.0f, &oa, &ob, 0.0f, &oc, NULL),
                                  GLF_ERR_INVALID_ARG, "column matrix", NULL);
             }
             free(A), free(want);
@@ -412,7 +452,7 @@ static void test_im2col_operand(void **state)
     glf_ctx_destroy(ctx);
 }
 
-/* Column panels (glf_gemm_panels): element (x, y) of a rows x cols matrix
+/* Column panels (GLF_GEMM_PANELS): element (x, y) of a rows x cols matrix
  * at (y / pw)*rows*pw + x*pw + y % pw. */
 static float *to_panels_(const float *m, size_t rows, size_t cols, size_t pw)
 {
@@ -423,7 +463,7 @@ static float *to_panels_(const float *m, size_t rows, size_t cols, size_t pw)
     return p;
 }
 
-/* glf_gemm_panels_ex: operands in column panels (as the convolutions hand
+/* GLF_GEMM_PANELS operands: operands in column panels (as the convolutions hand
  * over their column matrix and their (B, C, L) tensors), against the
  * reference on the same matrices stored plainly. op(B) untransposed (K x N;
  * the tile set's width, read in place; odd widths, packed from the panels)
@@ -439,9 +479,11 @@ static void test_panels_operand(void **state)
     if (strcmp(glf_gemm_backend_name(ctx), "glf") != 0) { /* CLBlast: none, refused */
         assert_int_equal(tn, 0);
         cl_mem d = tu_buf_nan(ctx, 64);
-        glf_gemm_panels pb = {d, 0, 4, 4, 4};
-        tu_expect_status(glf_gemm_panels_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 4, 4, 1.0f, d, 0,
-                                            4, NULL, NULL, 0, 0, &pb, 0.0f, d, 16, 4, NULL, NULL),
+        glf_gemm_operand a = glf_gemm_plain(glf_dp(d, 0), 4, GLF_NO_TRANS);
+        glf_gemm_operand b = glf_gemm_panels(glf_dp(d, 0), 4, GLF_NO_TRANS);
+        glf_gemm_operand c = glf_gemm_plain(glf_dp(d, 16), 4, GLF_NO_TRANS);
+        assert_int_equal(glf_gemm_takes(ctx, GLF_GEMM_PANELS), 0);
+        tu_expect_status(glf_gemm_run(ctx, 4, 4, 4, 1.0f, &a, &b, 0.0f, &c, NULL),
                          GLF_ERR_INVALID_ARG, "not available", "clblast");
         glf_buf_release(d);
         glf_ctx_destroy(ctx);
@@ -481,12 +523,14 @@ static void test_panels_operand(void **state)
             float *Cp = cw ? to_panels_(C0, M, N, cw) : NULL;
             cl_mem dC = beta != 0.0f ? tu_buf_from(ctx, cw ? Cp : C0, M * N)
                                      : tu_buf_nan(ctx, M * N);
-            glf_gemm_panels pa = {dA, 3, M, K, aw}, pb = {dB, 5, rows, cols, pw};
-            glf_gemm_panels pc = {dC, 0, M, N, cw};
-            TU_OK(glf_gemm_panels_ex(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
-                                     tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, -0.5f, dA, 3,
-                                     ta ? M : K, aw ? &pa : NULL, dB, 5, cols,
-                                     pw ? &pb : NULL, beta, dC, 0, N, cw ? &pc : NULL, NULL));
+            const glf_trans gta = ta ? GLF_TRANS : GLF_NO_TRANS, gtb = tb ? GLF_TRANS : GLF_NO_TRANS;
+            glf_gemm_operand oa = aw ? glf_gemm_panels(glf_dp(dA, 3), aw, gta)
+                                     : glf_gemm_plain(glf_dp(dA, 3), ta ? M : K, gta);
+            glf_gemm_operand ob = pw ? glf_gemm_panels(glf_dp(dB, 5), pw, gtb)
+                                     : glf_gemm_plain(glf_dp(dB, 5), cols, gtb);
+            glf_gemm_operand oc = cw ? glf_gemm_panels(glf_dp(dC, 0), cw, GLF_NO_TRANS)
+                                     : glf_gemm_plain(glf_dp(dC, 0), N, GLF_NO_TRANS);
+            TU_OK(glf_gemm_run(ctx, M, N, K, -0.5f, &oa, &ob, beta, &oc, NULL));
             float *C = tu_read(ctx, dC, M * N);
             if (cw) { /* back to rows */
                 float *t = to_panels_(C, M, N, N); /* (a copy) */
@@ -506,25 +550,30 @@ static void test_panels_operand(void **state)
             free(A), free(B), free(C0), free(Ap), free(Bp), free(Cp), free(C), free(want);
             glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC);
         }
-    /* Refused: columns not a multiple of the width, a shape that does not
-     * match, panels past the end of their buffer, A in panels transposed. */
+    /* Refused: columns not a multiple of the width, panels past the end of
+     * their buffer, A in panels transposed, C transposed, an im2col A. */
     cl_mem d = tu_buf_nan(ctx, 64 * tn);
-    glf_gemm_panels pb = {d, 0, 2 * tn, 5, 2};
-    tu_expect_status(glf_gemm_panels_ex(ctx, GLF_NO_TRANS, GLF_TRANS, 4, 2 * tn, 5, 1.0f, d, 0, 5,
-                                        NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn, NULL, NULL),
+    glf_gemm_operand a = glf_gemm_plain(glf_dp(d, 0), 5, GLF_NO_TRANS);
+    glf_gemm_operand b = glf_gemm_panels(glf_dp(d, 0), 2, GLF_TRANS); /* stored 2tn x 5 */
+    glf_gemm_operand c = glf_gemm_plain(glf_dp(d, 0), 2 * tn, GLF_NO_TRANS);
+    tu_expect_status(glf_gemm_run(ctx, 4, 2 * tn, 5, 1.0f, &a, &b, 0.0f, &c, NULL),
                      GLF_ERR_INVALID_ARG, "panels 2 wide", "multiple");
-    pb = (glf_gemm_panels){d, 0, 5, 2 * tn, tn};
-    tu_expect_status(glf_gemm_panels_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
-                                        4, NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn, NULL, NULL),
-                     GLF_ERR_INVALID_ARG, "op(B)", "expected 4 x");
-    pb.rows = 4, pb.off = 64 * tn + TU_GUARD + 1 - 4 * 2 * tn; /* one float past the end */
-    tu_expect_status(glf_gemm_panels_ex(ctx, GLF_NO_TRANS, GLF_NO_TRANS, 4, 2 * tn, 4, 1.0f, d, 0,
-                                        4, NULL, NULL, 0, 0, &pb, 0.0f, d, 0, 2 * tn, NULL, NULL),
-                     GLF_ERR_INVALID_ARG, "op(B)", "buffer");
-    glf_gemm_panels pa = {d, 0, 4, 6, 3};
-    tu_expect_status(glf_gemm_panels_ex(ctx, GLF_TRANS, GLF_NO_TRANS, 4, 2 * tn, 6, 1.0f, NULL, 0,
-                                        0, &pa, d, 0, 2 * tn, NULL, 0.0f, d, 0, 2 * tn, NULL, NULL),
+    a = glf_gemm_plain(glf_dp(d, 0), 4, GLF_NO_TRANS);
+    b = glf_gemm_panels(glf_dp(d, 64 * tn + TU_GUARD + 1 - 4 * 2 * tn), tn, GLF_NO_TRANS);
+    tu_expect_status(glf_gemm_run(ctx, 4, 2 * tn, 4, 1.0f, &a, &b, 0.0f, &c, NULL),
+                     GLF_ERR_INVALID_ARG, "op(B)", "buffer"); /* one float past the end */
+    a = glf_gemm_panels(glf_dp(d, 0), 3, GLF_TRANS);
+    b = glf_gemm_plain(glf_dp(d, 0), 2 * tn, GLF_NO_TRANS);
+    tu_expect_status(glf_gemm_run(ctx, 4, 2 * tn, 6, 1.0f, &a, &b, 0.0f, &c, NULL),
                      GLF_ERR_INVALID_ARG, "untransposed", NULL);
+    a = glf_gemm_plain(glf_dp(d, 0), 4, GLF_NO_TRANS);
+    c.trans = GLF_TRANS;
+    tu_expect_status(glf_gemm_run(ctx, 4, 2 * tn, 4, 1.0f, &a, &b, 0.0f, &c, NULL),
+                     GLF_ERR_INVALID_ARG, "untransposed", "C plain");
+    c.trans = GLF_NO_TRANS;
+    a.layout = GLF_GEMM_IM2COL;
+    tu_expect_status(glf_gemm_run(ctx, 4, 2 * tn, 4, 1.0f, &a, &b, 0.0f, &c, NULL),
+                     GLF_ERR_INVALID_ARG, "layouts A im2col", NULL);
     glf_buf_release(d);
     glf_ctx_destroy(ctx);
 }
@@ -636,6 +685,11 @@ static void test_nt_stores(void **state)
 #define BOTH_(f)                                                                             \
     cmocka_unit_test_prestate(f, (void *)&v_glf_),                                           \
         cmocka_unit_test_prestate(f, (void *)&v_clblast_)
+/* The SIMT family's tile sets, whatever the device's own family is. */
+#define SIMT_(f)                                                                             \
+    cmocka_unit_test_prestate(f, (void *)&v_simt_),                                          \
+        cmocka_unit_test_prestate(f, (void *)&v_simt_odd_),                                  \
+        cmocka_unit_test_prestate(f, (void *)&v_simt_small_)
 
 int main(void)
 {
@@ -656,6 +710,15 @@ int main(void)
         BOTH_(test_panels_operand),
         cmocka_unit_test_prestate(test_panels_operand, (void *)&v_glf_small_),
         cmocka_unit_test_prestate(test_epilogue, (void *)&v_glf_small_),
+        SIMT_(test_small_shapes),
+        SIMT_(test_edges),
+        SIMT_(test_long_k),
+        SIMT_(test_kib_strides),
+        SIMT_(test_odd_large),
+        cmocka_unit_test_prestate(test_glf_shape, (void *)&v_simt_),
+        SIMT_(test_epilogue),
+        SIMT_(test_im2col_operand),
+        SIMT_(test_panels_operand),
         cmocka_unit_test(test_params_rejected),
         cmocka_unit_test(test_prefetch),
         cmocka_unit_test(test_nt_stores),

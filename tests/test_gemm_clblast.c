@@ -6,6 +6,8 @@
  * stored set is an error naming the file. */
 #include "testutil.h"
 
+#include "glf/tune.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,14 +107,14 @@ static void test_tune_stores(void **state)
     assert_true(!memcmp(&best, &c[0], sizeof best) || !memcmp(&best, &c[1], sizeof best));
 
     /* A corrupt stored set is an error naming the file, never used. */
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd,
-             "for f in '%s'/gemm-tune-*-clblast.txt; do printf 'glf-clblast-tune 1\\nx\\nGEMMK=0 "
-             "KREG=oops\\n' > \"$f\"; done",
-             glf_ctx_cache_dir(ctx));
-    assert_int_equal(system(cmd), 0);
-    tu_expect_status(glf_clblast_tuned(ctx, &got, &found), GLF_ERR_FORMAT, "-clblast.txt",
-                     "KREG");
+    char path[4096];
+    TU_OK(glf_tune_store_path(ctx, path, sizeof path));
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("glf tune store 1\ndevice x\nclblast = GEMMK=0 KREG=oops\n", f);
+    fclose(f);
+    tu_expect_status(glf_clblast_tuned(ctx, &got, &found), GLF_ERR_FORMAT, path, "KREG");
+    assert_int_equal(found, 0);
     glf_ctx_destroy(ctx);
 }
 

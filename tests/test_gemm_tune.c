@@ -4,6 +4,8 @@
  * workload's timings decide the second stage. */
 #include "testutil.h"
 
+#include "glf/tune.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,21 +67,11 @@ static void test_tune_stores_and_reuses(void **state)
     glf_ctx_destroy(ctx);
 }
 
-/* Overwrite the stored set (whatever its file is called) with text. */
+/* Overwrite the device's tuning store with text. */
 static void store_text_(glf_ctx *ctx, const char *text)
 {
-    glf_gemm_params p;
-    int found;
-    TU_OK(glf_gemm_tuned(ctx, &p, &found));
-    assert_int_equal(found, 1); /* runs after test_tune_stores_and_reuses */
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "ls %s/gemm-tune-*.txt", glf_ctx_cache_dir(ctx));
-    FILE *ls = popen(cmd, "r");
-    assert_non_null(ls);
     char path[4096];
-    assert_non_null(fgets(path, sizeof path, ls));
-    pclose(ls);
-    path[strcspn(path, "\n")] = '\0';
+    TU_OK(glf_tune_store_path(ctx, path, sizeof path));
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -90,14 +82,15 @@ static void test_bad_stored_set_is_not_used(void **state)
 {
     (void)state;
     glf_ctx *ctx = tu_ctx();
-    store_text_(ctx, "glf-gemm-tune 1\nsome device\nrm=99 vw=16 nv=2 lx=1 ly=16\n");
+    store_text_(ctx, "glf tune store 1\ndevice some device\ngemm = rm=99 vw=16 nv=2 lx=1 ly=16\n");
     glf_ctx_destroy(ctx);
     ctx = tu_ctx();
     int notes = 0;
     glf_gemm_set_note(ctx, note_, &notes);
     product_ok_(ctx);
     assert_int_equal(notes, 1);
-    glf_gemm_params got = glf_gemm_get_params(ctx), def = glf_gemm_default_params();
+    glf_gemm_params got = glf_gemm_get_params(ctx);
+    const glf_gemm_params def = glf_gemm_default_params_for(glf_ctx_family(ctx));
     assert_memory_equal(&got, &def, sizeof got);
     assert_string_equal(glf_gemm_backend_name(ctx), "glf");
     glf_ctx_destroy(ctx);
@@ -106,8 +99,13 @@ static void test_bad_stored_set_is_not_used(void **state)
     store_text_(ctx, "not a tuning file\n");
     glf_gemm_params p;
     int found;
-    assert_int_equal(glf_gemm_tuned(ctx, &p, &found), GLF_ERR_FORMAT);
-    assert_non_null(strstr(glf_last_error(), "gemm-tune-"));
+    char path[4096];
+    TU_OK(glf_tune_store_path(ctx, path, sizeof path));
+    tu_expect_status(glf_gemm_tuned(ctx, &p, &found), GLF_ERR_FORMAT, path, "glf tune store 1");
+    glf_ctx_destroy(ctx);
+    ctx = tu_ctx(); /* a store whose tile set is not one: named too */
+    store_text_(ctx, "glf tune store 1\ndevice x\ngemm = rm=8 vw=sixteen\n");
+    tu_expect_status(glf_gemm_tuned(ctx, &p, &found), GLF_ERR_FORMAT, path, "key 'gemm'");
     glf_ctx_destroy(ctx);
     ctx = tu_ctx();
     got = glf_gemm_get_params(ctx);
@@ -128,7 +126,8 @@ struct fake_work_ {
 static glf_status fake_work_(glf_ctx *ctx, void *user, double *seconds)
 {
     struct fake_work_ *w = user;
-    glf_gemm_params p = glf_gemm_get_params(ctx), def = glf_gemm_default_params();
+    glf_gemm_params p = glf_gemm_get_params(ctx);
+    const glf_gemm_params def = glf_gemm_default_params_for(glf_ctx_family(ctx));
     if (w->calls < 8)
         w->seen[w->calls] = p;
     if (++w->calls == w->fail_at)
@@ -155,9 +154,10 @@ static void test_tune_workload_decides(void **state)
 {
     (void)state;
     glf_ctx *ctx = tu_ctx();
-    glf_gemm_params best, def = glf_gemm_default_params();
+    glf_gemm_params best, def = glf_gemm_default_params_for(glf_ctx_family(ctx));
     struct fake_work_ w = {1.0, 0.5, 0, 0, {{0}}};
-    TU_OK(glf_gemm_tune_ex(ctx, 1, fake_work_, &w, &best));
+    glf_gemm_tune_opts o = {1, 0, fake_work_, &w};
+    TU_OK(glf_gemm_tune_ex(ctx, &o, &best));
     assert_int_equal(w.calls, 2);
     assert_memory_equal(&w.seen[0], &def, sizeof def);
     assert_memory_not_equal(&w.seen[1], &def, sizeof def);
@@ -168,7 +168,8 @@ static void test_tune_workload_decides(void **state)
 
     struct fake_work_ bad = {1.0, 0.5, 0, 1, {{0}}}; /* fails on the default */
     glf_gemm_params other;
-    tu_expect_status(glf_gemm_tune_ex(ctx, 1, fake_work_, &bad, &other), GLF_ERR_IO,
+    o.user = &bad;
+    tu_expect_status(glf_gemm_tune_ex(ctx, &o, &other), GLF_ERR_IO,
                      "fake workload", "call 1");
     stored_is_(ctx, &best);
     in_use = glf_gemm_get_params(ctx);
@@ -176,7 +177,8 @@ static void test_tune_workload_decides(void **state)
     product_ok_(ctx);
 
     struct fake_work_ close = {1.0, 0.98, 0, 0, {{0}}};
-    TU_OK(glf_gemm_tune_ex(ctx, 1, fake_work_, &close, &best));
+    o.user = &close;
+    TU_OK(glf_gemm_tune_ex(ctx, &o, &best));
     assert_int_equal(close.calls, 2);
     assert_memory_equal(&best, &def, sizeof best);
     stored_is_(ctx, &def);

@@ -32,7 +32,7 @@ static void check_case_(glf_ctx *ctx, int tr, glf_conv_shape s, int bias, int wa
     int Wo = tr ? glf_conv_transpose2d_out(s.W, s.K, s.S, s.P) : glf_conv2d_out(s.W, s.K, s.S, s.P);
     char tag[256];
     int use[2];
-    glf_gemm_im2col_policy(ctx, use);
+    glf_conv_im2col_policy(ctx, use);
     snprintf(tag, sizeof tag,
              "%s B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d bias=%d dx=%d off=%zu gemm=%s "
              "implicit=%d%d",
@@ -138,7 +138,7 @@ static void variant_(glf_ctx *ctx, int v)
 {
     static const int use_[2][2] = {{0, 0}, {1, 1}};
     TU_OK(glf_gemm_set_backend(ctx, v == 2 ? GLF_GEMM_CLBLAST : GLF_GEMM_GLF));
-    TU_OK(glf_gemm_set_im2col_policy(ctx, use_[v == 1]));
+    TU_OK(glf_conv_set_im2col_policy(ctx, use_[v == 1]));
 }
 
 static void test_conv2d_odd(void **state)
@@ -365,7 +365,7 @@ static glf_ctx *colt_ctx_(void)
     glf_ctx *ctx = tu_ctx();
     TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
     int use[2] = {0, 0};
-    TU_OK(glf_gemm_set_im2col_policy(ctx, use));
+    TU_OK(glf_conv_set_im2col_policy(ctx, use));
     return ctx;
 }
 

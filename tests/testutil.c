@@ -35,6 +35,18 @@ glf_ctx *tu_ctx_with(const char *var, ...)
     return ctx;
 }
 
+int tu_small(void)
+{
+    static int small = -1;
+    if (small < 0) {
+        const char *v = getenv("GLF_TEST_SIZE");
+        if (v && *v && strcmp(v, "small") && strcmp(v, "full"))
+            fail_msg("GLF_TEST_SIZE='%s': expected 'small' or 'full'", v);
+        small = v && !strcmp(v, "small");
+    }
+    return small;
+}
+
 float tu_sentinel(void)
 {
     uint32_t bits = TU_SENTINEL_BITS;

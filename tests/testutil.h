@@ -37,6 +37,10 @@ glf_ctx *tu_ctx_with(const char *var, ...);
                      glf_last_error());                                       \
     } while (0)
 
+/* 1 when GLF_TEST_SIZE=small (read once): tests leave out their largest
+ * shapes, for slow devices, and keep every odd one, guard and NaN fill. */
+int tu_small(void);
+
 float tu_sentinel(void);
 /* n floats + TU_GUARD guard, all set to the sentinel NaN. */
 cl_mem tu_buf_nan(glf_ctx *ctx, size_t n);

@@ -1,7 +1,7 @@
 /* `glf bench` (include/glf/bench.h): microbenchmarks of the device's peaks,
  * GEMM at GLF's shapes through three backends, the ops of one profiled
- * training step against the net's cost model, and the training step; and
- * `glf tune`'s choice of glf's tile set, made on training steps. */
+ * training step (the tuning workload, tune/workload.h) against the net's
+ * cost model, and the training step. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +11,11 @@
 #include "glf/bench.h"
 #include "glf/gemm.h"
 #include "glf/net.h"
+#include "glf/ops_conv.h"
 #include "glf/rng.h"
+#include "glf/tune.h"
 #include "glf/util.h"
+#include "tune/workload.h"
 
 glf_bench_opts glf_bench_defaults(void)
 {
@@ -218,56 +221,19 @@ static glf_status gemm_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_re
 
 /* ---- the training step ----------------------------------------------------- */
 
-static glf_status step_(glf_net *net, cl_mem x, int B, long t)
-{
-    glf_losses l;
-    GLF_TRY(glf_net_forward_backward(net, glf_dp(x, 0), B, NULL, &l));
-    GLF_TRY(glf_net_adam(net, 0, t));
-    return glf_finish(glf_net_ctx(net));
-}
-
-/* The GLF model of 28x28 images at batch B and a batch of random images
- * for it, as the step timings run it (release both; on failure whatever
- * was made is in *net and *x, or NULL). */
-static glf_status step_setup_(glf_ctx *ctx, int B, glf_net **net, cl_mem *x)
-{
-    glf_config c;
-    *net = NULL, *x = NULL;
-    GLF_TRY(glf_config_preset(&c, 1, 28, 28));
-    c.batch = B;
-    size_t n = (size_t)B * 784;
-    float *h = malloc(n * sizeof *h);
-    if (!h)
-        return glf_fail(GLF_ERR_NOMEM, "out of memory");
-    glf_rng rng;
-    glf_rng_init(&rng, 1, 0);
-    for (size_t i = 0; i < n; i++)
-        h[i] = glf_rng_uniform(&rng);
-    glf_status s = glf_net_create(ctx, &c, B, net);
-    if (!s)
-        s = glf_net_init(*net, 123);
-    if (!s)
-        s = glf_buf_create(ctx, n * 4, x);
-    if (!s)
-        s = glf_buf_write(ctx, *x, 0, n * 4, h);
-    free(h);
-    return s;
-}
-
 static glf_status train_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result *r)
 {
     int B = o->quick ? 16 : o->batch;
-    glf_net *net;
-    cl_mem x;
-    glf_status s = step_setup_(ctx, B, &net, &x);
-    long t = 1;
+    glf_step_work w;
+    glf_status s = glf_step_work_make(ctx, B, &w);
+    glf_net *net = w.net;
     int warm = o->quick ? 1 : 2, steps = o->quick ? 1 : (o->steps < 1 ? 1 : o->steps);
     say_(o, "bench: training step%s", "");
     for (int i = 0; i < warm && !s; i++)
-        s = step_(net, x, B, t++);
+        s = glf_step_work_run(&w);
     double t0 = glf_now();
     for (int i = 0; i < steps && !s; i++)
-        s = step_(net, x, B, t++);
+        s = glf_step_work_run(&w);
     double dt = (glf_now() - t0) / steps;
     r->batch = B;
     r->step_ms = dt * 1e3;
@@ -297,7 +263,7 @@ static glf_status train_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_r
         int ne = 0;
         s = glf_profile_start(ctx);
         if (!s)
-            s = step_(net, x, B, t++);
+            s = glf_step_work_run(&w);
         glf_status s2 = glf_profile_stop(ctx, &e, &ne);
         s = s ? s : s2;
         for (int i = 0; i < ne && !s; i++) {
@@ -321,42 +287,7 @@ static glf_status train_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_r
         }
         free(e);
     }
-    glf_buf_release(x);
-    glf_net_destroy(net);
-    return s;
-}
-
-/* ---- glf tune: tile sets on training steps --------------------------------- */
-
-struct tune_work_ {
-    glf_net *net;
-    cl_mem x;
-    int B, steps;
-    long t;
-};
-
-/* One step to settle (scratch sizes, caches after the switch of tile
- * set), then the mean of w->steps timed ones. */
-static glf_status tune_work_(glf_ctx *ctx, void *user, double *seconds)
-{
-    struct tune_work_ *w = user;
-    (void)ctx;
-    GLF_TRY(step_(w->net, w->x, w->B, w->t++));
-    double t0 = glf_now();
-    for (int i = 0; i < w->steps; i++)
-        GLF_TRY(step_(w->net, w->x, w->B, w->t++));
-    *seconds = (glf_now() - t0) / w->steps;
-    return GLF_OK;
-}
-
-glf_status glf_bench_tune_gemm(glf_ctx *ctx, int quick, glf_gemm_params *best)
-{
-    struct tune_work_ w = {NULL, NULL, quick ? 16 : 256, quick ? 1 : 3, 1};
-    glf_status s = step_setup_(ctx, w.B, &w.net, &w.x);
-    if (!s)
-        s = glf_gemm_tune_ex(ctx, quick, tune_work_, &w, best);
-    glf_buf_release(w.x);
-    glf_net_destroy(w.net);
+    glf_step_work_free(&w);
     return s;
 }
 
@@ -374,19 +305,18 @@ glf_status glf_bench_run(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result
      * tuning (a stored tile set that failed validation is not in use). */
     glf_gemm_params gp = glf_gemm_get_params(ctx), sp;
     int use[2], su[2], gt = 0, ct = 0;
-    glf_gemm_im2col_policy(ctx, use);
+    glf_conv_im2col_policy(ctx, use);
     if (glf_gemm_tuned(ctx, &sp, &gt) != GLF_OK)
         glf_clear_error(), gt = 0;
-    if (glf_gemm_im2col_tuned(ctx, su, &ct) != GLF_OK)
+    if (glf_conv_tuned(ctx, su, &ct) != GLF_OK)
         glf_clear_error(), ct = 0;
-    gt = gt && sp.rm == gp.rm && sp.vw == gp.vw && sp.nv == gp.nv && sp.lx == gp.lx &&
-         sp.ly == gp.ly;
+    gt = gt && !memcmp(&sp, &gp, sizeof sp);
     ct = ct && su[0] == use[0] && su[1] == use[1];
     char set[96];
     glf_gemm_params_format(&gp, set, sizeof set);
     snprintf(r->glf_set, sizeof r->glf_set, "%s (%s)", set, gt ? "tuned" : "defaults");
     snprintf(r->conv_set, sizeof r->conv_set, "taps=%s pixels=%s (%s)",
-             glf_gemm_im2col_word(use[0]), glf_gemm_im2col_word(use[1]),
+             glf_conv_im2col_word(use[0]), glf_conv_im2col_word(use[1]),
              ct ? "tuned" : "defaults");
     say_(o, "bench: FMA peak and bandwidth%s", "");
     GLF_TRY(glf_bench_peaks(ctx, o->quick, &r->peak_runs[0], &r->bandwidth_runs[0]));

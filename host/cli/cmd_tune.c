@@ -10,6 +10,7 @@
 #include "glf/bench.h"
 #include "glf/gemm.h"
 #include "glf/ops_conv.h"
+#include "glf/tune.h"
 
 static void progress_(void *user, const char *line)
 {
@@ -26,22 +27,25 @@ static void print_params_(const char *what, const glf_gemm_params *p)
 
 static void print_conv_(const char *what, const int use[2])
 {
-    printf("conv %s: taps=%s pixels=%s\n", what, glf_gemm_im2col_word(use[0]),
-           glf_gemm_im2col_word(use[1]));
+    printf("conv %s: taps=%s pixels=%s\n", what, glf_conv_im2col_word(use[0]),
+           glf_conv_im2col_word(use[1]));
 }
 
 static int usage_(void)
 {
-    printf("usage: glf tune [--device SPEC] [--only glf|clblast|conv] [--show] [--quick]\n\n"
+    printf("usage: glf tune [--device SPEC] [--only glf|clblast|conv] [--show] [--quick]\n"
+           "                [--both-families]\n\n"
            "Times kernel variants at GLF's shapes on the device, validating each against\n"
            "a host reference (odd shapes, NaN-filled outputs, guard regions) before\n"
            "timing it, and stores the fastest in the cache folder (GLF_CACHE_DIR),\n"
            "keyed by device, driver and platform; later runs on that device use them:\n"
-           "  glf      tile sets of glf's own GEMM kernels (rows x vectors per\n"
-           "           work-item, vector width, work-group shape): all timed on\n"
-           "           GLF's GEMM shapes, then the default and the three fastest on\n"
-           "           training steps (batch 256), where the default stays unless\n"
-           "           another is 3%% faster; validated again before first use;\n"
+           "  glf      tile sets of glf's own GEMM kernels in the device's kernel family\n"
+           "           (glf devices: cpu, rows x vectors per work-item; simt, the tile of\n"
+           "           a work-group, its work-items' blocks, the steps of k in local\n"
+           "           memory): all timed on GLF's GEMM shapes, then the default and the\n"
+           "           three fastest on training steps (batch 256), where the default\n"
+           "           stays unless another is 3%% faster; validated again before first\n"
+           "           use; --both-families also tries the other family's sets;\n"
            "  clblast  CLBlast's Xgemm parameters (tiles, work-group, vector widths,\n"
            "           local memory), handed to CLBlast with CLBlastOverrideParameters;\n"
            "           `glf bench` compares them with CLBlast's defaults;\n"
@@ -61,7 +65,7 @@ static int usage_(void)
 int glf_cmd_tune(int argc, char **argv)
 {
     const char *spec = NULL, *only = NULL;
-    int show = 0, quick = 0;
+    int show = 0, quick = 0, both = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if ((r = cli_opt(argc, argv, &i, "--device", &spec)) != 0 ||
@@ -72,6 +76,8 @@ int glf_cmd_tune(int argc, char **argv)
             show = 1;
         } else if (!strcmp(argv[i], "--quick")) {
             quick = 1;
+        } else if (!strcmp(argv[i], "--both-families")) {
+            both = 1;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             return usage_();
         } else {
@@ -100,7 +106,7 @@ int glf_cmd_tune(int argc, char **argv)
             else if (found)
                 print_params_("tuned", &p);
             else {
-                p = glf_gemm_default_params();
+                p = glf_gemm_default_params_for(glf_ctx_family(ctx));
                 print_params_("untuned, defaults", &p);
             }
         }
@@ -114,19 +120,19 @@ int glf_cmd_tune(int argc, char **argv)
                 printf("clblast untuned: CLBlast's own defaults\n");
         }
         if (do_conv && !rc) {
-            if ((s = glf_gemm_im2col_tuned(ctx, use, &found)) != GLF_OK)
+            if ((s = glf_conv_tuned(ctx, use, &found)) != GLF_OK)
                 rc = cli_error("tune", s);
             else if (found)
                 print_conv_("tuned", use);
             else {
-                glf_gemm_im2col_policy(ctx, use);
+                glf_conv_im2col_policy(ctx, use);
                 print_conv_("untuned, defaults", use);
             }
         }
     } else {
         glf_gemm_set_note(ctx, progress_, NULL);
         if (do_glf) {
-            if ((s = glf_bench_tune_gemm(ctx, quick, &p)) != GLF_OK)
+            if ((s = glf_tune_gemm_on_steps(ctx, quick, both, &p)) != GLF_OK)
                 rc = cli_error("tune", s);
             else
                 print_params_("tuned", &p);
@@ -143,7 +149,7 @@ int glf_cmd_tune(int argc, char **argv)
             if ((s = glf_conv_tune(ctx, quick, use, progress_, NULL)) != GLF_OK)
                 rc = cli_error("tune", s);
             else
-                print_conv_(glf_gemm_has_im2col(ctx) ? "tuned" : "(CLBlast backend)", use);
+                print_conv_(glf_gemm_takes(ctx, GLF_GEMM_IM2COL) ? "tuned" : "(CLBlast backend)", use);
         }
     }
     glf_ctx_destroy(ctx);

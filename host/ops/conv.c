@@ -5,8 +5,9 @@
  * the GEMMs as column panels (glf_gemm_panels_ex: the C x B*L matrix in
  * panels L wide) and the backward passes write colT as the GEMM's packed
  * panels; otherwise (CLBlast, GLF_PANELS=off) layout permutes make plain
- * copies. Kernels in cl/conv.cl; GEMMs through glf_gemm (or its implicit
- * im2col operand, per glf_gemm_im2col_policy). */
+ * copies. Kernels in cl/conv.cl; GEMMs through glf_gemm_run, with the
+ * im2col operand materialised or implicit per the context's policy
+ * (glf_conv_im2col_policy, kept here). */
 #include "glf/ops_conv.h"
 
 #include <limits.h>
@@ -15,6 +16,8 @@
 #include <string.h>
 
 #include "glf/gemm.h"
+#include "glf/tune.h"
+#include "runtime/slots.h"
 
 /* Work-group size (dim 0) of the kernels here but col2im_fixed: small, so
  * PoCL vectorises along it without barriers; fixed, so each kernel compiles
@@ -34,6 +37,57 @@ int glf_conv2d_out(int in, int K, int S, int P)
 int glf_conv_transpose2d_out(int in, int K, int S, int P)
 {
     return (in - 1) * S - 2 * P + K;
+}
+
+/* ---- the im2col policy --------------------------------------------------------- */
+
+/* The untuned policy, both orientations: materialised, which measured
+ * faster on PoCL's CPU device. */
+#define IM2COL_DEFAULT_ 0
+
+struct policy_ {
+    int use[2];
+};
+
+/* ctx's policy, made on first use from the device's stored choice (an
+ * unreadable store leaves the defaults). NULL when out of memory. */
+static struct policy_ *policy_(glf_ctx *ctx)
+{
+    int fresh;
+    struct policy_ *p = glf_ctx_slot_(ctx, GLF_SLOT_CONV_, sizeof *p, &fresh);
+    if (p && fresh) {
+        int use[2], found = 0;
+        p->use[0] = p->use[1] = IM2COL_DEFAULT_;
+        if (glf_conv_tuned(ctx, use, &found) == GLF_OK && found)
+            p->use[0] = use[0], p->use[1] = use[1];
+        glf_clear_error();
+    }
+    return p;
+}
+
+const char *glf_conv_im2col_word(int use)
+{
+    return use ? "implicit" : "materialised";
+}
+
+void glf_conv_im2col_policy(glf_ctx *ctx, int use[2])
+{
+    const struct policy_ *p = policy_(ctx);
+    use[0] = p ? p->use[0] : IM2COL_DEFAULT_;
+    use[1] = p ? p->use[1] : IM2COL_DEFAULT_;
+}
+
+glf_status glf_conv_set_im2col_policy(glf_ctx *ctx, const int use[2])
+{
+    if ((use[0] != 0 && use[0] != 1) || (use[1] != 0 && use[1] != 1))
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_conv_set_im2col_policy: use {%d, %d}, expected 0 or 1 each", use[0],
+                        use[1]);
+    struct policy_ *p = policy_(ctx);
+    if (!p)
+        return glf_fail(GLF_ERR_NOMEM, "out of memory for the convolutions' policy");
+    p->use[0] = use[0], p->use[1] = use[1];
+    return GLF_OK;
 }
 
 /* The GEMM problem either op reduces to: a conv over an "image" of C channels
@@ -124,7 +178,7 @@ static glf_status kern_win_(glf_ctx *ctx, const char *name, const geom_ *g, cl_k
  * tests and benchmarks; the option panels). */
 static int panels_on_(glf_ctx *ctx)
 {
-    return glf_ctx_options(ctx)->panels && glf_gemm_has_im2col(ctx);
+    return glf_ctx_options(ctx)->panels && glf_gemm_takes(ctx, GLF_GEMM_PANELS);
 }
 
 /* The width of the column panels the backward passes have colT written in:
@@ -144,46 +198,23 @@ static size_t panel_width_(glf_ctx *ctx, const geom_ *g)
     return tn && g->R % tn == 0 && tn % kk == 0 ? tn : 0;
 }
 
-/* An operand of the convolutions' GEMMs: a plain matrix (row stride ld) or
- * a matrix in column panels (pn.buf != NULL). */
-typedef struct opnd_ {
-    glf_dptr m;
-    size_t ld;
-    glf_gemm_panels pn;
-} opnd_;
-
-static opnd_ plain_(glf_dptr m, size_t ld)
-{
-    opnd_ o = {m, ld, {NULL, 0, 0, 0, 0}};
-    return o;
-}
-
-static opnd_ panels_(glf_dptr m, size_t rows, size_t cols, size_t tn)
-{
-    opnd_ o = {m, 0, {m.buf, m.off, rows, cols, tn}};
-    return o;
-}
-
 /* C (M, N) = op(A) op(B) + beta C, C plain (ldc) or in panels L wide (L
  * != 0: a (B, C, L) tensor), plus the bias b by row (b.buf NULL: none). */
-static glf_status gemm_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
-                        const opnd_ *A, const opnd_ *B, float beta, glf_dptr C, size_t ldc,
-                        size_t L, glf_dptr b)
+static glf_status gemm_(glf_ctx *ctx, size_t M, size_t N, size_t K, const glf_gemm_operand *A,
+                        const glf_gemm_operand *B, float beta, glf_dptr C, size_t ldc, size_t L,
+                        glf_dptr b)
 {
-    if (!A->pn.buf && !B->pn.buf && !L && !b.buf)
-        return glf_gemm_dp(ctx, ta, tb, M, N, K, 1.0f, A->m, A->ld, B->m, B->ld, beta, C, ldc);
-    glf_gemm_panels pc = {C.buf, C.off, M, N, L};
+    glf_gemm_operand c = L ? glf_gemm_panels(C, L, GLF_NO_TRANS)
+                           : glf_gemm_plain(C, ldc, GLF_NO_TRANS);
     glf_gemm_epilogue ep = {b, GLF_GEMM_ACT_NONE, 1};
-    return glf_gemm_panels_ex(ctx, ta, tb, M, N, K, 1.0f, A->m.buf, A->m.off, A->ld,
-                              A->pn.buf ? &A->pn : NULL, B->m.buf, B->m.off, B->ld,
-                              B->pn.buf ? &B->pn : NULL, beta, C.buf, C.off, ldc,
-                              L ? &pc : NULL, b.buf ? &ep : NULL);
+    return glf_gemm_run(ctx, M, N, K, 1.0f, A, B, beta, &c, b.buf ? &ep : NULL);
 }
 
-/* colT as im2col_t_ wrote it: in panels tn wide, or plain (tn 0). */
-static opnd_ colt_(glf_dptr col, const geom_ *g, size_t tn)
+/* colT (N, R) as im2col_t_ wrote it, as op(X) = colT or colT^T (t): in
+ * panels tn wide, or plain (tn 0). */
+static glf_gemm_operand colt_(glf_dptr col, const geom_ *g, size_t tn, glf_trans t)
 {
-    return tn ? panels_(col, g->N, g->R, tn) : plain_(col, g->R);
+    return tn ? glf_gemm_panels(col, tn, t) : glf_gemm_plain(col, g->R, t);
 }
 
 /* colT (N, R) = the transpose of im2col(img): row n holds pixel n's window;
@@ -226,26 +257,25 @@ static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bia
                       GLF_I32(g->Wo));
 }
 
-/* The im2col of img under g as a GEMM operand (glf_gemm_im2col_b): op(B)
- * = col (R, N), or col^T (N, R) when transposed. */
-static glf_gemm_im2col ib_(glf_dptr img, const geom_ *g, int transposed)
+/* The im2col of img under g as a GEMM operand: op(B) = col (R, N), or
+ * col^T (N, R) when transposed. */
+static glf_gemm_operand ib_(glf_dptr img, const geom_ *g, int transposed)
 {
-    glf_gemm_im2col b = {img.buf, img.off, g->B, g->C, g->H, g->W, g->K, g->S, g->P,
-                         g->Ho, g->Wo, transposed};
-    return b;
+    glf_gemm_im2col im = {g->B, g->C, g->H, g->W, g->K, g->S, g->P, g->Ho, g->Wo};
+    return glf_gemm_image(img, im, transposed ? GLF_TRANS : GLF_NO_TRANS);
 }
 
-/* Whether the GEMM takes op(B) as the implicit im2col (glf_gemm_im2col_b)
- * rather than a materialised column matrix, for op(B) along the taps
- * (pixels 0: Conv2d forward, ConvTranspose2d input gradient) or along the
- * pixels (1: weight gradients): glf's kernels and the device's policy
- * (glf_gemm_im2col_policy, tuned by glf_conv_tune). */
+/* Whether the GEMM takes op(B) as the implicit im2col rather than a
+ * materialised column matrix, for op(B) along the taps (pixels 0: Conv2d
+ * forward, ConvTranspose2d input gradient) or along the pixels (1: weight
+ * gradients): glf's kernels and the context's policy (tuned by
+ * glf_conv_tune). */
 static int implicit_(glf_ctx *ctx, int pixels)
 {
     int use[2];
-    if (!glf_gemm_has_im2col(ctx))
+    if (!glf_gemm_takes(ctx, GLF_GEMM_IM2COL))
         return 0;
-    glf_gemm_im2col_policy(ctx, use);
+    glf_conv_im2col_policy(ctx, use);
     return use[pixels];
 }
 
@@ -329,17 +359,17 @@ glf_status glf_conv2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, 
     glf_dptr col = work, yT = at_(work, g.R * g.N);
     const int imp = implicit_(ctx, 0), tp = panels_on_(ctx);
     if (imp) { /* yT (Cout, N) = w (Cout, R) * col (R, N), implicit */
-        glf_gemm_im2col im = ib_(x, &g, 0);
-        GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, s->Cout, g.N, g.R, 1.0f, w.buf, w.off, g.R,
-                                  &im, 0.0f, yT.buf, yT.off, g.N));
+        glf_gemm_operand a = glf_gemm_plain(w, g.R, GLF_NO_TRANS), bo = ib_(x, &g, 0);
+        GLF_TRY(gemm_(ctx, s->Cout, g.N, g.R, &a, &bo, 0.0f, yT, g.N, 0, glf_dp(NULL, 0)));
     } else {
         GLF_TRY(im2col_t_(ctx, col, x, &g, 0));
         /* y (B, Cout, L) = w (Cout, R) * colT (N, R)^T + b, colT plain (see
          * panel_width_): y is the Cout x N matrix in panels L wide, the bias
          * by row (or yT (Cout, N), then permuted with the bias) */
-        opnd_ a = plain_(w, g.R), bo = plain_(col, g.R);
-        GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, s->Cout, g.N, g.R, &a, &bo, 0.0f,
-                      tp ? y : yT, g.N, tp ? g.L : 0, tp ? b : glf_dp(NULL, 0)));
+        glf_gemm_operand a = glf_gemm_plain(w, g.R, GLF_NO_TRANS);
+        glf_gemm_operand bo = glf_gemm_plain(col, g.R, GLF_TRANS);
+        GLF_TRY(gemm_(ctx, s->Cout, g.N, g.R, &a, &bo, 0.0f, tp ? y : yT, g.N, tp ? g.L : 0,
+                      tp ? b : glf_dp(NULL, 0)));
     }
     if (imp || !tp) /* yT (Cout, N): permuted into y, with the bias */
         GLF_TRY(to_bcl_(ctx, y, yT, b, s->B, s->Cout, g.L));
@@ -368,9 +398,9 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
         if (imp || !tp) /* dyT (Cout, N), unless dy goes in as panels */
             GLF_TRY(to_cbl_(ctx, dyT, dy, s->B, s->Cout, g.L));
         if (imp) { /* dw (Cout, R) (+)= dyT (Cout, N) * col^T, implicit */
-            glf_gemm_im2col im = ib_(x, &g, 1);
-            GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Co, g.R, g.N, 1.0f, dyT.buf, dyT.off,
-                                      g.N, &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
+            glf_gemm_operand a = glf_gemm_plain(dyT, g.N, GLF_NO_TRANS), b = ib_(x, &g, 1);
+            GLF_TRY(gemm_(ctx, Co, g.R, g.N, &a, &b, accumulate ? 1.0f : 0.0f, dw, g.R, 0,
+                          glf_dp(NULL, 0)));
         } else {
             /* dw (Cout, R) (+)= dyT (Cout, N) * colT (N, R): the transposed
              * im2col makes op(B) untransposed (a transposing pack of col (R, N)
@@ -379,9 +409,11 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
              * is dy itself in panels L wide */
             size_t tn = panel_width_(ctx, &g);
             GLF_TRY(im2col_t_(ctx, col, x, &g, tn));
-            opnd_ a = tp ? panels_(dy, Co, g.N, g.L) : plain_(dyT, g.N), b = colt_(col, &g, tn);
-            GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Co, g.R, g.N, &a, &b,
-                          accumulate ? 1.0f : 0.0f, dw, g.R, 0, glf_dp(NULL, 0)));
+            glf_gemm_operand a = tp ? glf_gemm_panels(dy, g.L, GLF_NO_TRANS)
+                                    : glf_gemm_plain(dyT, g.N, GLF_NO_TRANS);
+            glf_gemm_operand b = colt_(col, &g, tn, GLF_NO_TRANS);
+            GLF_TRY(gemm_(ctx, Co, g.R, g.N, &a, &b, accumulate ? 1.0f : 0.0f, dw, g.R, 0,
+                          glf_dp(NULL, 0)));
         }
     }
     if (dx.buf) {
@@ -393,9 +425,10 @@ glf_status glf_conv2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
         glf_dptr dyP = dyT;
         if (!tp)
             GLF_TRY(to_blc_(ctx, dyP, dy, s->B, s->Cout, g.L));
-        opnd_ a = plain_(wT, Co), b = tp ? panels_(dy, Co, g.N, g.L) : plain_(dyP, Co);
-        GLF_TRY(gemm_(ctx, GLF_NO_TRANS, tp ? GLF_NO_TRANS : GLF_TRANS, g.R, g.N, Co, &a, &b, 0.0f,
-                      col, g.N, 0, glf_dp(NULL, 0)));
+        glf_gemm_operand a = glf_gemm_plain(wT, Co, GLF_NO_TRANS);
+        glf_gemm_operand b = tp ? glf_gemm_panels(dy, g.L, GLF_NO_TRANS)
+                                : glf_gemm_plain(dyP, Co, GLF_TRANS);
+        GLF_TRY(gemm_(ctx, g.R, g.N, Co, &a, &b, 0.0f, col, g.N, 0, glf_dp(NULL, 0)));
         GLF_TRY(col2im_(ctx, dx, col, glf_dp(NULL, 0), &g));
     }
     return GLF_OK;
@@ -434,9 +467,10 @@ glf_status glf_conv_transpose2d_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, gl
     GLF_TRY(to_blc_(ctx, wT, w, 1, s->Cin, g.R));
     /* col (R, N) = wT (R, Cin) * xT (Cin, N): xT as x in panels L wide, or
      * op(B) = xP^T with xP = x as (N, Cin) */
-    opnd_ a = plain_(wT, Ci), bo = tp ? panels_(x, Ci, g.N, g.L) : plain_(xP, Ci);
-    GLF_TRY(gemm_(ctx, GLF_NO_TRANS, tp ? GLF_NO_TRANS : GLF_TRANS, g.R, g.N, Ci, &a, &bo, 0.0f,
-                  col, g.N, 0, glf_dp(NULL, 0)));
+    glf_gemm_operand a = glf_gemm_plain(wT, Ci, GLF_NO_TRANS);
+    glf_gemm_operand bo = tp ? glf_gemm_panels(x, g.L, GLF_NO_TRANS)
+                             : glf_gemm_plain(xP, Ci, GLF_TRANS);
+    GLF_TRY(gemm_(ctx, g.R, g.N, Ci, &a, &bo, 0.0f, col, g.N, 0, glf_dp(NULL, 0)));
     return col2im_(ctx, y, col, b, &g);
 }
 
@@ -464,34 +498,36 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
         if (imp || !tp) /* xT (Cin, N), unless x goes in as panels */
             GLF_TRY(to_cbl_(ctx, xT, x, s->B, s->Cin, g.L));
         if (imp) { /* dw (Cin, R) (+)= xT (Cin, N) * col^T, implicit */
-            glf_gemm_im2col im = ib_(dy, &g, 1);
-            GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Ci, g.R, g.N, 1.0f, xT.buf, xT.off, g.N,
-                                      &im, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, g.R));
+            glf_gemm_operand a = glf_gemm_plain(xT, g.N, GLF_NO_TRANS), b = ib_(dy, &g, 1);
+            GLF_TRY(gemm_(ctx, Ci, g.R, g.N, &a, &b, accumulate ? 1.0f : 0.0f, dw, g.R, 0,
+                          glf_dp(NULL, 0)));
         } else {
             /* dw (Cin, R) (+)= xT (Cin, N) * colT (N, R), as in Conv2d */
             GLF_TRY(im2col_t_(ctx, col, dy, &g, tn));
             have_colT = 1;
-            opnd_ a = tp ? panels_(x, Ci, g.N, g.L) : plain_(xT, g.N), b = colt_(col, &g, tn);
-            GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_NO_TRANS, Ci, g.R, g.N, &a, &b,
-                          accumulate ? 1.0f : 0.0f, dw, g.R, 0, glf_dp(NULL, 0)));
+            glf_gemm_operand a = tp ? glf_gemm_panels(x, g.L, GLF_NO_TRANS)
+                                    : glf_gemm_plain(xT, g.N, GLF_NO_TRANS);
+            glf_gemm_operand b = colt_(col, &g, tn, GLF_NO_TRANS);
+            GLF_TRY(gemm_(ctx, Ci, g.R, g.N, &a, &b, accumulate ? 1.0f : 0.0f, dw, g.R, 0,
+                          glf_dp(NULL, 0)));
         }
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
         const int imp = implicit_(ctx, 0);
         if (imp) { /* dxT (Cin, N) = w (Cin, R) * col (R, N), implicit */
-            glf_gemm_im2col im = ib_(dy, &g, 0);
-            GLF_TRY(glf_gemm_im2col_b(ctx, GLF_NO_TRANS, Ci, g.N, g.R, 1.0f, w.buf, w.off, g.R,
-                                      &im, 0.0f, xT.buf, xT.off, g.N));
+            glf_gemm_operand a = glf_gemm_plain(w, g.R, GLF_NO_TRANS), b = ib_(dy, &g, 0);
+            GLF_TRY(gemm_(ctx, Ci, g.N, g.R, &a, &b, 0.0f, xT, g.N, 0, glf_dp(NULL, 0)));
         } else {
             if (!have_colT) /* the weight gradient's colT is this one: made once */
                 GLF_TRY(im2col_t_(ctx, col, dy, &g, tn));
             /* dx (B, Cin, L) = w (Cin, R) * colT (N, R)^T: dx is the Cin x N
              * matrix in panels L wide (or dxT (Cin, N) into xT's space, then
              * permuted) */
-            opnd_ a = plain_(w, g.R), b = colt_(col, &g, tn);
-            GLF_TRY(gemm_(ctx, GLF_NO_TRANS, GLF_TRANS, Ci, g.N, g.R, &a, &b, 0.0f, tp ? dx : xT,
-                          g.N, tp ? g.L : 0, glf_dp(NULL, 0)));
+            glf_gemm_operand a = glf_gemm_plain(w, g.R, GLF_NO_TRANS);
+            glf_gemm_operand b = colt_(col, &g, tn, GLF_TRANS);
+            GLF_TRY(gemm_(ctx, Ci, g.N, g.R, &a, &b, 0.0f, tp ? dx : xT, g.N, tp ? g.L : 0,
+                          glf_dp(NULL, 0)));
         }
         if (imp || !tp) /* dxT (Cin, N): permuted into dx */
             GLF_TRY(to_bcl_(ctx, dx, xT, glf_dp(NULL, 0), s->B, s->Cin, g.L));

@@ -42,9 +42,11 @@ glf_status glf_linear_forward_act(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr
     /* y (B, OUT) = x (B, IN) * w^T (IN, OUT) + b, the bias (and ReLU) added
      * as the GEMM writes y: the bits of a bias-filled y with beta = 1. */
     glf_gemm_epilogue ep = {b, relu ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE, 0};
-    return glf_gemm_ex(ctx, GLF_NO_TRANS, GLF_TRANS, (size_t)B, (size_t)OUT, (size_t)IN, 1.0f,
-                       x.buf, x.off, (size_t)IN, w.buf, w.off, (size_t)IN, 0.0f, y.buf, y.off,
-                       (size_t)OUT, &ep);
+    glf_gemm_operand xa = glf_gemm_plain(x, (size_t)IN, GLF_NO_TRANS);
+    glf_gemm_operand wb = glf_gemm_plain(w, (size_t)IN, GLF_TRANS);
+    glf_gemm_operand yc = glf_gemm_plain(y, (size_t)OUT, GLF_NO_TRANS);
+    return glf_gemm_run(ctx, (size_t)B, (size_t)OUT, (size_t)IN, 1.0f, &xa, &wb, 0.0f, &yc,
+                        (b.buf || relu) ? &ep : NULL);
 }
 
 glf_status glf_linear_forward(glf_ctx *ctx, glf_dptr y, glf_dptr x, glf_dptr w, glf_dptr b, int B,
@@ -69,14 +71,14 @@ glf_status glf_linear_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw, glf_dptr 
     if (dw.buf) {
         GLF_TRY(need_(op, "x", x));
         /* dw (OUT, IN) (+)= dy^T (OUT, B) * x (B, IN) */
-        GLF_TRY(glf_gemm_dp(ctx, GLF_TRANS, GLF_NO_TRANS, OUT, IN, B, 1.0f, dy, OUT, x, IN,
-                            accumulate ? 1.0f : 0.0f, dw, IN));
+        GLF_TRY(glf_gemm(ctx, GLF_TRANS, GLF_NO_TRANS, OUT, IN, B, 1.0f, dy.buf, dy.off, OUT,
+                         x.buf, x.off, IN, accumulate ? 1.0f : 0.0f, dw.buf, dw.off, IN));
     }
     if (dx.buf) {
         GLF_TRY(need_(op, "w", w));
         /* dx (B, IN) = dy (B, OUT) * w (OUT, IN) */
-        GLF_TRY(glf_gemm_dp(ctx, GLF_NO_TRANS, GLF_NO_TRANS, B, IN, OUT, 1.0f, dy, OUT, w, IN, 0.0f,
-                            dx, IN));
+        GLF_TRY(glf_gemm(ctx, GLF_NO_TRANS, GLF_NO_TRANS, B, IN, OUT, 1.0f, dy.buf, dy.off, OUT,
+                         w.buf, w.off, IN, 0.0f, dx.buf, dx.off, IN));
     }
     return GLF_OK;
 }

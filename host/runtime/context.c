@@ -60,6 +60,16 @@ glf_status glf_ctx_create_opts(const char *spec, const glf_options *opts, glf_ct
 }
 
 glf_options *glf_ctx_options(glf_ctx *c) { return &c->opts; }
+
+void *glf_ctx_slot_(glf_ctx *c, glf_slot_id_ id, size_t size, int *fresh)
+{
+    *fresh = 0;
+    if (!c->slots[id]) {
+        c->slots[id] = calloc(1, size);
+        *fresh = c->slots[id] != NULL;
+    }
+    return c->slots[id];
+}
 glf_family glf_ctx_family(const glf_ctx *c) { return c->family; }
 
 static glf_status new_queue_(glf_ctx *c, int profiling)
@@ -180,6 +190,8 @@ void glf_ctx_destroy(glf_ctx *c)
         clReleaseCommandQueue(c->queue);
     }
     glf_gemm_release_(c);
+    for (int i = 0; i < GLF_SLOT_COUNT_; i++)
+        free(c->slots[i]);
     glf_programs_release_(c);
     /* CLBlast caches programs (and so this context) globally; drop them so
      * the context and its device state are really released. */

@@ -1,106 +1,29 @@
-/* glf_gemm: dispatch between glf's own kernels (gemm_glf.c, the default,
- * validated before first use on a context) and CLBlast's row-major SGEMM.
- * Every CLBlast status is checked and translated into a glf_status with the
- * status's name and the shapes. */
-#include <clblast_c.h>
-
+/* The GEMM component's entry point (glf_gemm_run) and per-context state:
+ * the operands and epilogue checked once, then glf's own kernels
+ * (gemm_glf.c, the default, validated before first use on a context by
+ * gemm_validate.c) or CLBlast (gemm_clblast.c, plain operands only, the
+ * epilogue as one more launch). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gemm_internal.h"
-
-static const char *clblast_name_(CLBlastStatusCode s)
-{
-    switch (s) {
-#define N_(x) case x: return #x
-    N_(CLBlastSuccess); N_(CLBlastOpenCLCompilerNotAvailable);
-    N_(CLBlastTempBufferAllocFailure); N_(CLBlastOpenCLOutOfResources);
-    N_(CLBlastOpenCLOutOfHostMemory); N_(CLBlastOpenCLBuildProgramFailure);
-    N_(CLBlastInvalidValue); N_(CLBlastInvalidCommandQueue);
-    N_(CLBlastInvalidMemObject); N_(CLBlastInvalidBinary);
-    N_(CLBlastInvalidBuildOptions); N_(CLBlastInvalidProgram);
-    N_(CLBlastInvalidProgramExecutable); N_(CLBlastInvalidKernelName);
-    N_(CLBlastInvalidKernelDefinition); N_(CLBlastInvalidKernel);
-    N_(CLBlastInvalidArgIndex); N_(CLBlastInvalidArgValue); N_(CLBlastInvalidArgSize);
-    N_(CLBlastInvalidKernelArgs); N_(CLBlastInvalidLocalNumDimensions);
-    N_(CLBlastInvalidLocalThreadsTotal); N_(CLBlastInvalidLocalThreadsDim);
-    N_(CLBlastInvalidGlobalOffset); N_(CLBlastInvalidEventWaitList);
-    N_(CLBlastInvalidEvent); N_(CLBlastInvalidOperation); N_(CLBlastInvalidBufferSize);
-    N_(CLBlastInvalidGlobalWorkSize); N_(CLBlastNotImplemented);
-    N_(CLBlastInvalidMatrixA); N_(CLBlastInvalidMatrixB); N_(CLBlastInvalidMatrixC);
-    N_(CLBlastInvalidVectorX); N_(CLBlastInvalidVectorY); N_(CLBlastInvalidDimension);
-    N_(CLBlastInvalidLeadDimA); N_(CLBlastInvalidLeadDimB); N_(CLBlastInvalidLeadDimC);
-    N_(CLBlastInvalidIncrementX); N_(CLBlastInvalidIncrementY);
-    N_(CLBlastInsufficientMemoryA); N_(CLBlastInsufficientMemoryB);
-    N_(CLBlastInsufficientMemoryC); N_(CLBlastInsufficientMemoryX);
-    N_(CLBlastInsufficientMemoryY); N_(CLBlastInsufficientMemoryTemp);
-    N_(CLBlastInvalidBatchCount); N_(CLBlastInvalidOverrideKernel);
-    N_(CLBlastMissingOverrideParameter); N_(CLBlastInvalidLocalMemUsage);
-    N_(CLBlastNoHalfPrecision); N_(CLBlastNoDoublePrecision);
-    N_(CLBlastInvalidVectorScalar); N_(CLBlastInsufficientMemoryScalar);
-    N_(CLBlastDatabaseError); N_(CLBlastUnknownError); N_(CLBlastUnexpectedError);
-#undef N_
-    }
-    return "CLBlastUnknownStatus";
-}
-
-glf_status glf_gemm_clblast_(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
-                    float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
-                    size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc)
-{
-    if (M == 0 || N == 0)
-        return GLF_OK;
-    if (K == 0)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: K = 0, expected K >= 1 (M=%zu N=%zu)",
-                        M, N);
-    cl_command_queue q = glf_ctx_queue(ctx);
-    cl_event ev = NULL;
-    CLBlastStatusCode s = CLBlastSgemm(
-        CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
-        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda, B, offB,
-        ldb, beta, C, offC, ldc, &q, glf_profiling(ctx) ? &ev : NULL);
-    if (s == CLBlastSuccess && ev)
-        glf_profile_record(ctx, ta ? (tb ? "gemm_clblast_TT" : "gemm_clblast_TN")
-                                   : (tb ? "gemm_clblast_NT" : "gemm_clblast_NN"), ev);
-    if (s != CLBlastSuccess)
-        return glf_fail(GLF_ERR_CLBLAST,
-                        "CLBlastSgemm(%s%s, M=%zu N=%zu K=%zu, lda=%zu ldb=%zu ldc=%zu, "
-                        "offsets %zu/%zu/%zu) failed: %s (%d)",
-                        ta ? "T" : "N", tb ? "T" : "N", M, N, K, lda, ldb, ldc, offA, offB,
-                        offC, clblast_name_(s), (int)s);
-    return GLF_OK;
-}
-
-glf_gemm_params glf_gemm_default_params(void)
-{
-    glf_gemm_params p = {8, 16, 2, 1, 16};
-    return p;
-}
-
-/* The untuned im2col policy, both orientations (glf_gemm_im2col_policy):
- * materialised, which measured faster on PoCL's CPU device. */
-#define IM2COL_DEFAULT_ 0
+#include "glf/tune.h"
 
 glf_status glf_gemm_state_(glf_ctx *ctx, struct glf_gemm_state_ **out)
 {
     if (!ctx->gemm) {
-        glf_gemm_backend b = glf_ctx_options(ctx)->gemm_clblast ? GLF_GEMM_CLBLAST : GLF_GEMM_GLF;
         struct glf_gemm_state_ *st = calloc(1, sizeof *st);
         if (!st)
             return glf_fail(GLF_ERR_NOMEM, "out of memory for the GEMM state");
-        st->backend = b;
-        st->params = glf_gemm_default_params();
+        st->backend = ctx->opts.gemm_clblast ? GLF_GEMM_CLBLAST : GLF_GEMM_GLF;
+        st->params = glf_gemm_default_params_for(glf_ctx_family(ctx));
+        ctx->gemm = st; /* (before reading the store: glf_gemm_tuned uses no GEMM) */
         int found = 0;
         glf_gemm_params tuned;
         if (glf_gemm_tuned(ctx, &tuned, &found) == GLF_OK && found)
             st->params = tuned, st->tuned = 1; /* validated before first use like any set */
-        st->im2col_use[0] = IM2COL_DEFAULT_, st->im2col_use[1] = IM2COL_DEFAULT_;
-        int use[2];
-        if (glf_gemm_im2col_tuned(ctx, use, &found) == GLF_OK && found)
-            st->im2col_use[0] = use[0], st->im2col_use[1] = use[1];
-        glf_clear_error(); /* an unreadable tuning file leaves the defaults */
-        ctx->gemm = st;
+        glf_clear_error(); /* an unreadable store leaves the defaults */
     }
     *out = ctx->gemm;
     return GLF_OK;
@@ -147,7 +70,7 @@ static glf_status ensure_checked_(glf_ctx *ctx, struct glf_gemm_state_ *st)
     if (s != GLF_OK && st->tuned) { /* a stored set that no longer passes: defaults */
         note_(st, "glf gemm: stored tuned tile set failed validation, using the defaults: %s",
               glf_last_error());
-        st->params = glf_gemm_default_params();
+        st->params = glf_gemm_default_params_for(glf_ctx_family(ctx));
         st->tuned = 0;
         s = pass_(ctx, st, &st->params);
     }
@@ -163,13 +86,14 @@ static glf_status ensure_checked_(glf_ctx *ctx, struct glf_gemm_state_ *st)
 
 /* For N below one tile, fewer vectors per row waste less work (a 16-wide
  * tile for the flow's 10-wide layers instead of 32); used only once the
- * narrower set has passed validation too. */
+ * narrower set has passed validation too. CPU family only: a SIMT tile's
+ * columns are spread over its work-group. */
 static const glf_gemm_params *params_for_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t N,
                                           glf_gemm_params *tmp)
 {
     const glf_gemm_params *p = &st->params;
     size_t nv = (N + (size_t)p->vw - 1) / (size_t)p->vw;
-    if (nv >= (size_t)p->nv || st->no_narrow)
+    if (p->family != GLF_FAMILY_CPU || nv >= (size_t)p->nv || st->no_narrow)
         return p;
     *tmp = *p;
     tmp->nv = (int)nv;
@@ -184,19 +108,19 @@ static const glf_gemm_params *params_for_(glf_ctx *ctx, struct glf_gemm_state_ *
 
 /* The epilogue after CLBlast: one more pass over C. */
 static glf_status epilogue_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t M, size_t N,
-                            cl_mem C, size_t offC, size_t ldc, const glf_gemm_epilogue *ep)
+                            const glf_gemm_operand *C, const glf_gemm_epilogue *ep)
 {
     const int epi = (ep->bias.buf ? 1 : 0) | (ep->act == GLF_GEMM_ACT_RELU ? 2 : 0) |
                     (ep->bias.buf && ep->bias_rows ? 4 : 0);
     if (!epi || M == 0 || N == 0)
         return GLF_OK;
-    char opt[128];
+    char opt[160];
     GLF_TRY(glf_gemm_options_(ctx, &st->params, opt, sizeof opt));
     cl_kernel k;
     GLF_TRY(glf_kernel(ctx, "gemm", "gemm_epilogue", opt, &k));
     size_t g[2] = {N, M};
-    return GLF_LAUNCH(ctx, k, 2, g, NULL, GLF_I32(M), GLF_I32(N), GLF_MEM(C), GLF_I32(offC),
-                      GLF_I32(ldc), GLF_MEM(ep->bias.buf ? ep->bias.buf : C),
+    return GLF_LAUNCH(ctx, k, 2, g, NULL, GLF_I32(M), GLF_I32(N), GLF_MEM(C->buf),
+                      GLF_I32(C->off), GLF_I32(C->ld), GLF_MEM(ep->bias.buf ? ep->bias.buf : C->buf),
                       GLF_I32(ep->bias.buf ? ep->bias.off : 0), GLF_I32(epi));
 }
 
@@ -205,7 +129,7 @@ static glf_status epilogue_(glf_ctx *ctx, struct glf_gemm_state_ *st, size_t M, 
 static glf_status ready_(glf_ctx *ctx, struct glf_gemm_state_ **st)
 {
     GLF_TRY(glf_gemm_state_(ctx, st));
-    if ((*st)->backend == GLF_GEMM_GLF) { /* a bad GLF_GEMM_PREFETCH fails here, not validation */
+    if ((*st)->backend == GLF_GEMM_GLF) { /* a bad gemm_prefetch fails here, not validation */
         int pf;
         GLF_TRY(glf_gemm_prefetch_(ctx, &pf));
     }
@@ -217,90 +141,63 @@ static glf_status ready_(glf_ctx *ctx, struct glf_gemm_state_ **st)
 static glf_status check_epilogue_(size_t M, size_t N, const glf_gemm_epilogue *ep)
 {
     if (ep && ep->act != GLF_GEMM_ACT_NONE && ep->act != GLF_GEMM_ACT_RELU)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_ex: activation %d, expected "
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: epilogue activation %d, expected "
                         "GLF_GEMM_ACT_NONE or GLF_GEMM_ACT_RELU", (int)ep->act);
     if (ep && ep->bias.buf) {
         size_t bytes = 0, n = ep->bias_rows ? M : N;
         cl_int err = clGetMemObjectInfo(ep->bias.buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
         if (err != CL_SUCCESS || ep->bias.off + n > bytes / sizeof(float))
             return glf_fail(GLF_ERR_INVALID_ARG,
-                            "glf_gemm_ex: bias (%s = %zu floats at offset %zu) does not fit in "
+                            "glf_gemm: bias (%s = %zu floats at offset %zu) does not fit in "
                             "its buffer (%zu floats)", ep->bias_rows ? "M" : "N", n,
                             ep->bias.off, bytes / sizeof(float));
     }
     return GLF_OK;
 }
 
-glf_status glf_gemm_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
-                       float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
-                       size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc,
-                       const glf_gemm_epilogue *ep)
+glf_status glf_gemm_run(glf_ctx *ctx, size_t M, size_t N, size_t K, float alpha,
+                        const glf_gemm_operand *A, const glf_gemm_operand *B, float beta,
+                        const glf_gemm_operand *C, const glf_gemm_epilogue *ep)
 {
     struct glf_gemm_state_ *st;
+    if (!A || !B || !C)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_run: operand %s is NULL",
+                        !A ? "A" : !B ? "B" : "C");
     GLF_TRY(ready_(ctx, &st));
     GLF_TRY(check_epilogue_(M, N, ep));
     glf_gemm_params tmp;
     if (st->backend == GLF_GEMM_GLF)
-        return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A,
-                             offA, lda, B, offB, ldb, beta, C, offC, ldc, ep, NULL, NULL, NULL,
-                             NULL);
-    GLF_TRY(glf_gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C,
-                              offC, ldc));
-    return ep ? epilogue_(ctx, st, M, N, C, offC, ldc, ep) : GLF_OK;
+        return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), M, N, K, alpha, A, B, beta,
+                             C, ep);
+    if (A->layout != GLF_GEMM_PLAIN || B->layout != GLF_GEMM_PLAIN ||
+        C->layout != GLF_GEMM_PLAIN)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_run: operands in panels or as an "
+                        "im2col are not available with the %s backend (glf_gemm_takes)",
+                        glf_gemm_backend_name(ctx));
+    GLF_TRY(glf_gemm_clblast_(ctx, M, N, K, alpha, A, B, beta, C));
+    return ep ? epilogue_(ctx, st, M, N, C, ep) : GLF_OK;
 }
 
-int glf_gemm_has_im2col(glf_ctx *ctx)
+glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
+                    float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
+                    size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc)
+{
+    glf_gemm_operand a = glf_gemm_plain(glf_dp(A, offA), lda, ta);
+    glf_gemm_operand b = glf_gemm_plain(glf_dp(B, offB), ldb, tb);
+    glf_gemm_operand c = glf_gemm_plain(glf_dp(C, offC), ldc, GLF_NO_TRANS);
+    return glf_gemm_run(ctx, M, N, K, alpha, &a, &b, beta, &c, NULL);
+}
+
+int glf_gemm_takes(glf_ctx *ctx, glf_gemm_layout layout)
 {
     struct glf_gemm_state_ *st;
+    if (layout == GLF_GEMM_PLAIN)
+        return 1;
     if (ready_(ctx, &st) != GLF_OK) {
         glf_clear_error();
         return 0;
     }
-    return st->backend == GLF_GEMM_GLF;
-}
-
-const char *glf_gemm_im2col_word(int use)
-{
-    return use ? "implicit" : "materialised";
-}
-
-void glf_gemm_im2col_policy(glf_ctx *ctx, int use[2])
-{
-    struct glf_gemm_state_ *st;
-    if (glf_gemm_state_(ctx, &st) != GLF_OK) {
-        glf_clear_error();
-        use[0] = IM2COL_DEFAULT_, use[1] = IM2COL_DEFAULT_;
-        return;
-    }
-    use[0] = st->im2col_use[0], use[1] = st->im2col_use[1];
-}
-
-glf_status glf_gemm_set_im2col_policy(glf_ctx *ctx, const int use[2])
-{
-    struct glf_gemm_state_ *st;
-    if ((use[0] != 0 && use[0] != 1) || (use[1] != 0 && use[1] != 1))
-        return glf_fail(GLF_ERR_INVALID_ARG,
-                        "glf_gemm_set_im2col_policy: use {%d, %d}, expected 0 or 1 each", use[0],
-                        use[1]);
-    GLF_TRY(glf_gemm_state_(ctx, &st));
-    st->im2col_use[0] = use[0], st->im2col_use[1] = use[1];
-    return GLF_OK;
-}
-
-glf_status glf_gemm_im2col_b(glf_ctx *ctx, glf_trans ta, size_t M, size_t N, size_t K,
-                             float alpha, cl_mem A, size_t offA, size_t lda,
-                             const glf_gemm_im2col *b, float beta, cl_mem C, size_t offC,
-                             size_t ldc)
-{
-    struct glf_gemm_state_ *st;
-    GLF_TRY(ready_(ctx, &st));
-    if (st->backend != GLF_GEMM_GLF)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_im2col_b: not available with the %s "
-                        "backend (glf_gemm_has_im2col)", glf_gemm_backend_name(ctx));
-    glf_gemm_params tmp;
-    return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, GLF_NO_TRANS, M, N, K, alpha,
-                         A, offA, lda, NULL, 0, 0, beta, C, offC, ldc, NULL, b, NULL, NULL,
-                         NULL);
+    return st->backend == GLF_GEMM_GLF && (layout == GLF_GEMM_PANELS || layout == GLF_GEMM_IM2COL);
 }
 
 size_t glf_gemm_panel_width(glf_ctx *ctx, size_t N)
@@ -317,34 +214,6 @@ size_t glf_gemm_panel_width(glf_ctx *ctx, size_t N)
     return (size_t)p->vw * (size_t)p->nv;
 }
 
-glf_status glf_gemm_panels_ex(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N,
-                              size_t K, float alpha, cl_mem A, size_t offA, size_t lda,
-                              const glf_gemm_panels *pa, cl_mem B, size_t offB, size_t ldb,
-                              const glf_gemm_panels *pb, float beta, cl_mem C, size_t offC,
-                              size_t ldc, const glf_gemm_panels *pc,
-                              const glf_gemm_epilogue *ep)
-{
-    struct glf_gemm_state_ *st;
-    GLF_TRY(ready_(ctx, &st));
-    if (st->backend != GLF_GEMM_GLF)
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ex: not available with the %s "
-                        "backend (glf_gemm_panel_width is 0)", glf_gemm_backend_name(ctx));
-    if ((pa && !pa->buf) || (pb && !pb->buf) || (pc && !pc->buf))
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ex: panels without a buffer");
-    GLF_TRY(check_epilogue_(M, N, ep));
-    glf_gemm_params tmp;
-    return glf_gemm_own_(ctx, st, params_for_(ctx, st, N, &tmp), ta, tb, M, N, K, alpha, A, offA,
-                         lda, B, offB, ldb, beta, C, offC, ldc, ep, NULL, pa, pb, pc);
-}
-
-glf_status glf_gemm(glf_ctx *ctx, glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K,
-                    float alpha, cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB,
-                    size_t ldb, float beta, cl_mem C, size_t offC, size_t ldc)
-{
-    return glf_gemm_ex(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc,
-                       NULL);
-}
-
 glf_status glf_gemm_set_backend(glf_ctx *ctx, glf_gemm_backend b)
 {
     struct glf_gemm_state_ *st;
@@ -352,6 +221,8 @@ glf_status glf_gemm_set_backend(glf_ctx *ctx, glf_gemm_backend b)
     if (b != GLF_GEMM_GLF && b != GLF_GEMM_CLBLAST)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_set_backend: unknown backend %d", (int)b);
     if (b == GLF_GEMM_GLF && !st->checked) {
+        int pf;
+        GLF_TRY(glf_gemm_prefetch_(ctx, &pf));
         GLF_TRY(pass_(ctx, st, &st->params));
         st->checked = 1;
     }
@@ -382,7 +253,7 @@ glf_gemm_params glf_gemm_get_params(glf_ctx *ctx)
 {
     struct glf_gemm_state_ *st;
     if (glf_gemm_state_(ctx, &st) != GLF_OK)
-        return glf_gemm_default_params();
+        return glf_gemm_default_params_for(glf_ctx_family(ctx));
     return st->params;
 }
 

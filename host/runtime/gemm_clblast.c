@@ -1,21 +1,82 @@
-/* CLBlast's own tuning: candidate Xgemm parameter sets for a device, each
- * validated against the host reference (gemm_glf.c's cases, run through
- * CLBlast) before it is timed; the winner is stored in the cache folder
- * beside glf's tuned tile set and handed to CLBlast with
- * CLBlastOverrideParameters. */
+/* The CLBlast backend: its SGEMM call with every status checked and
+ * translated into a glf_status naming the status and the shapes, and its
+ * Xgemm parameter sets (the candidates glf tune times, their text form),
+ * each validated against the host reference (gemm_validate.c's cases, run
+ * through CLBlast) before CLBlastOverrideParameters hands it to CLBlast. */
 #include <clblast_c.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "gemm_internal.h"
-#include "glf/util.h"
-
-#define MAGIC_ "glf-clblast-tune 1"
 #define MIN_INDIRECT_ 384 /* CLBlast's direct/indirect switch while a glf set is applied */
+
+static const char *clblast_name_(CLBlastStatusCode s)
+{
+    switch (s) {
+#define N_(x) case x: return #x
+    N_(CLBlastSuccess); N_(CLBlastOpenCLCompilerNotAvailable);
+    N_(CLBlastTempBufferAllocFailure); N_(CLBlastOpenCLOutOfResources);
+    N_(CLBlastOpenCLOutOfHostMemory); N_(CLBlastOpenCLBuildProgramFailure);
+    N_(CLBlastInvalidValue); N_(CLBlastInvalidCommandQueue);
+    N_(CLBlastInvalidMemObject); N_(CLBlastInvalidBinary);
+    N_(CLBlastInvalidBuildOptions); N_(CLBlastInvalidProgram);
+    N_(CLBlastInvalidProgramExecutable); N_(CLBlastInvalidKernelName);
+    N_(CLBlastInvalidKernelDefinition); N_(CLBlastInvalidKernel);
+    N_(CLBlastInvalidArgIndex); N_(CLBlastInvalidArgValue); N_(CLBlastInvalidArgSize);
+    N_(CLBlastInvalidKernelArgs); N_(CLBlastInvalidLocalNumDimensions);
+    N_(CLBlastInvalidLocalThreadsTotal); N_(CLBlastInvalidLocalThreadsDim);
+    N_(CLBlastInvalidGlobalOffset); N_(CLBlastInvalidEventWaitList);
+    N_(CLBlastInvalidEvent); N_(CLBlastInvalidOperation); N_(CLBlastInvalidBufferSize);
+    N_(CLBlastInvalidGlobalWorkSize); N_(CLBlastNotImplemented);
+    N_(CLBlastInvalidMatrixA); N_(CLBlastInvalidMatrixB); N_(CLBlastInvalidMatrixC);
+    N_(CLBlastInvalidVectorX); N_(CLBlastInvalidVectorY); N_(CLBlastInvalidDimension);
+    N_(CLBlastInvalidLeadDimA); N_(CLBlastInvalidLeadDimB); N_(CLBlastInvalidLeadDimC);
+    N_(CLBlastInvalidIncrementX); N_(CLBlastInvalidIncrementY);
+    N_(CLBlastInsufficientMemoryA); N_(CLBlastInsufficientMemoryB);
+    N_(CLBlastInsufficientMemoryC); N_(CLBlastInsufficientMemoryX);
+    N_(CLBlastInsufficientMemoryY); N_(CLBlastInsufficientMemoryTemp);
+    N_(CLBlastInvalidBatchCount); N_(CLBlastInvalidOverrideKernel);
+    N_(CLBlastMissingOverrideParameter); N_(CLBlastInvalidLocalMemUsage);
+    N_(CLBlastNoHalfPrecision); N_(CLBlastNoDoublePrecision);
+    N_(CLBlastInvalidVectorScalar); N_(CLBlastInsufficientMemoryScalar);
+    N_(CLBlastDatabaseError); N_(CLBlastUnknownError); N_(CLBlastUnexpectedError);
+#undef N_
+    }
+    return "CLBlastUnknownStatus";
+}
+
+glf_status glf_gemm_clblast_(glf_ctx *ctx, size_t M, size_t N, size_t K, float alpha,
+                             const glf_gemm_operand *oa, const glf_gemm_operand *ob, float beta,
+                             const glf_gemm_operand *oc)
+{
+    const glf_trans ta = oa->trans, tb = ob->trans;
+    cl_mem A = oa->buf, B = ob->buf, C = oc->buf;
+    const size_t offA = oa->off, lda = oa->ld, offB = ob->off, ldb = ob->ld, offC = oc->off,
+                 ldc = oc->ld;
+    if (M == 0 || N == 0)
+        return GLF_OK;
+    if (K == 0)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: K = 0, expected K >= 1 (M=%zu N=%zu)",
+                        M, N);
+    cl_command_queue q = glf_ctx_queue(ctx);
+    cl_event ev = NULL;
+    CLBlastStatusCode s = CLBlastSgemm(
+        CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda, B, offB,
+        ldb, beta, C, offC, ldc, &q, glf_profiling(ctx) ? &ev : NULL);
+    if (s == CLBlastSuccess && ev)
+        glf_profile_record(ctx, ta ? (tb ? "gemm_clblast_TT" : "gemm_clblast_TN")
+                                   : (tb ? "gemm_clblast_NT" : "gemm_clblast_NN"), ev);
+    if (s != CLBlastSuccess)
+        return glf_fail(GLF_ERR_CLBLAST,
+                        "CLBlastSgemm(%s%s, M=%zu N=%zu K=%zu, lda=%zu ldb=%zu ldc=%zu, "
+                        "offsets %zu/%zu/%zu) failed: %s (%d)",
+                        ta ? "T" : "N", tb ? "T" : "N", M, N, K, lda, ldb, ldc, offA, offB,
+                        offC, clblast_name_(s), (int)s);
+    return GLF_OK;
+}
 
 static const char *const names_[GLF_CLBLAST_NPARAM] = {
     "GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB",
@@ -127,111 +188,25 @@ glf_status glf_clblast_apply(glf_ctx *ctx, const glf_clblast_params *p)
     return glf_clblast_validate(ctx, p);
 }
 
-glf_status glf_clblast_tuned(glf_ctx *ctx, glf_clblast_params *out, int *found)
+glf_status glf_clblast_parse(const char *text, glf_clblast_params *out)
 {
-    char path[4096], line[1024];
-    *found = 0;
-    GLF_TRY(glf_gemm_tune_path_(ctx, "-clblast", path, sizeof path));
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return GLF_OK;
-    int ok = fgets(line, sizeof line, f) && !strncmp(line, MAGIC_, strlen(MAGIC_)) &&
-             fgets(line, sizeof line, f) && fgets(line, sizeof line, f);
-    fclose(f);
-    if (!ok)
-        return glf_fail(GLF_ERR_FORMAT, "%s: expected '%s', a device line and a parameter line",
-                        path, MAGIC_);
     glf_clblast_params p;
-    char *c = line;
+    const char *c = text;
     for (int i = 0; i < GLF_CLBLAST_NPARAM; i++) {
         size_t l = strlen(names_[i]);
         while (*c == ' ')
             c++;
-        char *end = c;
+        char *end = (char *)c;
         long v = -1;
         if (!strncmp(c, names_[i], l) && c[l] == '=')
             v = strtol(c + l + 1, &end, 10);
         if (end == c + l + 1 || end == c || v < 0 || v > 4096)
-            return glf_fail(GLF_ERR_FORMAT, "%s: parameter %d: expected %s=<0..4096> (the order "
-                            "GEMMK KREG KWG KWI MDIMA MDIMC MWG NDIMB NDIMC NWG SA SB STRM STRN "
-                            "VWM VWN)", path, i + 1, names_[i]);
+            return glf_fail(GLF_ERR_FORMAT, "CLBlast set '%.200s': parameter %d: expected "
+                            "%s=<0..4096> (the order GEMMK KREG KWG KWI MDIMA MDIMC MWG NDIMB "
+                            "NDIMC NWG SA SB STRM STRN VWM VWN)", text, i + 1, names_[i]);
         p.v[i] = (int)v;
         c = end;
     }
     *out = p;
-    *found = 1;
     return GLF_OK;
-}
-
-static glf_status store_(glf_ctx *ctx, const glf_clblast_params *p, double score)
-{
-    char set[256];
-    glf_clblast_format(p, set, sizeof set);
-    return glf_gemm_tune_store_(ctx, "-clblast", MAGIC_, set, score);
-}
-
-glf_status glf_clblast_tune(glf_ctx *ctx, int quick, glf_clblast_params *best)
-{
-    struct glf_gemm_state_ *st;
-    char path[4096];
-    GLF_TRY(glf_gemm_tune_path_(ctx, "-clblast", path, sizeof path)); /* fail before the work */
-    GLF_TRY(glf_gemm_state_(ctx, &st));
-    /* Shapes that take CLBlast's indirect path (M*N*K >= 384^3). */
-    static const size_t full_[][5] = {
-        {0, 1, 256, 1024, 6272}, {1, 0, 1024, 6272, 256}, {0, 0, 256, 6272, 1024}};
-    static const size_t quick_[][5] = {{0, 1, 256, 256, 1024}};
-    const size_t(*sh)[5] = quick ? quick_ : full_;
-    size_t nsh = quick ? 1 : sizeof full_ / sizeof full_[0];
-    size_t ncand = quick ? 2 : sizeof cands_ / sizeof cands_[0];
-    size_t big = 0;
-    for (size_t i = 0; i < nsh; i++) {
-        size_t a = sh[i][2] * sh[i][4], b = sh[i][4] * sh[i][3], c = sh[i][2] * sh[i][3];
-        big = a > big ? a : big, big = b > big ? b : big, big = c > big ? c : big;
-    }
-    cl_mem buf;
-    GLF_TRY(glf_buf_create(ctx, 3 * big * sizeof(float), &buf));
-    glf_status s = glf_buf_fill_f32(ctx, buf, 0, 3 * big, 0.5f);
-    double best_t = 1e30;
-    char line[512], set[256];
-    for (size_t c = 0; c < ncand && !s; c++) {
-        glf_clblast_format(&cands_[c], set, sizeof set);
-        if (glf_clblast_validate(ctx, &cands_[c]) != GLF_OK) {
-            snprintf(line, sizeof line, "tune: CLBlast %s rejected: %s", set, glf_last_error());
-            if (st->note)
-                st->note(st->note_user, line);
-            glf_clear_error();
-            continue;
-        }
-        double t = 0;
-        for (size_t i = 0; i < nsh && !s; i++) {
-            double b = 1e30;
-            for (int r = 0; r < (quick ? 2 : 3) && !s; r++) { /* the first run compiles */
-                double t0 = glf_now();
-                s = glf_gemm_clblast_(ctx, sh[i][0] ? GLF_TRANS : GLF_NO_TRANS,
-                                      sh[i][1] ? GLF_TRANS : GLF_NO_TRANS, sh[i][2], sh[i][3],
-                                      sh[i][4], 1.0f, buf, 0, sh[i][0] ? sh[i][2] : sh[i][4], buf,
-                                      big, sh[i][1] ? sh[i][4] : sh[i][3], 0.0f, buf, 2 * big,
-                                      sh[i][3]);
-                if (!s)
-                    s = glf_finish(ctx);
-                double dt = glf_now() - t0;
-                if (r > 0 && dt < b)
-                    b = dt;
-            }
-            t += b;
-        }
-        if (s)
-            break;
-        snprintf(line, sizeof line, "tune: CLBlast %s: %.3f ms", set, t * 1e3);
-        if (st->note)
-            st->note(st->note_user, line);
-        if (t < best_t)
-            best_t = t, *best = cands_[c];
-    }
-    glf_buf_release(buf);
-    GLF_TRY(s);
-    if (best_t >= 1e30)
-        return glf_fail(GLF_ERR_NUMERIC, "CLBlast tuning: no candidate passed validation");
-    GLF_TRY(store_(ctx, best, best_t));
-    return glf_clblast_apply(ctx, best);
 }

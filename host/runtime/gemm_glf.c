@@ -1,6 +1,8 @@
-/* glf's own SGEMM (cl/gemm.cl): argument checks, the launch plan (pack
- * op(A) and op(B) into panels, then one register-blocked pass), and the validation
- * against a double-precision host reference that gates every parameter set. */
+/* glf's own SGEMM (cl/gemm.cl): the operands' checks, the launch plan (pack
+ * op(A) and op(B) into panels where that pays, then one pass of the main
+ * kernel of the tile set's family: register blocks per work-item on
+ * CPU-like devices, local-memory tiles per work-group on SIMT-like ones),
+ * and the split of K with its fixed-order reduction. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +16,7 @@
 #define PACK_ROWS_ 32  /* rows of one tile per work-group of pack_b */
 #define REUSE_ 16 /* pack an operand whose panels this many work-items share */
 #define SPLIT_TARGET_ 64 /* split K until the launch has this many work-items */
-#define SPLIT_MIN_K_ 1024 /* ... while each slice keeps at least this much of K */
+#define SPLIT_MIN_K_ GLF_GEMM_SPLIT_MIN_K /* ... while each slice keeps at least this much of K */
 #define SPLIT_PANEL_ (1 << 16) /* split K until a tile's panel slice is this many floats */
 #define SPLIT_SCRATCH_ ((size_t)1 << 24) /* ... while the partial products fit in this */
 
@@ -41,6 +43,11 @@ glf_status glf_gemm_prefetch_(glf_ctx *ctx, int *pf)
 
 glf_status glf_gemm_options_(glf_ctx *ctx, const glf_gemm_params *p, char *buf, size_t n)
 {
+    if (p->family == GLF_FAMILY_SIMT) {
+        snprintf(buf, n, "-DGEMM_SIMT=1 -DGEMM_RM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_LX=%d "
+                 "-DGEMM_LY=%d -DGEMM_TK=%d", p->rm, p->vw, p->nv, p->lx, p->ly, p->tk);
+        return GLF_OK;
+    }
     int pf = 0;
     GLF_TRY(glf_gemm_prefetch_(ctx, &pf));
     snprintf(buf, n, "-DGEMM_RM=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_PF=%d -DGLF_PREFETCH_OK=%d "
@@ -50,20 +57,77 @@ glf_status glf_gemm_options_(glf_ctx *ctx, const glf_gemm_params *p, char *buf, 
 
 void glf_gemm_params_format(const glf_gemm_params *p, char *buf, size_t n)
 {
-    snprintf(buf, n, "rm=%d vw=%d nv=%d lx=%d ly=%d", p->rm, p->vw, p->nv, p->lx, p->ly);
+    if (p->family == GLF_FAMILY_SIMT)
+        snprintf(buf, n, "simt rm=%d vw=%d nv=%d lx=%d ly=%d tk=%d", p->rm, p->vw, p->nv, p->lx,
+                 p->ly, p->tk);
+    else
+        snprintf(buf, n, "rm=%d vw=%d nv=%d lx=%d ly=%d", p->rm, p->vw, p->nv, p->lx, p->ly);
 }
 
-static glf_status check_params_(const glf_gemm_params *p)
+glf_status glf_gemm_params_parse(const char *text, glf_gemm_params *p)
 {
-    if (p->rm < 1 || p->rm > 16 || p->nv < 1 || p->nv > 8 || p->lx < 1 || p->lx > 256 ||
-        p->ly < 1 || p->ly > 256 || p->lx * p->ly > 256 ||
-        (p->vw != 1 && p->vw != 2 && p->vw != 4 && p->vw != 8 && p->vw != 16)) {
-        char set[128];
-        glf_gemm_params_format(p, set, sizeof set);
+    glf_gemm_params q = {GLF_FAMILY_CPU, 0, 0, 0, 0, 0, 0};
+    int used = 0;
+    if (sscanf(text, "simt rm=%d vw=%d nv=%d lx=%d ly=%d tk=%d%n", &q.rm, &q.vw, &q.nv, &q.lx,
+               &q.ly, &q.tk, &used) == 6)
+        q.family = GLF_FAMILY_SIMT;
+    else if (sscanf(text, "rm=%d vw=%d nv=%d lx=%d ly=%d%n", &q.rm, &q.vw, &q.nv, &q.lx, &q.ly,
+                    &used) != 5)
+        return glf_fail(GLF_ERR_FORMAT, "tile set '%s': expected 'rm=.. vw=.. nv=.. lx=.. "
+                        "ly=..' or 'simt rm=.. vw=.. nv=.. lx=.. ly=.. tk=..'", text);
+    for (const char *c = text + used; *c; c++)
+        if (*c != ' ' && *c != '\n' && *c != '\r')
+            return glf_fail(GLF_ERR_FORMAT, "tile set '%s': unexpected text after it", text);
+    *p = q;
+    return GLF_OK;
+}
+
+glf_gemm_params glf_gemm_default_params_for(glf_family f)
+{
+    if (f == GLF_FAMILY_SIMT) {
+        glf_gemm_params p = {GLF_FAMILY_SIMT, 32, 4, 8, 8, 8, 16};
+        return p;
+    }
+    glf_gemm_params p = {GLF_FAMILY_CPU, 8, 16, 2, 1, 16, 0};
+    return p;
+}
+
+glf_gemm_params glf_gemm_default_params(void)
+{
+    return glf_gemm_default_params_for(GLF_FAMILY_CPU);
+}
+
+/* The ranges of a tile set. SIMT: the tile's rows and columns divide among
+ * the work-group's ly x lx work-items (at most 8 x 8 each: their block
+ * lives in registers), its two local-memory panels fit the device's local
+ * memory and the work-group its maximum size. */
+glf_status glf_gemm_check_params_(glf_ctx *ctx, const glf_gemm_params *p)
+{
+    char set[128];
+    glf_gemm_params_format(p, set, sizeof set);
+    const int vw_ok = p->vw == 1 || p->vw == 2 || p->vw == 4 || p->vw == 8 || p->vw == 16;
+    if (p->family == GLF_FAMILY_SIMT) {
+        const int tn = p->vw * p->nv;
+        const glf_device_info *d = glf_ctx_device(ctx);
+        const size_t local = (size_t)(p->rm + tn) * (size_t)(p->tk > 0 ? p->tk : 1) * 4;
+        if (!vw_ok || p->rm < 8 || p->rm > 128 || p->nv < 1 || tn < 8 || tn > 128 ||
+            p->lx < 1 || p->ly < 1 || p->rm % p->ly || tn % p->lx || p->rm / p->ly > 8 ||
+            tn / p->lx > 8 || p->tk < 4 || p->tk > 64 || local > d->local_mem ||
+            (size_t)(p->lx * p->ly) > d->max_work_group)
+            return glf_fail(GLF_ERR_INVALID_ARG,
+                            "gemm params %s: expected rm 8..128, vw in {1,2,4,8,16}, vw*nv "
+                            "8..128, ly dividing rm and lx dividing vw*nv with at most 8 each, "
+                            "tk 4..64, (rm + vw*nv)*tk*4 = %zu bytes of local memory within the "
+                            "device's %llu, lx*ly within its work-group limit %zu",
+                            set, local, d->local_mem, d->max_work_group);
+        return GLF_OK;
+    }
+    if (p->family != GLF_FAMILY_CPU || p->rm < 1 || p->rm > 16 || p->nv < 1 || p->nv > 8 ||
+        p->lx < 1 || p->lx > 256 || p->ly < 1 || p->ly > 256 || p->lx * p->ly > 256 || !vw_ok ||
+        p->tk != 0)
         return glf_fail(GLF_ERR_INVALID_ARG,
                         "gemm params %s: expected rm 1..16, vw in {1,2,4,8,16}, nv 1..8, "
-                        "lx*ly <= 256", set);
-    }
+                        "lx*ly <= 256, tk 0 (family cpu)", set);
     return GLF_OK;
 }
 
@@ -138,45 +202,93 @@ static size_t splits_(size_t tiles, size_t K, size_t tn, size_t MN)
  * forward, transposed) at lda 1024 took 15.7 ms packed and 11.1 in place
  * (glf_gemm alone, alternated). */
 static size_t packs_(size_t M, size_t N, size_t K, int tb, size_t ldb, int im, size_t rm,
-                     size_t tn, int *pack_a, int *pack_b)
+                     size_t tn, int simt, int *pack_a, int *pack_b)
 {
     const size_t ntiles = (N + tn - 1) / tn, rblocks = (M + rm - 1) / rm;
-    *pack_a = M % rm != 0 || ntiles >= REUSE_;
-    *pack_b = im || tb || N % tn != 0 || ldb % 256 == 0 || rblocks >= REUSE_;
+    /* the SIMT kernel reads packed panels only (a work-group stages them in
+     * local memory, contiguous runs) */
+    *pack_a = simt || M % rm != 0 || ntiles >= REUSE_;
+    *pack_b = simt || im || tb || N % tn != 0 || ldb % 256 == 0 || rblocks >= REUSE_;
     return (*pack_a ? rblocks * rm * K : 0) + (*pack_b ? ntiles * tn * K : 0);
 }
 
-/* A panels matrix (glf_gemm_panels) must be rows x cols, whole panels, and
- * fit in its buffer; what names the operand in the message. */
-static glf_status check_panels_(const char *what, const glf_gemm_panels *pn, size_t rows,
-                                size_t cols)
+/* The operands as the plan below reads them: column panels (rows x cols
+ * of the stored matrix, panel width tn) and an implicit im2col. */
+struct pn_ {
+    cl_mem buf;
+    size_t off, rows, cols, tn;
+};
+struct im_ {
+    cl_mem img;
+    size_t off;
+    int B, C, H, W, K, S, P, Ho, Wo;
+    int transposed;
+};
+
+/* A panels matrix must be rows x cols, whole panels, and fit in its
+ * buffer; what names the operand in the message. */
+static glf_status check_panels_(const char *what, const struct pn_ *pn)
 {
-    if (pn->tn < 1 || pn->cols % pn->tn != 0 || pn->rows != rows || pn->cols != cols)
+    if (pn->tn < 1 || pn->cols % pn->tn != 0)
         return glf_fail(GLF_ERR_INVALID_ARG,
-                        "glf_gemm_panels_ex: %s: %zu x %zu matrix in panels %zu wide, expected "
-                        "%zu x %zu, columns a multiple of the panel width", what, pn->rows,
-                        pn->cols, pn->tn, rows, cols);
-    return check_matrix_(what, pn->buf, pn->off, 1, rows * cols, rows * cols);
+                        "glf_gemm: %s: a %zu x %zu matrix in panels %zu wide, expected the "
+                        "columns to be a multiple of the panel width", what, pn->rows, pn->cols,
+                        pn->tn);
+    return check_matrix_(what, pn->buf, pn->off, 1, pn->rows * pn->cols, pn->rows * pn->cols);
+}
+
+static const char *layout_name_(glf_gemm_layout l)
+{
+    return l == GLF_GEMM_PLAIN ? "plain" : l == GLF_GEMM_PANELS ? "panels" : "im2col";
 }
 
 glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p,
-                         glf_trans ta, glf_trans tb, size_t M, size_t N, size_t K, float alpha,
-                         cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb,
-                         float beta, cl_mem C, size_t offC, size_t ldc,
-                         const glf_gemm_epilogue *ep, const glf_gemm_im2col *ib,
-                         const glf_gemm_panels *pa, const glf_gemm_panels *pb,
-                         const glf_gemm_panels *pc)
+                         size_t M, size_t N, size_t K, float alpha, const glf_gemm_operand *oa,
+                         const glf_gemm_operand *ob, float beta, const glf_gemm_operand *oc,
+                         const glf_gemm_epilogue *ep)
 {
     if (M == 0 || N == 0)
         return GLF_OK;
     if (K == 0)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: K = 0, expected K >= 1 (M=%zu N=%zu)",
                         M, N);
+    if ((oa->layout != GLF_GEMM_PLAIN && oa->layout != GLF_GEMM_PANELS) ||
+        (ob->layout != GLF_GEMM_PLAIN && ob->layout != GLF_GEMM_PANELS &&
+         ob->layout != GLF_GEMM_IM2COL) ||
+        (oc->layout != GLF_GEMM_PLAIN && oc->layout != GLF_GEMM_PANELS) || oc->trans)
+        return glf_fail(GLF_ERR_INVALID_ARG,
+                        "glf_gemm: layouts A %s, B %s, C %s%s: expected A plain or panels, B "
+                        "plain, panels or im2col, C plain or panels and untransposed",
+                        layout_name_(oa->layout), layout_name_(ob->layout),
+                        layout_name_(oc->layout), oc->trans ? " (transposed)" : "");
+    if (!oa->buf || !ob->buf || !oc->buf)
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: operand %s has no buffer",
+                        !oa->buf ? "A" : !ob->buf ? "B" : "C");
+    glf_trans ta = oa->trans, tb = ob->layout == GLF_GEMM_IM2COL ? GLF_NO_TRANS : ob->trans;
+    cl_mem A = oa->buf, B = ob->buf, C = oc->buf;
+    size_t offA = oa->off, lda = oa->ld, offB = ob->off, ldb = ob->ld, offC = oc->off,
+           ldc = oc->ld;
+    struct pn_ pna, pnb, pnc;
+    struct im_ imb;
+    const struct pn_ *pa = NULL, *pb = NULL, *pc = NULL;
+    const struct im_ *ib = NULL;
+    if (oa->layout == GLF_GEMM_PANELS)
+        pna = (struct pn_){A, offA, M, K, oa->tn}, pa = &pna;
+    if (ob->layout == GLF_GEMM_PANELS)
+        pnb = (struct pn_){B, offB, tb ? N : K, tb ? K : N, ob->tn}, pb = &pnb;
+    if (ob->layout == GLF_GEMM_IM2COL) {
+        const glf_gemm_im2col *g = &ob->im;
+        imb = (struct im_){B, offB, g->B, g->C, g->H, g->W, g->K, g->S, g->P, g->Ho, g->Wo,
+                           ob->trans != GLF_NO_TRANS};
+        ib = &imb;
+    }
+    if (oc->layout == GLF_GEMM_PANELS)
+        pnc = (struct pn_){C, offC, M, N, oc->tn}, pc = &pnc;
     if (pa && (ta || (pb && tb)))
-        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm_panels_ex: A in panels is taken "
-                        "untransposed, and not with B in panels transposed");
+        return glf_fail(GLF_ERR_INVALID_ARG, "glf_gemm: A in panels is taken untransposed, "
+                        "and not with B in panels transposed");
     if (pa)
-        GLF_TRY(check_panels_("op(A)", pa, M, K));
+        GLF_TRY(check_panels_("op(A)", pa));
     else
         GLF_TRY(check_matrix_("A", A, offA, ta ? K : M, ta ? M : K, lda));
     if (ib) { /* op(B) is the im2col of an image: the image must fit */
@@ -185,22 +297,22 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
             ib->P < 0 || ib->Ho < 1 || ib->Wo < 1 || (ib->transposed ? P : R) != K ||
             (ib->transposed ? R : P) != N)
             return glf_fail(GLF_ERR_INVALID_ARG,
-                            "glf_gemm_im2col_b: image (%d, %d, %d, %d), window %d stride %d pad "
+                            "glf_gemm: im2col of image (%d, %d, %d, %d), window %d stride %d pad "
                             "%d, grid %dx%d gives a %zu x %zu column matrix; the GEMM wants "
                             "op(B) %zu x %zu", ib->B, ib->C, ib->H, ib->W, ib->K, ib->S, ib->P,
                             ib->Ho, ib->Wo, R, P, K, N);
         GLF_TRY(check_matrix_("the image", ib->img, ib->off, (size_t)ib->B * ib->C * ib->H,
                               (size_t)ib->W, (size_t)ib->W));
     } else if (pb) { /* op(B) as column panels: pb's matrix or its transpose */
-        GLF_TRY(check_panels_(tb ? "op(B)^T" : "op(B)", pb, tb ? N : K, tb ? K : N));
+        GLF_TRY(check_panels_(tb ? "op(B)^T" : "op(B)", pb));
     } else {
         GLF_TRY(check_matrix_("B", B, offB, tb ? N : K, tb ? K : N, ldb));
     }
     /* C as stored: element (i, j) at i*ldc + (j / ct)*cts + j % ct */
     size_t ct = (size_t)INT_MAX, cts = 0;
     if (pc) {
-        GLF_TRY(check_panels_("C", pc, M, N));
-        C = pc->buf, offC = pc->off, ldc = pc->tn, ct = pc->tn, cts = M * pc->tn;
+        GLF_TRY(check_panels_("C", pc));
+        ldc = pc->tn, ct = pc->tn, cts = M * pc->tn;
     } else {
         GLF_TRY(check_matrix_("C", C, offC, M, N, ldc));
     }
@@ -219,7 +331,8 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
      * 256x1024x6272 NT 145-169 -> 176-267 GFLOP/s as 1024x256x6272,
      * 128x12544x1024 NT 121-160 -> 160-170. */
     int pa0, pb0, pa1 = 0, pb1 = 0;
-    size_t cost0 = packs_(M, N, K, tb, ldb, ib != NULL, rm, tn, &pa0, &pb0);
+    const int simt = p->family == GLF_FAMILY_SIMT;
+    size_t cost0 = packs_(M, N, K, tb, ldb, ib != NULL, rm, tn, simt, &pa0, &pb0);
     /* Only with B transposed, so that the swapped A is read along its rows:
      * an A^T read in place (a new row every k) made the weight gradients
      * 1.6-2.3x slower (bench_train --by-op, alternated). Panels: A in
@@ -228,7 +341,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
      * packed from the panels); transposed, they always become A, read a
      * panel at a time. */
     size_t cost1 = ib || !tb ? (size_t)-1
-                             : packs_(N, M, K, !ta, lda, 0, rm, tn, &pa1, &pb1) + M * N;
+                             : packs_(N, M, K, !ta, lda, 0, rm, tn, simt, &pa1, &pb1) + M * N;
     if (pb)
         pb0 = pb->tn != tn, cost0 = tb ? (size_t)-1 : 0;
     if (pa)
@@ -280,7 +393,7 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     cl_kernel kpa, kpb, km;
     GLF_TRY(glf_kernel(ctx, "gemm", "pack_a", opt, &kpa));
     GLF_TRY(glf_kernel(ctx, "gemm", "pack_b", opt, &kpb));
-    GLF_TRY(glf_kernel(ctx, "gemm", "gemm_main", opt, &km));
+    GLF_TRY(glf_kernel(ctx, "gemm", simt ? "gemm_tile" : "gemm_main", opt, &km));
     const size_t lp[2] = {PACK_LOCAL_, 1};
     size_t ga[2] = {K, rblocks}, gb[2] = {K, ntiles};
     if (pack_a)
@@ -331,18 +444,35 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
                     (ep && ep->bias.buf && ep->bias_rows ? 4 : 0);
     cl_mem bias = ep && ep->bias.buf ? ep->bias.buf : C;
     size_t offBias = ep && ep->bias.buf ? ep->bias.off : 0;
+#define OPERANDS_SIMT_ GLF_MEM(Am), GLF_I32(offAm), GLF_MEM(Bm), GLF_I32(offBm)
+    if (simt) /* a work-group per tile: lx x ly work-items */
+        g[0] = ntiles * (size_t)p->lx, g[1] = rblocks * (size_t)p->ly;
+    if (nsplit == 1 && simt)
+        return GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(K),
+                          GLF_F32(alpha), GLF_F32(beta), OPERANDS_SIMT_, GLF_MEM(C),
+                          GLF_I32(offC), GLF_I32(ldc), GLF_I32(0), GLF_I32(ntiles), GLF_I32(ct),
+                          GLF_I32(cts), GLF_MEM(bias), GLF_I32(offBias), GLF_I32(epi),
+                          GLF_I32(ctr));
     if (nsplit == 1)
         return GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(K),
                           GLF_F32(alpha), GLF_F32(beta), OPERANDS_, GLF_MEM(C), GLF_I32(offC),
                           GLF_I32(ldc), GLF_I32(0), GLF_I32(ntiles), GLF_I32(ct), GLF_I32(cts),
                           GLF_MEM(bias), GLF_I32(offBias), GLF_I32(epi), GLF_I32(ctr),
                           GLF_I32(!ctr && ct >= N && glf_nt_output(ctx, M * N)));
-    GLF_TRY(GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(kc),
-                       GLF_F32(1.0f), GLF_F32(0.0f), OPERANDS_, GLF_MEM(st->scratch),
-                       GLF_I32(na + nb), GLF_I32(N), GLF_I32(M * N), GLF_I32(ntiles),
-                       GLF_I32(INT_MAX), GLF_I32(0), GLF_MEM(bias), GLF_I32(0), GLF_I32(0),
-                       GLF_I32(0), GLF_I32(0)));
+    if (simt)
+        GLF_TRY(GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(kc),
+                           GLF_F32(1.0f), GLF_F32(0.0f), OPERANDS_SIMT_, GLF_MEM(st->scratch),
+                           GLF_I32(na + nb), GLF_I32(N), GLF_I32(M * N), GLF_I32(ntiles),
+                           GLF_I32(INT_MAX), GLF_I32(0), GLF_MEM(bias), GLF_I32(0), GLF_I32(0),
+                           GLF_I32(0)));
+    else
+        GLF_TRY(GLF_LAUNCH(ctx, km, 3, g, l, GLF_I32(M), GLF_I32(N), GLF_I32(K), GLF_I32(kc),
+                           GLF_F32(1.0f), GLF_F32(0.0f), OPERANDS_, GLF_MEM(st->scratch),
+                           GLF_I32(na + nb), GLF_I32(N), GLF_I32(M * N), GLF_I32(ntiles),
+                           GLF_I32(INT_MAX), GLF_I32(0), GLF_MEM(bias), GLF_I32(0), GLF_I32(0),
+                           GLF_I32(0), GLF_I32(0)));
 #undef OPERANDS_
+#undef OPERANDS_SIMT_
     cl_kernel kr;
     GLF_TRY(glf_kernel(ctx, "gemm", "gemm_reduce", opt, &kr));
     size_t gr[2] = {N, M}, lr[2] = {PACK_LOCAL_, 1};
@@ -354,236 +484,3 @@ glf_status glf_gemm_own_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gem
     return GLF_OK;
 }
 
-/* ---- validation ------------------------------------------------------------ */
-
-/* Where op(B)[k][j] is in the validation's B: rows ldb apart, or column
- * panels tn wide (tn != 0) of op(B) (tb 0) or op(B)^T (tb 1), rows rows. */
-static size_t b_at_(int tb, size_t k, size_t j, size_t ldb, size_t tn, size_t rows)
-{
-    if (!tn)
-        return tb ? j * ldb + k : k * ldb + j;
-    size_t x = tb ? j : k, y = tb ? k : j;
-    return (y / tn) * rows * tn + x * tn + y % tn;
-}
-
-/* One case: random A, B, C (NaN when beta == 0) with padding and offsets;
- * the device result must match the double reference inside C and leave
- * every other float of C's buffer bit-identical. p NULL: CLBlast. */
-glf_status glf_gemm_validate_case_(glf_ctx *ctx, struct glf_gemm_state_ *st,
-                                   const glf_gemm_params *p, int ta, int tb, size_t M, size_t N,
-                                   size_t K, float alpha, float beta, int epi, size_t panels,
-                                   size_t apanels, size_t cpanels)
-{
-    const size_t pad = 3, off = 5, guard = 17;
-    size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
-    size_t na = off + (ta ? K : M) * lda, nb = off + (tb ? N : K) * ldb;
-    if (panels)
-        nb = off + K * N + guard;
-    if (apanels) /* op(A) = A, M x K in panels apanels wide */
-        na = off + M * K + guard;
-    size_t nc = off + (cpanels ? M * N : M * ldc) + guard, nbias = 3 + (M > N ? M : N);
-    float *h = malloc((na + nb + 2 * nc + nbias) * sizeof *h);
-    double *want = malloc(M * N * sizeof *want);
-    cl_mem dA = NULL, dB = NULL, dC = NULL, dBias = NULL;
-    glf_status s = GLF_OK;
-    if (!h || !want) {
-        s = glf_fail(GLF_ERR_NOMEM, "gemm validation: out of memory");
-        goto done;
-    }
-    float *hA = h, *hB = h + na, *hC = h + na + nb, *got = hC + nc, *hBias = got + nc;
-    glf_rng r;
-    glf_rng_init(&r, 0x6e3d, M * 1000003u + N * 1009u + K + (size_t)(2 * ta + tb));
-    for (size_t i = 0; i < na + nb + nc; i++)
-        h[i] = 2.0f * glf_rng_uniform(&r) - 1.0f;
-    for (size_t i = 0; i < nbias; i++) /* bias at float offset 3 */
-        hBias[i] = 2.0f * glf_rng_uniform(&r) - 1.0f;
-    if (beta == 0.0f)
-        for (size_t i = 0; i < nc; i++)
-            hC[i] = NAN;
-#define C_AT_(i, j) (cpanels ? ((j) / cpanels) * M * cpanels + (i) * cpanels + (j) % cpanels   \
-                             : (i) * ldc + (j))
-    for (size_t i = 0; i < M; i++)
-        for (size_t j = 0; j < N; j++) {
-            double acc = 0;
-            for (size_t k = 0; k < K; k++)
-                acc += (double)hA[off + (apanels ? (k / apanels) * M * apanels + i * apanels +
-                                                       k % apanels
-                                                 : ta ? k * lda + i : i * lda + k)] *
-                       (double)hB[off + b_at_(tb, k, j, ldb, panels, tb ? N : K)];
-            double w = alpha * acc + (beta != 0.0f ? beta * hC[off + C_AT_(i, j)] : 0.0);
-            if (epi & 1)
-                w += hBias[3 + ((epi & 4) ? i : j)];
-            want[i * N + j] = (epi & 2) && w < 0 ? 0.0 : w;
-        }
-    if ((s = glf_buf_create(ctx, na * 4, &dA)) || (s = glf_buf_create(ctx, nb * 4, &dB)) ||
-        (s = glf_buf_create(ctx, nc * 4, &dC)) || (s = glf_buf_write(ctx, dA, 0, na * 4, hA)) ||
-        (s = glf_buf_write(ctx, dB, 0, nb * 4, hB)) || (s = glf_buf_write(ctx, dC, 0, nc * 4, hC)) ||
-        (s = glf_buf_create(ctx, nbias * 4, &dBias)) ||
-        (s = glf_buf_write(ctx, dBias, 0, nbias * 4, hBias)))
-        goto done;
-    glf_gemm_epilogue ep = {{(epi & 1) ? dBias : NULL, 3},
-                            (epi & 2) ? GLF_GEMM_ACT_RELU : GLF_GEMM_ACT_NONE, (epi & 4) != 0};
-    glf_gemm_panels pb = {dB, off, tb ? N : K, tb ? K : N, panels}, pa = {dA, off, M, K, apanels};
-    glf_gemm_panels pc = {dC, off, M, N, cpanels};
-    if (!p && epi) {
-        s = glf_fail(GLF_ERR_INVALID_ARG, "gemm validation: CLBlast cases take no epilogue");
-        goto done;
-    }
-    if ((s = p ? glf_gemm_own_(ctx, st, p, ta ? GLF_TRANS : GLF_NO_TRANS,
-                               tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda, dB,
-                               off, ldb, beta, dC, off, ldc, epi ? &ep : NULL, NULL,
-                               apanels ? &pa : NULL, panels ? &pb : NULL, cpanels ? &pc : NULL)
-               : glf_gemm_clblast_(ctx, ta ? GLF_TRANS : GLF_NO_TRANS,
-                                   tb ? GLF_TRANS : GLF_NO_TRANS, M, N, K, alpha, dA, off, lda,
-                                   dB, off, ldb, beta, dC, off, ldc)) ||
-        (s = glf_buf_read(ctx, dC, 0, nc * 4, got)))
-        goto done;
-    char what[256];
-    if (p) {
-        char opt[128];
-        if ((s = glf_gemm_options_(ctx, p, opt, sizeof opt)))
-            goto done;
-        snprintf(what, sizeof what, "%s lx=%d ly=%d%s%s%s%s%s", opt, p->lx, p->ly,
-                 epi & 1 ? (epi & 4 ? " +bias by row" : " +bias") : "", epi & 2 ? " relu" : "",
-                 panels ? " B in column panels" : "", apanels ? " A in column panels" : "",
-                 cpanels ? " C in column panels" : "");
-    } else {
-        snprintf(what, sizeof what, "CLBlast");
-    }
-    for (size_t i = 0; i < nc; i++) { /* C's own elements, then the rest of its buffer */
-        size_t row = 0, col = 0;
-        int inside = 0;
-        if (i >= off && cpanels && i - off < M * N) {
-            size_t q = (i - off) / (M * cpanels), w = (i - off) % (M * cpanels);
-            row = w / cpanels, col = q * cpanels + w % cpanels, inside = 1;
-        } else if (i >= off && !cpanels) {
-            row = (i - off) / ldc, col = (i - off) % ldc, inside = row < M && col < N;
-        }
-        if (!inside) {
-            if (memcmp(&got[i], &hC[i], sizeof(float)) != 0) {
-                s = glf_fail(GLF_ERR_NUMERIC,
-                             "gemm validation (%s) %c%c %zux%zux%zu: float %zu "
-                             "of C's buffer, outside C, was overwritten",
-                             what, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, i);
-                goto done;
-            }
-            continue;
-        }
-        double w = want[row * N + col], e = fabs((double)got[i] - w);
-        if (!(e <= 2e-6 * (double)K + 1e-4 * fabs(w))) { /* NaN fails too */
-            s = glf_fail(GLF_ERR_NUMERIC,
-                         "gemm validation (%s) %c%c %zux%zux%zu: C[%zu,%zu] = %g, expected %g",
-                         what, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, row, col,
-                         (double)got[i], w);
-            goto done;
-        }
-    }
-#undef C_AT_
-done:
-    glf_buf_release(dA), glf_buf_release(dB), glf_buf_release(dC), glf_buf_release(dBias);
-    free(h), free(want);
-    return s;
-}
-
-glf_status glf_gemm_validate(glf_ctx *ctx, const glf_gemm_params *p)
-{
-    struct glf_gemm_state_ *st;
-    GLF_TRY(glf_gemm_state_(ctx, &st));
-    GLF_TRY(check_params_(p));
-    /* Odd shapes around the tile sizes: partial row blocks, full tiles plus
-     * an edge strip, N below one tile, K = 1, and a long K that is split. */
-    size_t tn = (size_t)p->vw * (size_t)p->nv, rm = (size_t)p->rm;
-    const size_t shapes[][3] = {{1, 1, 1},
-                                {3 * rm + 1, 2 * tn + 3, 19},
-                                {rm, tn, 1},
-                                {2 * rm - 1, tn + 1, 33},
-                                {rm + 1, 7, 2 * SPLIT_MIN_K_ + 37},
-                                {2 * rm, 2 * tn, 37}, /* whole tiles: operands in place */
-                                {rm, tn, 2 * SPLIT_MIN_K_ + 5}};
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        for (int t = 0; t < 4; t++)
-            GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t & 1, t >> 1, shapes[i][0], shapes[i][1],
-                                   shapes[i][2], i & 1 ? 1.0f : -0.5f, (i + t) & 1 ? 0.0f : 0.75f,
-                                   0, 0, 0, 0));
-    /* The epilogue (bias, ReLU, both) on a partial tile, whole tiles and a
-     * split K (the epilogue then runs in gemm_reduce), also transposed. */
-    for (int e = 1; e <= 3; e++) {
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, 3 * rm + 1, 2 * tn + 3, 19, 1.0f, 0.0f,
-                                        e, 0, 0, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 1, 0, 2 * rm, 2 * tn, 37, -0.5f, 0.75f, e,
-                                        0, 0, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, rm + 1, 7, 2 * SPLIT_MIN_K_ + 37, 1.0f,
-                                        e == 2 ? 0.5f : 0.0f, e, 0, 0, 0));
-        /* an NT product that runs transposed (ctr) at the default tiles, split K */
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, rm + 1, tn + 7, 2 * SPLIT_MIN_K_ + 37,
-                                        1.0f, e == 1 ? 0.5f : 0.0f, e, 0, 0, 0));
-    }
-    /* Operands in column panels (glf_gemm_panels, as the convolutions pass
-     * their column matrix and (batch, C, L) tensors). op(B) untransposed:
-     * B's packed panels (tile width, in place), A packed (a partial row
-     * block) or in place, the epilogue, a split K; odd widths packed from
-     * the panels (a tile across panel ends). op(B) transposed: read in
-     * place as the A of C^T a panel at a time (odd widths, whole row
-     * blocks; partial ones packed, also from panels; split K with slices
-     * that start inside a panel). Both orientations of op(A). Then op(A) in
-     * panels (widths 7, 13, 49 like an image's L), read in place or packed,
-     * with B plain (both orientations) or in panels, and a split K. */
-    for (int t = 0; t < 2; t++) {
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 3 * rm + 1, 2 * tn, 19, 1.0f, 0.0f,
-                                        t + 1, tn, 0, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 2 * rm, 3 * tn, 2 * SPLIT_MIN_K_ + 37,
-                                        -0.5f, t ? 0.75f : 0.0f, 0, tn, 0, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 0, 2 * rm, 5 * 7, 19, 1.0f, 0.0f, 0, 7,
-                                        0, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 2 * tn + 3, 2 * rm, 3 * 7, 1.0f,
-                                        t ? 0.0f : 0.75f, 0, 7, 0, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, tn + 5, 4 * rm, 5 * 13, -0.5f, 0.0f,
-                                        t + 1, 13, 0, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 3 * rm + 1, 3 * 683, 1.0f,
-                                        t ? 0.0f : 0.75f, 0, 683, 0, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 2 * rm, 9 * 251, 1.0f, 0.0f, 0,
-                                        251, 0, 0));
-        /* ... the tile width wide (gemm_main's own loop for those panels):
-         * whole row blocks, a partial one (packed), and split K with a
-         * slice that ends, and one that starts, inside a panel */
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 2 * tn + 3, 3 * rm, 5 * tn, 1.0f,
-                                        t ? 0.75f : 0.0f, t + 1, tn, 0, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, tn + 5, 2 * rm + 1, 3 * tn, -0.5f,
-                                        0.0f, 0, tn, 0, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, t, 1, 7, 2 * rm,
-                                        (2 * (SPLIT_MIN_K_ / tn) + 3) * tn, 1.0f, 0.0f, 0, tn,
-                                        0, 0));
-        /* op(A) in panels (t: B transposed or not) */
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, t, 2 * rm, 2 * tn + 3, 3 * 7, 1.0f,
-                                        t ? 0.0f : 0.75f, t + 1, 0, 7, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, t, 3 * rm + 1, 17 * tn, 5 * 13, -0.5f,
-                                        0.0f, 0, 0, 13, 0));
-        GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, t, 2 * rm, 7, 43 * 49, 1.0f,
-                                        t ? 0.75f : 0.0f, 0, 0, 49, 0));
-    }
-    /* The bias by row (bias[i]) into a plain C: as computed, and an NT
-     * product that runs transposed (ctr) with a split K. */
-    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, 3 * rm + 1, 2 * tn + 3, 19, 1.0f, 0.75f, 5,
-                                    0, 0, 0));
-    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, rm + 1, tn + 7, 2 * SPLIT_MIN_K_ + 37,
-                                    1.0f, 0.0f, 7, 0, 0, 0));
-    /* C in column panels (widths 7, 49): stored as computed, transposed (B
-     * in panels transposed: ctr; an NT product), with a split K (stored by
-     * the reduction), with the bias by row and ReLU. */
-    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, 2 * rm + 1, 5 * 7, 19, 1.0f, 0.75f, 0, 0,
-                                    0, 7));
-    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 1, 0, rm + 3, 2 * 49, 2 * SPLIT_MIN_K_ + 37,
-                                    -0.5f, 0.0f, 7, 0, 0, 49));
-    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, 3 * rm, 3 * 49, 3 * 7, 1.0f, 0.75f, 5, 7,
-                                    0, 49));
-    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, 2 * rm + 1, 2 * 49, 3 * 683, 1.0f, 0.0f,
-                                    7, 683, 0, 49));
-    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 1, rm + 1, 2 * 49, 2 * SPLIT_MIN_K_ + 37,
-                                    1.0f, 0.0f, 1, 0, 0, 49));
-    /* both in panels: A 49 wide, B the tile width (in place) and 7 wide */
-    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, rm + 3, 2 * tn, 3 * 49, 1.0f, 0.0f, 0, tn,
-                                    49, 0));
-    GLF_TRY(glf_gemm_validate_case_(ctx, st, p, 0, 0, 2 * rm, 3 * 7, 43 * 49, 1.0f, 0.75f, 0, 7,
-                                    49, 0));
-    return GLF_OK;
-}

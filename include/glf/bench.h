@@ -74,11 +74,6 @@ typedef struct glf_bench_result {
  * (quick: shorter runs, smaller buffers). */
 glf_status glf_bench_peaks(glf_ctx *ctx, int quick, double *gflops, double *gbs);
 
-/* `glf tune`'s choice of glf's GEMM tile set: glf_gemm_tune_ex with
- * training steps of the 28x28 GLF model as the workload (batch 256, the
- * best of 3 rounds of 3 steps per finalist; quick: batch 16, one round of
- * one step). Stores and uses the winner as glf_gemm_tune does. */
-glf_status glf_bench_tune_gemm(glf_ctx *ctx, int quick, glf_gemm_params *best);
 
 /* Runs everything above on ctx. Leaves CLBlast on ctx's device with the
  * stored tuned set applied, if there is one (glf_clblast_apply). */

@@ -51,27 +51,24 @@ glf_status glf_conv_transpose2d_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dw,
 /* ---- variants ------------------------------------------------------------
  * Each convolution's GEMM takes the im2col of an image as one operand,
  * either materialised (an im2col kernel writes the column matrix, the GEMM
- * then packs it) or implicit (glf's GEMM packs its panels straight from the
- * image). Which one a context uses, per orientation, is
- * glf_gemm_im2col_policy (gemm.h): use[0] for the Conv2d forward and the
- * ConvTranspose2d input gradient, use[1] for both weight gradients. */
-typedef void (*glf_conv_note_fn)(void *user, const char *line);
+ * then packs it) or implicit (a GLF_GEMM_IM2COL operand: glf's GEMM packs
+ * its panels straight from the image). The convolutions keep, per context,
+ * which one each orientation uses: use[0] for the Conv2d forward and the
+ * ConvTranspose2d input gradient ("taps"), use[1] for both weight gradients
+ * ("pixels"). A context starts from its device's stored choice
+ * (glf_conv_tune, glf/tune.h), else {0, 0} (what measured faster on PoCL's
+ * CPU device); with CLBlast as the GEMM backend a column matrix is always
+ * materialised. */
+void glf_conv_im2col_policy(glf_ctx *ctx, int use[2]);
+glf_status glf_conv_set_im2col_policy(glf_ctx *ctx, const int use[2]);
+/* "implicit" (use != 0) or "materialised", as the store and reports say. */
+const char *glf_conv_im2col_word(int use);
 
 /* Run Conv2d and ConvTranspose2d forward and backward under policy use at
  * odd shapes (outputs NaN-filled first) against the double-precision
  * reference; ctx's policy is left as it was. GLF_ERR_NUMERIC names the op,
  * the shape, the variant and the output that differs. */
 glf_status glf_conv_validate(glf_ctx *ctx, const int use[2]);
-
-/* Validate the four combinations of the two orientations' variants, time
- * each valid one over GLF's four convolutions as a training step runs them
- * (forward and backward, batch 256; quick: batch 4, for tests; the
- * combinations alternated, best of 5 rounds), store the fastest for ctx's
- * device (glf_gemm_im2col_store; the default {0, 0} is kept unless another
- * is faster by 3%) and use it on ctx; best gets it. With CLBlast as the GEMM backend there is nothing
- * to choose (materialised only): best gets the policy, nothing is stored.
- * Progress lines go to note (NULL: none). */
-glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn note, void *user);
 
 /* Linear (PyTorch): x (B, IN), w (OUT, IN), b (OUT) [NULL: none],
  * y (B, OUT) = x w^T + b. Backward: dx (B, IN) overwritten [dx.buf NULL:

@@ -1,10 +1,10 @@
 /* Convolution variants: whether each orientation of the im2col operand is
  * materialised (im2col kernel, then the GEMM packs the column matrix) or
- * implicit (the GEMM packs its panels straight from the image,
- * glf_gemm_im2col_b). glf_conv_validate checks a policy against the double
- * reference (ref_conv.c); glf_conv_tune times the valid combinations over
- * GLF's convolutions, forward and backward, and stores the fastest
- * (glf_gemm_im2col_store). */
+ * implicit (the GEMM packs its panels straight from the image, an
+ * GLF_GEMM_IM2COL operand). glf_conv_validate checks a policy against the
+ * double reference (host/ops/ref_conv.c); glf_conv_tune times the valid
+ * combinations over GLF's convolutions, forward and backward, and stores
+ * the fastest in the device's tuning store (key "conv"). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +13,43 @@
 #include "glf/gemm.h"
 #include "glf/ops_conv.h"
 #include "glf/rng.h"
+#include "glf/tune.h"
 #include "glf/util.h"
-#include "ref_conv.h"
+#include "ops/ref_conv.h"
+#include "tune/store.h"
 
 static void say_(glf_conv_note_fn note, void *user, const char *line)
 {
     if (note)
         note(user, line);
+}
+
+static int word_(const char *w, int *use)
+{
+    if (!strcmp(w, "implicit"))
+        return *use = 1, 1;
+    if (!strcmp(w, "materialised"))
+        return *use = 0, 1;
+    return 0;
+}
+
+glf_status glf_conv_tuned(glf_ctx *ctx, int use[2], int *found)
+{
+    char value[256], a[32], b[32], path[4096];
+    int u[2];
+    *found = 0;
+    GLF_TRY(glf_tune_get(ctx, "conv", value, sizeof value, found));
+    if (!*found)
+        return GLF_OK;
+    if (sscanf(value, "taps=%31s pixels=%31s", a, b) != 2 || !word_(a, &u[0]) ||
+        !word_(b, &u[1])) {
+        *found = 0;
+        GLF_TRY(glf_tune_path(ctx, path, sizeof path));
+        return glf_fail(GLF_ERR_FORMAT, "%s: key 'conv' is '%.100s', expected 'taps=W "
+                        "pixels=W' with W 'implicit' or 'materialised'", path, value);
+    }
+    use[0] = u[0], use[1] = u[1];
+    return GLF_OK;
 }
 
 /* ---- validation ------------------------------------------------------------ */
@@ -127,14 +157,14 @@ static glf_status check_case_(glf_ctx *ctx, const glf_conv_shape *s, int transpo
         double e = err_(dev, refs[i], n[i]);
         if (!(e <= 1e-4)) {
             int use[2];
-            glf_gemm_im2col_policy(ctx, use);
+            glf_conv_im2col_policy(ctx, use);
             st = glf_fail(GLF_ERR_NUMERIC,
                           "%s (B %d, Cin %d, %dx%d, Cout %d, K %d S %d P %d) with taps %s, "
                           "pixels %s: %s differs from the double reference by %.3g "
                           "(relative), expected <= 1e-4",
                           transposed ? "ConvTranspose2d" : "Conv2d", s->B, s->Cin, s->H, s->W,
-                          s->Cout, s->K, s->S, s->P, glf_gemm_im2col_word(use[0]),
-                          glf_gemm_im2col_word(use[1]), names[i], e);
+                          s->Cout, s->K, s->S, s->P, glf_conv_im2col_word(use[0]),
+                          glf_conv_im2col_word(use[1]), names[i], e);
             break;
         }
         dev += n[i];
@@ -150,8 +180,8 @@ done:
 glf_status glf_conv_validate(glf_ctx *ctx, const int use[2])
 {
     int old[2];
-    glf_gemm_im2col_policy(ctx, old);
-    GLF_TRY(glf_gemm_set_im2col_policy(ctx, use));
+    glf_conv_im2col_policy(ctx, old);
+    GLF_TRY(glf_conv_set_im2col_policy(ctx, use));
     /* Odd sizes: channels and pixels that fill no tile, a non-square image,
      * GLF's 4/2/1 window and a 3/1/1 one. */
     static const glf_conv_shape cases_[] = {{3, 5, 9, 7, 7, 4, 2, 1},
@@ -162,7 +192,7 @@ glf_status glf_conv_validate(glf_ctx *ctx, const int use[2])
     for (size_t i = 0; i < sizeof cases_ / sizeof cases_[0] && st == GLF_OK; i++)
         for (int t = 0; t < 2 && st == GLF_OK; t++) /* both ops at every geometry */
             st = check_case_(ctx, &cases_[i], t ^ transposed_[i], 0x5eed + 17 * i + t);
-    glf_status s2 = glf_gemm_set_im2col_policy(ctx, old);
+    glf_status s2 = glf_conv_set_im2col_policy(ctx, old);
     return st != GLF_OK ? st : s2;
 }
 
@@ -208,8 +238,8 @@ static glf_status time_pass_(glf_ctx *ctx, const struct layer_ *L, size_t nl, cl
 glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn note, void *user)
 {
     char line[512];
-    glf_gemm_im2col_policy(ctx, best);
-    if (!glf_gemm_has_im2col(ctx)) {
+    glf_conv_im2col_policy(ctx, best);
+    if (!glf_gemm_takes(ctx, GLF_GEMM_IM2COL)) {
         snprintf(line, sizeof line,
                  "tune conv: the GEMM backend is %s, which takes materialised column "
                  "matrices only; nothing to choose",
@@ -217,9 +247,8 @@ glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn 
         say_(note, user, line);
         return GLF_OK;
     }
-    if (!glf_ctx_cache_dir(ctx)) /* nowhere to store the result: fail before the work */
-        return glf_fail(GLF_ERR_INVALID_ARG, "convolution tuning needs the disk cache, which "
-                                             "is off (GLF_CACHE=off?)");
+    char path[4096]; /* nowhere to store the result: fail before the work */
+    GLF_TRY(glf_tune_path(ctx, path, sizeof path));
     int B = quick ? 4 : 256;
     const struct layer_ L[] = {{{B, 1, 28, 28, 64, 4, 2, 1}, 0},
                                {{B, 64, 14, 14, 128, 4, 2, 1}, 0},
@@ -243,7 +272,7 @@ glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn 
             ok[a][b] = s == GLF_OK;
             if (s != GLF_OK) {
                 snprintf(line, sizeof line, "tune conv: taps %s, pixels %s rejected: %s",
-                         glf_gemm_im2col_word(a), glf_gemm_im2col_word(b),
+                         glf_conv_im2col_word(a), glf_conv_im2col_word(b),
                          glf_last_error());
                 say_(note, user, line);
                 glf_clear_error();
@@ -263,7 +292,7 @@ glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn 
             double t;
             if (!ok[use[0]][use[1]])
                 continue;
-            if ((st = glf_gemm_set_im2col_policy(ctx, use)) != GLF_OK ||
+            if ((st = glf_conv_set_im2col_policy(ctx, use)) != GLF_OK ||
                 (st = time_pass_(ctx, L, nl, buf, &t)) != GLF_OK)
                 break;
             if (r > 0 && t < tv[use[0]][use[1]])
@@ -273,7 +302,7 @@ glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn 
     for (int v = 0; v < 4 && st == GLF_OK; v++)
         if (ok[v & 1][v >> 1]) {
             snprintf(line, sizeof line, "tune conv: taps %s, pixels %s: %.3f ms",
-                     glf_gemm_im2col_word(v & 1), glf_gemm_im2col_word(v >> 1),
+                     glf_conv_im2col_word(v & 1), glf_conv_im2col_word(v >> 1),
                      tv[v & 1][v >> 1] * 1e3);
             say_(note, user, line);
         }
@@ -290,9 +319,12 @@ glf_status glf_conv_tune(glf_ctx *ctx, int quick, int best[2], glf_conv_note_fn 
         best[0] = 0, best[1] = 0, total = tv[0][0];
     if (st != GLF_OK) {
         best[0] = old[0], best[1] = old[1];
-        glf_gemm_set_im2col_policy(ctx, old);
+        glf_conv_set_im2col_policy(ctx, old);
         return st;
     }
-    GLF_TRY(glf_gemm_im2col_store(ctx, best, total));
-    return glf_gemm_set_im2col_policy(ctx, best);
+    char set[128];
+    snprintf(set, sizeof set, "taps=%s pixels=%s", glf_conv_im2col_word(best[0]),
+             glf_conv_im2col_word(best[1]));
+    GLF_TRY(glf_tune_put(ctx, "conv", set, total));
+    return glf_conv_set_im2col_policy(ctx, best);
 }

@@ -1,139 +1,44 @@
-/* GEMM tuning: time candidate tile sets of glf's kernels at GLF's shapes on
- * one device (then, given a workload, the default and the fastest others
- * on it), validate every candidate before timing it, and store the winner
- * in the cache folder under a key of device, driver and platform, so later
- * contexts on that device start from it (still validated first). */
-#include <nettle/sha2.h>
-#include <stdint.h>
+/* GEMM tuning: time candidate tile sets of glf's kernels (the device's
+ * family, optionally the other's) at GLF's shapes on one device (then,
+ * given a workload, the default and the fastest others on it), validate
+ * every candidate before timing it, and store the winner in the device's
+ * tuning store, so later contexts on that device start from it (still
+ * validated first). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "gemm_internal.h"
+#include "glf/tune.h"
 #include "glf/util.h"
-
-#define TUNE_MAGIC_ "glf-gemm-tune 1"
-
-/* <cache>/gemm-tune-<sha256(device, driver, platform, versions)[0..16]><suffix>.txt */
-glf_status glf_gemm_tune_path_(glf_ctx *ctx, const char *suffix, char *buf, size_t n)
-{
-    const char *dir = glf_ctx_cache_dir(ctx);
-    if (!dir)
-        return glf_fail(GLF_ERR_INVALID_ARG,
-                        "GEMM tuning needs the disk cache, which is off (GLF_CACHE=off?)");
-    const glf_device_info *d = glf_ctx_device(ctx);
-    const char *parts[] = {d->name, d->vendor, d->driver, d->version, d->platform,
-                           d->platform_version};
-    struct sha256_ctx h;
-    uint8_t sum[SHA256_DIGEST_SIZE];
-    sha256_init(&h);
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        sha256_update(&h, strlen(parts[i]) + 1, (const uint8_t *)parts[i]);
-    sha256_digest(&h, sizeof sum, sum);
-    int k = snprintf(buf, n, "%s/gemm-tune-", dir);
-    for (int i = 0; i < 8 && k > 0 && (size_t)k + 3 < n; i++)
-        k += snprintf(buf + k, n - (size_t)k, "%02x", sum[i]);
-    if (k < 0 || (size_t)k + strlen(suffix) + 5 >= n)
-        return glf_fail(GLF_ERR_INVALID_ARG, "cache folder path too long: %s", dir);
-    snprintf(buf + k, n - (size_t)k, "%s.txt", suffix);
-    return GLF_OK;
-}
+#include "runtime/gemm_internal.h"
+#include "tune/store.h"
 
 glf_status glf_gemm_tuned(glf_ctx *ctx, glf_gemm_params *out, int *found)
 {
-    char path[4096], line[512];
+    char value[512], path[4096];
     *found = 0;
-    GLF_TRY(glf_gemm_tune_path_(ctx, "", path, sizeof path));
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return GLF_OK; /* untuned */
-    glf_gemm_params p;
-    int ok = fgets(line, sizeof line, f) && !strncmp(line, TUNE_MAGIC_, strlen(TUNE_MAGIC_)) &&
-             fgets(line, sizeof line, f) && /* the device, for people reading it */
-             fgets(line, sizeof line, f) &&
-             sscanf(line, "rm=%d vw=%d nv=%d lx=%d ly=%d", &p.rm, &p.vw, &p.nv, &p.lx,
-                    &p.ly) == 5;
-    fclose(f);
-    if (!ok)
-        return glf_fail(GLF_ERR_FORMAT,
-                        "%s: expected '%s', a device line and 'rm=.. vw=.. nv=.. lx=.. ly=..'",
-                        path, TUNE_MAGIC_);
-    *out = p;
-    *found = 1;
-    return GLF_OK;
-}
-
-glf_status glf_gemm_tune_store_(glf_ctx *ctx, const char *suffix, const char *magic,
-                                const char *set, double score)
-{
-    char path[4096], tmp[4200];
-    GLF_TRY(glf_gemm_tune_path_(ctx, suffix, path, sizeof path));
-    mkdir(glf_ctx_cache_dir(ctx), 0755); /* may exist; fopen reports real failures */
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return glf_fail(GLF_ERR_IO, "%s: cannot create", tmp);
-    const glf_device_info *d = glf_ctx_device(ctx);
-    fprintf(f, "%s\n%s | %s | %s | %s\n%s\nscore_ms=%.3f\n", magic, d->name, d->driver,
-            d->platform, d->platform_version, set, score * 1e3);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return glf_fail(GLF_ERR_IO, "%s: cannot write", path);
+    GLF_TRY(glf_tune_get(ctx, "gemm", value, sizeof value, found));
+    if (!*found)
+        return GLF_OK;
+    glf_status s = glf_gemm_params_parse(value, out);
+    if (s != GLF_OK) {
+        *found = 0;
+        GLF_TRY(glf_tune_path(ctx, path, sizeof path));
+        return glf_fail_context(s, "%s: key 'gemm'", path);
     }
     return GLF_OK;
 }
 
-#define IM2COL_MAGIC_ "glf-conv-tune 1"
-#define IM2COL_SUFFIX_ "-conv"
-
-static int im2col_parse_(const char *w, int *use)
+glf_status glf_tune_store_path(glf_ctx *ctx, char *buf, size_t n)
 {
-    if (!strcmp(w, "implicit"))
-        return *use = 1, 1;
-    if (!strcmp(w, "materialised"))
-        return *use = 0, 1;
-    return 0;
-}
-
-glf_status glf_gemm_im2col_tuned(glf_ctx *ctx, int use[2], int *found)
-{
-    char path[4096], line[512], a[32], b[32];
-    *found = 0;
-    GLF_TRY(glf_gemm_tune_path_(ctx, IM2COL_SUFFIX_, path, sizeof path));
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return GLF_OK; /* untuned */
-    int u[2];
-    int ok = fgets(line, sizeof line, f) && !strncmp(line, IM2COL_MAGIC_, strlen(IM2COL_MAGIC_)) &&
-             fgets(line, sizeof line, f) && /* the device, for people reading it */
-             fgets(line, sizeof line, f) &&
-             sscanf(line, "taps=%31s pixels=%31s", a, b) == 2 && im2col_parse_(a, &u[0]) &&
-             im2col_parse_(b, &u[1]);
-    fclose(f);
-    if (!ok)
-        return glf_fail(GLF_ERR_FORMAT,
-                        "%s: expected '%s', a device line and 'taps=W pixels=W' with W "
-                        "'implicit' or 'materialised'", path, IM2COL_MAGIC_);
-    use[0] = u[0], use[1] = u[1];
-    *found = 1;
-    return GLF_OK;
-}
-
-glf_status glf_gemm_im2col_store(glf_ctx *ctx, const int use[2], double score)
-{
-    char set[128];
-    snprintf(set, sizeof set, "taps=%s pixels=%s", glf_gemm_im2col_word(use[0]),
-             glf_gemm_im2col_word(use[1]));
-    return glf_gemm_tune_store_(ctx, IM2COL_SUFFIX_, IM2COL_MAGIC_, set, score);
+    return glf_tune_path(ctx, buf, n);
 }
 
 static glf_status store_(glf_ctx *ctx, const glf_gemm_params *p, double score)
 {
     char set[128];
     glf_gemm_params_format(p, set, sizeof set);
-    return glf_gemm_tune_store_(ctx, "", TUNE_MAGIC_, set, score);
+    return glf_tune_put(ctx, "gemm", set, score);
 }
 
 struct tshape_ {
@@ -148,11 +53,13 @@ static glf_status time_shapes_(glf_ctx *ctx, struct glf_gemm_state_ *st, const g
 {
     for (size_t i = 0; i < nsh; i++) {
         const struct tshape_ *s = &sh[i];
+        glf_gemm_operand a = glf_gemm_plain(glf_dp(buf, 0), s->ta ? s->M : s->K,
+                                            s->ta ? GLF_TRANS : GLF_NO_TRANS);
+        glf_gemm_operand b = glf_gemm_plain(glf_dp(buf, boff), s->tb ? s->K : s->N,
+                                            s->tb ? GLF_TRANS : GLF_NO_TRANS);
+        glf_gemm_operand c = glf_gemm_plain(glf_dp(buf, 2 * boff), s->N, GLF_NO_TRANS);
         double t0 = glf_now();
-        GLF_TRY(glf_gemm_own_(ctx, st, p, s->ta ? GLF_TRANS : GLF_NO_TRANS,
-                              s->tb ? GLF_TRANS : GLF_NO_TRANS, s->M, s->N, s->K, 1.0f, buf, 0,
-                              s->ta ? s->M : s->K, buf, boff, s->tb ? s->K : s->N, 0.0f, buf,
-                              2 * boff, s->N, NULL, NULL, NULL, NULL, NULL));
+        GLF_TRY(glf_gemm_own_(ctx, st, p, s->M, s->N, s->K, 1.0f, &a, &b, 0.0f, &c, NULL));
         GLF_TRY(glf_finish(ctx));
         t[i] = glf_now() - t0;
     }
@@ -167,7 +74,8 @@ static void say_(struct glf_gemm_state_ *st, const char *line)
 
 glf_status glf_gemm_tune(glf_ctx *ctx, int quick, glf_gemm_params *best)
 {
-    return glf_gemm_tune_ex(ctx, quick, NULL, NULL, best);
+    glf_gemm_tune_opts o = {quick, 0, NULL, NULL};
+    return glf_gemm_tune_ex(ctx, &o, best);
 }
 
 /* The second stage of glf_gemm_tune_ex: the default (finalist 0) and the
@@ -207,12 +115,35 @@ static glf_status workload_stage_(glf_ctx *ctx, struct glf_gemm_state_ *st,
     return GLF_OK;
 }
 
-glf_status glf_gemm_tune_ex(glf_ctx *ctx, int quick, glf_gemm_workload_fn work, void *user,
-                            glf_gemm_params *best)
+/* The candidates of each family, the family's default first. CPU: rows x
+ * float16 vectors per work-item and the work-group shape; SIMT: the tile
+ * per work-group, its work-items' blocks (at most 8 x 8) and the steps of
+ * k staged in local memory. */
+static const glf_gemm_params cpu_cand_[] = {
+    {GLF_FAMILY_CPU, 8, 16, 2, 1, 16, 0}, {GLF_FAMILY_CPU, 8, 16, 2, 1, 4, 0},
+    {GLF_FAMILY_CPU, 8, 16, 2, 1, 8, 0},  {GLF_FAMILY_CPU, 8, 16, 2, 16, 1, 0},
+    {GLF_FAMILY_CPU, 4, 16, 2, 1, 16, 0}, {GLF_FAMILY_CPU, 6, 16, 2, 1, 16, 0},
+    {GLF_FAMILY_CPU, 12, 16, 2, 1, 16, 0}, {GLF_FAMILY_CPU, 8, 16, 1, 1, 16, 0},
+    {GLF_FAMILY_CPU, 8, 16, 3, 1, 16, 0}, {GLF_FAMILY_CPU, 4, 16, 4, 1, 16, 0},
+    {GLF_FAMILY_CPU, 8, 8, 4, 1, 16, 0},  {GLF_FAMILY_CPU, 16, 16, 1, 1, 16, 0},
+    {GLF_FAMILY_CPU, 4, 8, 2, 16, 4, 0},  {GLF_FAMILY_CPU, 4, 4, 4, 16, 16, 0},
+    {GLF_FAMILY_CPU, 1, 4, 1, 64, 1, 0},  {GLF_FAMILY_CPU, 2, 8, 2, 32, 2, 0}};
+static const glf_gemm_params simt_cand_[] = {
+    {GLF_FAMILY_SIMT, 32, 4, 8, 8, 8, 16},    {GLF_FAMILY_SIMT, 64, 4, 16, 16, 16, 16},
+    {GLF_FAMILY_SIMT, 64, 4, 16, 8, 8, 16},   {GLF_FAMILY_SIMT, 32, 4, 8, 8, 8, 32},
+    {GLF_FAMILY_SIMT, 16, 4, 4, 4, 4, 16},    {GLF_FAMILY_SIMT, 32, 4, 8, 16, 16, 16},
+    {GLF_FAMILY_SIMT, 64, 4, 8, 8, 16, 16},   {GLF_FAMILY_SIMT, 128, 4, 16, 16, 16, 8}};
+#define NCPU_ (sizeof cpu_cand_ / sizeof cpu_cand_[0])
+#define NSIMT_ (sizeof simt_cand_ / sizeof simt_cand_[0])
+
+glf_status glf_gemm_tune_ex(glf_ctx *ctx, const glf_gemm_tune_opts *o, glf_gemm_params *best)
 {
     struct glf_gemm_state_ *st;
     char path[4096];
-    GLF_TRY(glf_gemm_tune_path_(ctx, "", path, sizeof path)); /* no cache: fail before the work */
+    const int quick = o->quick;
+    const glf_gemm_workload_fn work = o->work;
+    void *user = o->user;
+    GLF_TRY(glf_tune_path(ctx, path, sizeof path)); /* no cache: fail before the work */
     GLF_TRY(glf_gemm_state_(ctx, &st));
     /* the tile set in use now, and whether it was validated: put back if
      * the workload fails */
@@ -225,14 +156,15 @@ glf_status glf_gemm_tune_ex(glf_ctx *ctx, int quick, glf_gemm_workload_fn work, 
                                            {0, 0, 256 * 196, 64, 16},
                                            {0, 1, 256, 64, 64}};
     static const struct tshape_ quick_[] = {{0, 1, 64, 96, 80}};
-    static const int cand_[][5] = {
-        {8, 16, 2, 1, 16}, {8, 16, 2, 1, 4},  {8, 16, 2, 1, 8},  {8, 16, 2, 16, 1},
-        {4, 16, 2, 1, 16}, {6, 16, 2, 1, 16}, {12, 16, 2, 1, 16}, {8, 16, 1, 1, 16},
-        {8, 16, 3, 1, 16}, {4, 16, 4, 1, 16}, {8, 8, 4, 1, 16},  {16, 16, 1, 1, 16},
-        {4, 8, 2, 16, 4},  {4, 4, 4, 16, 16}, {1, 4, 1, 64, 1},  {2, 8, 2, 32, 2}};
+    /* The device's family first (its default is candidate 0), then, when
+     * asked, the other family's; quick: 3 of each. */
+    const int simt = glf_ctx_family(ctx) == GLF_FAMILY_SIMT;
+    const glf_gemm_params *own = simt ? simt_cand_ : cpu_cand_, *other = simt ? cpu_cand_ : simt_cand_;
+    const size_t nown = simt ? NSIMT_ : NCPU_, nother = simt ? NCPU_ : NSIMT_;
     const struct tshape_ *sh = quick ? quick_ : full_;
     size_t nsh = quick ? 1 : sizeof full_ / sizeof full_[0];
-    size_t ncand = quick ? 3 : sizeof cand_ / sizeof cand_[0];
+    const size_t take_own = quick ? 3 : nown, take_other = !o->both_families ? 0 : quick ? 3 : nother;
+    size_t ncand = take_own + take_other;
     size_t boff = 0; /* A, B and C of every shape share one buffer, in thirds */
     for (size_t i = 0; i < nsh; i++) {
         size_t m = sh[i].M * sh[i].K, n = sh[i].K * sh[i].N, c = sh[i].M * sh[i].N;
@@ -249,13 +181,13 @@ glf_status glf_gemm_tune_ex(glf_ctx *ctx, int quick, glf_gemm_workload_fn work, 
      * once per shape; a shape's time is its best over the rounds), so a
      * drift in the machine's speed hits all of them alike. Timing one
      * candidate after another picked rm=4 under load at 00:05 UTC. */
-    enum { MAXC_ = sizeof cand_ / sizeof cand_[0], MAXS_ = 4 };
+    enum { MAXC_ = NCPU_ + NSIMT_, MAXS_ = 4 };
     _Static_assert(sizeof full_ / sizeof full_[0] <= MAXS_, "MAXS_ below the shape count");
     int ok[MAXC_] = {0};
     double tbest[MAXC_][MAXS_], t[MAXS_];
     glf_gemm_params cp[MAXC_];
     for (size_t c = 0; c < ncand; c++) {
-        cp[c] = (glf_gemm_params){cand_[c][0], cand_[c][1], cand_[c][2], cand_[c][3], cand_[c][4]};
+        cp[c] = c < take_own ? own[c] : other[c - take_own];
         if (glf_gemm_validate(ctx, &cp[c]) != GLF_OK) {
             char set[128];
             glf_gemm_params_format(&cp[c], set, sizeof set);
