@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Packs what bench/gpu_run.sh needs on a machine that has none of glf's
-# Debian packages (the device tool's NVIDIA machine: its own image, no
-# package registry): the glf binary, the kernel test binaries, and the
-# shared libraries they load, except the C and C++ runtimes, which that
-# machine has (newer than Debian 12's). Into .gpu/ (git-ignored through
-# .git/info/exclude); the libraries go as one xz archive so that the
-# working tree stays under the device tool's 64 MiB.
-# usage: bench/gpu_pack.sh [BUILD_DIR]   then: run(command="bash bench/gpu_run.sh",
-#        carry=[".gpu"], timeout_s=560) from a session that is lent the machine.
+# Packs what bench/gpu_run.sh needs on a GPU machine that has none of glf's
+# Debian packages (its own system image, no package registry): the glf
+# binary, the kernel and runtime test binaries, and the shared libraries they
+# load, except the C and C++ runtimes, which such a machine has (newer than
+# Debian 12's). Into .gpu/ (git-ignored through .git/info/exclude); the
+# libraries go as one xz archive so that .gpu/ stays small (~28 MB) to copy.
+# usage: bench/gpu_pack.sh [BUILD_DIR]   then copy the repository with .gpu/
+#        to the GPU machine and run `bash bench/gpu_run.sh` there (done in 500 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"

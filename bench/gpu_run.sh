@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# One prepared run on a GPU machine (the device tool), from the repository
-# root, with .gpu/ carried (bench/gpu_pack.sh made it here):
+# One prepared run on a GPU machine without glf's Debian packages, from the
+# repository root, with .gpu/ copied along (bench/gpu_pack.sh makes it on a
+# machine that has them):
 #   1. whether the NVIDIA driver exposes OpenCL: ICD files, libnvidia-opencl;
 #   2. glf devices (with an ICD file of our own if the driver's library is
 #      there but no ICD file names it);
 #   3. the kernel and runtime tests on the GPU (the GEMM and the ops, each
 #      against its plain-C reference, first);
 #   4. glf tune, then glf bench (the README's GPU table).
-# Everything goes to $OUT (the device tool brings it back); the steps stop
+# Everything goes to $OUT (default /tmp/glf-gpu-out); the steps stop
 # early enough to end within DEADLINE seconds (default 500), each later one
 # skipped when too little time is left. GLF_GPU_RUN_DEVICE picks the device
 # (default gpu; cpu lets this script be tried on PoCL).
@@ -66,7 +67,7 @@ while read -r t; do
     rc=$?
     log "$t: $([ $rc -eq 0 ] && echo PASS || echo "FAIL (rc $rc)")"
 done < .gpu/tests.txt
-# one file for the logs: the device tool brings back at most 8 files
+# one file for the logs, so that $OUT holds a few files to copy back
 logs=$(cd "$out" && ls test_*.log 2>/dev/null)
 [ -z "$logs" ] || { tar -C "$out" -czf "$out/test-logs.tar.gz" $logs && (cd "$out" && rm -f $logs); }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Prints the OPENBLAS_CORETYPE under which OpenBLAS (through PyTorch) runs
 # sgemm fastest on this machine: "auto" (the variable unset: OpenBLAS's own
-# detection) or a core name. On the CI machine the detection picked a slow
-# kernel (40 GFLOP/s at 1024^3) where SkylakeX gives 150: PyTorch is only
-# measured "at its best" with the right one. The probe's figures go to stderr.
+# detection) or a core name. On the 2-core Xeon CI machine on 2026-11-28 the
+# detection picked a slow kernel (34-40 GFLOP/s at 1024^3) where SkylakeX gave
+# 211-222: PyTorch is only measured "at its best" with the right one. The
+# probe's figures go to stderr.
 set -euo pipefail
 threads="${1:-$(nproc)}"
 best=auto; bestg=0
