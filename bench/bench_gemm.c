@@ -2,10 +2,13 @@
  * kernels at GLF's layer shapes, alternated call by call in one run, medians,
  * and the device's FMA peak from a kernel of independent FMAs; a markdown
  * table on stdout.
- * usage: bench_gemm [--reps N] [--params rm,vw,nv,lx,ly] [--only glf|clblast]
- *                   [--vs rm,vw,nv,lx,ly]... [--shape TA,TB,M,N,K] [--no-peak]
+ * usage: bench_gemm [--reps N] [--params SET] [--only glf|clblast]
+ *                   [--vs SET]... [--shape TA,TB,M,N,K] [--no-peak]
  *                   [--device SPEC]
- * --vs adds columns for other glf parameter sets, alternated with the rest.
+ * SET: a tile set as glf tune writes it ("rm=8 vw=16 nv=2 lx=1 ly=16", "simt
+ * rm=32 vw=4 nv=8 lx=8 ly=8 tk=16") or, for the CPU family, rm,vw,nv,lx,ly.
+ * --params replaces the context's default set; --vs adds columns for other
+ * sets, alternated with the rest.
  * GEMMs under 50 MFLOP are timed as a stream of calls with one clFinish. */
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +19,20 @@
 #include "glf/gemm.h"
 #include "glf/rng.h"
 #include "glf/util.h"
+
+/* A tile set from its text form or CPU-family "rm,vw,nv,lx,ly". */
+static int parse_set_(const char *text, glf_gemm_params *q)
+{
+    glf_gemm_params p = glf_gemm_default_params();
+    if (sscanf(text, "%d,%d,%d,%d,%d", &p.rm, &p.vw, &p.nv, &p.lx, &p.ly) == 5) {
+        *q = p;
+        return 1;
+    }
+    if (glf_gemm_params_parse(text, q) == GLF_OK)
+        return 1;
+    fprintf(stderr, "bench_gemm: %s\n", glf_last_error());
+    return 0;
+}
 
 struct shape_ {
     const char *what;
@@ -91,25 +108,17 @@ int main(int argc, char **argv)
     const char *spec = NULL;
     struct shape_ custom = {"custom", 0, 0, 0, 0, 0};
     glf_gemm_params prm[MAXV_];
-    int nv = 2;
-    prm[1] = glf_gemm_default_params();
+    int nv = 2, given = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--params") && i + 1 < argc) {
-            glf_gemm_params *q = &prm[1];
-            if (sscanf(argv[++i], "%d,%d,%d,%d,%d", &q->rm, &q->vw, &q->nv, &q->lx, &q->ly) !=
-                5) {
-                fprintf(stderr, "bench_gemm: --params expects rm,vw,nv,lx,ly\n");
+            if (!parse_set_(argv[++i], &prm[1]))
                 return 2;
-            }
+            given = 1;
         } else if (!strcmp(argv[i], "--vs") && i + 1 < argc && nv < MAXV_) {
-            glf_gemm_params *q = &prm[nv++];
-            if (sscanf(argv[++i], "%d,%d,%d,%d,%d", &q->rm, &q->vw, &q->nv, &q->lx, &q->ly) !=
-                5) {
-                fprintf(stderr, "bench_gemm: --vs expects rm,vw,nv,lx,ly\n");
+            if (!parse_set_(argv[++i], &prm[nv++]))
                 return 2;
-            }
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             i++;
             only = !strcmp(argv[i], "glf") ? GLF_GEMM_GLF : GLF_GEMM_CLBLAST;
@@ -124,8 +133,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--device") && i + 1 < argc)
             spec = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_gemm [--reps N] [--params rm,vw,nv,lx,ly] "
-                            "[--only glf|clblast] [--vs rm,vw,nv,lx,ly]... "
+            fprintf(stderr, "usage: bench_gemm [--reps N] [--params SET] "
+                            "[--only glf|clblast] [--vs SET]... "
                             "[--shape TA,TB,M,N,K] [--no-peak] "
                             "[--device SPEC]\n");
             return 2;
@@ -137,6 +146,8 @@ int main(int argc, char **argv)
     glf_status s = glf_ctx_create(spec, &ctx);
     if (s)
         die_("context", s);
+    if (!given)
+        prm[1] = glf_gemm_default_params_for(glf_ctx_family(ctx));
     glf_gemm_set_note(ctx, note_, NULL);
     char line[1024];
     glf_ctx_describe(ctx, line, sizeof line);
@@ -156,8 +167,11 @@ int main(int argc, char **argv)
     if (peak)
         printf("FMA peak (independent float16 FMAs, glf_bench_peaks): %.1f GFLOP/s\n\n", pk);
     printf("| shape | op | M x N x K | CLBlast GFLOP/s | glf GFLOP/s |");
-    for (int v = 2; v < nv; v++)
-        printf(" glf %d,%d,%d,%d,%d |", prm[v].rm, prm[v].vw, prm[v].nv, prm[v].lx, prm[v].ly);
+    for (int v = 2; v < nv; v++) {
+        char set[128];
+        glf_gemm_params_format(&prm[v], set, sizeof set);
+        printf(" glf %s |", set);
+    }
     printf(" glf/CLBlast |%s\n|---|---|---|---:|---:|", peak ? " glf % of peak |" : "");
     for (int v = 2; v < nv; v++)
         printf("---:|");

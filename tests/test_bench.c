@@ -54,7 +54,7 @@ static void test_cost_model(void **state)
         assert_float_equal(x->flop_bwd, 2.0 * B * want[i].macs * (1 + want[i].dx), 0.5);
         total += x->flop_fwd + x->flop_bwd;
     }
-    /* The figure: about 157 MFLOP per image and step. */
+    /* The layer arithmetic by hand: about 157 MFLOP per image and step. */
     assert_true(total / B > 156e6 && total / B < 158e6);
     /* BatchNorm: enc.bn2 128x49, enc.bn3 1024, dec.bn1 1024, dec.bn2 6272,
      * dec.bn3 64x196 elements; activations: six ReLUs and the output map. */

@@ -1,5 +1,5 @@
 /* glf data archives: the shipped sample, the bit-exact round trip IDX ->
- * pack -> read, reproducible packing, every bad archive of the issue (each
+ * pack -> read, reproducible packing, every kind of bad archive (each
  * with a message naming the file), an interrupted pack leaving nothing, and
  * the `glf pack` / `glf data info` commands. */
 #include "testutil.h"

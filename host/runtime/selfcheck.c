@@ -1,6 +1,5 @@
 /* GEMM self-check: device result vs a double-precision host reference,
- * plus a timing. Used by `glf check` and the README's first command until
- * training exists. */
+ * plus a timing (`glf check`). */
 #include <math.h>
 #include <stdlib.h>
 

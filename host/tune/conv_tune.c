@@ -206,7 +206,7 @@ struct layer_ {
 };
 
 /* Leave the default only for a variant this much faster (the machine's
- * noise is of this order; a step-level comparison is in bench/README). */
+ * noise is of this order; a step-level comparison is in bench/results/HISTORY.md). */
 #define SWITCH_MARGIN_ 0.03
 
 /* Seconds for one pass over the layers as a training step runs them:
