@@ -130,6 +130,59 @@ __kernel void col2im(__global float *img, int img_off, __global const float *col
     }
 }
 
+// The SIMT kernel family's im2col_t and col2im (GPUs, llvmpipe): one
+// work-item per element written, in the order the elements are stored, so
+// neighbouring work-items write neighbouring floats (and read nearly
+// neighbouring ones). The same values as the kernels above, in the same
+// order of summation (col2im: kh, then kw ascending).
+
+// colT (N, R) in panels tn wide (tn = R: plain), element (n, r) at
+// (r / tn)*N*tn + n*tn + r % tn: work-item e writes float e.
+__kernel void im2col_t_elem(__global float *colT, int col_off, __global const float *img,
+                            int img_off, int B, int C, int H, int W, int K, int S, int P, int Ho,
+                            int Wo, int tn)
+{
+    const int e = get_global_id(0), L = Ho * Wo, N = B * L, R = C * KK_ * KK_;
+    if (e >= N * R)
+        return;
+    const int q = e / (N * tn), in_q = e - q * N * tn; // panel q
+    const int n = in_q / tn, r = q * tn + (in_q - n * tn);
+    const int b = n / L, l = n - b * L, oh = l / Wo, ow = l - oh * Wo;
+    const int kw = r % KK_, kh = (r / KK_) % KK_, c = r / (KK_ * KK_);
+    const int ih = oh * SS_ - PP_ + kh, iw = ow * SS_ - PP_ + kw;
+    colT[col_off + e] = ih >= 0 && ih < H && iw >= 0 && iw < W
+                            ? img[img_off + ((b * C + c) * H + ih) * W + iw]
+                            : 0.0f;
+}
+
+// img <- col2im(col) (+ bias[c]): work-item e computes image pixel e
+// (b, c, h, w) from col (R, N), kh then kw ascending.
+__kernel void col2im_px(__global float *img, int img_off, __global const float *col, int col_off,
+                        __global const float *bias, int bias_off, int has_bias, int B, int C,
+                        int H, int W, int K, int S, int P, int Ho, int Wo)
+{
+    const int e = get_global_id(0);
+    if (e >= B * C * H * W)
+        return;
+    const int w = e % W, t = e / W, h = t % H, u = t / H, c = u % C, b = u / C;
+    const int L = Ho * Wo, N = B * L;
+    __global const float *cb = col + col_off + c * KK_ * KK_ * N + b * L;
+    float s = 0.0f;
+    UNROLL_
+    for (int kh = 0; kh < KK_; kh++) {
+        const int oh_s = h + PP_ - kh; // = oh * S
+        if (oh_s < 0 || oh_s % SS_ != 0 || oh_s / SS_ >= Ho)
+            continue;
+        UNROLL_
+        for (int kw = 0; kw < KK_; kw++) {
+            const int ow_s = w + PP_ - kw;
+            if (ow_s >= 0 && ow_s % SS_ == 0 && ow_s / SS_ < Wo)
+                s += cb[(kh * KK_ + kw) * N + (oh_s / SS_) * Wo + ow_s / SS_];
+        }
+    }
+    img[img_off + e] = has_bias ? s + bias[bias_off + c] : s;
+}
+
 #ifdef CONV_H
 // col2im with the image side as constants too (-DCONV_H, -DCONV_W): one
 // work-item per image row (b, c, h), as col2im, but walking the taps

@@ -6,15 +6,24 @@
 #define SUM_ALL_PARTS 1024 // must match GLF_SUM_ALL_PARTS in host/ops/reduce.c
 #endif
 // Columns per work-item as one explicit vector: PoCL does not vectorise
-// across work-items whose body holds a loop. The host passes -DRED_VW.
+// across work-items whose body holds a loop. The host passes -DRED_VW: 16
+// for the CPU kernel family; 1 for the SIMT family, where a column per
+// work-item makes neighbouring work-items read neighbouring floats of each
+// row. The sums' order does not depend on RED_VW (the same bits).
 #ifndef RED_VW
 #define RED_VW 16
 #endif
+#if RED_VW == 1
+#define floatv float
+#define vloadv(o, p) ((p)[o])
+#define vstorev(v, o, p) ((p)[o] = (v))
+#else
 #define RED_CAT_(a, b) a##b
 #define RED_CAT(a, b) RED_CAT_(a, b)
 #define floatv RED_CAT(float, RED_VW)
 #define vloadv RED_CAT(vload, RED_VW)
 #define vstorev RED_CAT(vstore, RED_VW)
+#endif
 
 // out[j] (+)= sum_{i=0..M-1} in[i*N + j]; work-item v has columns
 // v*RED_VW .. +RED_VW-1 (a ragged end lane by lane, in the same order).

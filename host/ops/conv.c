@@ -25,6 +25,7 @@
 #define CONV_WG_ 16
 #define COL2IM_ROWS_ 64 /* image rows per work-group of col2im_fixed */
 #define COL2IM_FIXED_MAX_W_ 64 /* rows up to 64 pixels by col2im_fixed (unrolled) */
+#define SIMT_WG_ 64 /* work-group of the SIMT family's element-wise im2col and col2im */
 
 int glf_conv2d_out(int in, int K, int S, int P)
 {
@@ -222,6 +223,14 @@ static glf_gemm_operand colt_(glf_dptr col, const geom_ *g, size_t tn, glf_trans
 static glf_status im2col_t_(glf_ctx *ctx, glf_dptr col, glf_dptr img, const geom_ *g, size_t tn)
 {
     cl_kernel k;
+    if (glf_ctx_family(ctx) == GLF_FAMILY_SIMT) { /* a work-item per float of colT */
+        GLF_TRY(kern_win_(ctx, "im2col_t_elem", g, &k));
+        size_t gl = g->N * g->R, lo = SIMT_WG_;
+        return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B),
+                          GLF_I32(g->C), GLF_I32(g->H), GLF_I32(g->W), GLF_I32(g->K),
+                          GLF_I32(g->S), GLF_I32(g->P), GLF_I32(g->Ho), GLF_I32(g->Wo),
+                          GLF_I32(tn ? tn : g->R));
+    }
     GLF_TRY(kern_win_(ctx, "im2col_t", g, &k));
     size_t gl = g->N, lo = CONV_WG_;
     return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(col), GLF_DP(img), GLF_I32(g->B), GLF_I32(g->C),
@@ -233,6 +242,14 @@ static glf_status im2col_t_(glf_ctx *ctx, glf_dptr col, glf_dptr img, const geom
 static glf_status col2im_(glf_ctx *ctx, glf_dptr img, glf_dptr col, glf_dptr bias, const geom_ *g)
 {
     cl_kernel k;
+    if (glf_ctx_family(ctx) == GLF_FAMILY_SIMT) { /* a work-item per image pixel */
+        GLF_TRY(kern_win_(ctx, "col2im_px", g, &k));
+        size_t gl = (size_t)g->B * g->C * g->H * g->W, lo = SIMT_WG_;
+        return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(img), GLF_DP(col), GLF_DP(bias),
+                          GLF_I32(bias.buf != NULL), GLF_I32(g->B), GLF_I32(g->C), GLF_I32(g->H),
+                          GLF_I32(g->W), GLF_I32(g->K), GLF_I32(g->S), GLF_I32(g->P),
+                          GLF_I32(g->Ho), GLF_I32(g->Wo));
+    }
     /* The image side as constants too (col2im_fixed, ~4x faster on PoCL),
      * unless the rows are long (the loops unroll over a row) or the
      * option col2im_fixed is off (GLF_COL2IM=generic: the generic kernel,

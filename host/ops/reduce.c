@@ -11,9 +11,18 @@
 #define GLF_SUM_ALL_DIRECT (2 * GLF_SUM_ALL_PARTS)
 #define GLF_REDUCE_LOCAL 16
 #define GLF_AXPBY_LOCAL 64
-/* Columns (partials) per work-item: RED_VW in cl/reduce.cl. */
-#define GLF_RED_VW 16
-#define GLF_RED_OPTS "-DRED_VW=16"
+/* Columns (partials) per work-item: RED_VW in cl/reduce.cl, by the
+ * context's kernel family (explicit float16 vectors on CPU-like devices,
+ * one column per work-item on SIMT-like ones). */
+static int red_vw_(glf_ctx *ctx)
+{
+    return glf_ctx_family(ctx) == GLF_FAMILY_SIMT ? 1 : 16;
+}
+
+static glf_status kern_(glf_ctx *ctx, const char *name, cl_kernel *k)
+{
+    return glf_kernel(ctx, "reduce", name, red_vw_(ctx) == 1 ? "-DRED_VW=1" : "-DRED_VW=16", k);
+}
 
 glf_status glf_sum_rows(glf_ctx *ctx, glf_dptr out /* (N) */, glf_dptr in /* (M, N) */, int M,
                         int N, int accumulate)
@@ -29,8 +38,9 @@ glf_status glf_sum_rows(glf_ctx *ctx, glf_dptr out /* (N) */, glf_dptr in /* (M,
     if (!out.buf || !in.buf)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_sum_rows: out and in are required");
     cl_kernel k;
-    GLF_TRY(glf_kernel(ctx, "reduce", "sum_rows", GLF_RED_OPTS, &k));
-    size_t g = ((size_t)N + GLF_RED_VW - 1) / GLF_RED_VW, l = GLF_REDUCE_LOCAL;
+    GLF_TRY(kern_(ctx, "sum_rows", &k));
+    const size_t vw = (size_t)red_vw_(ctx);
+    size_t g = ((size_t)N + vw - 1) / vw, l = vw == 1 ? 64 : GLF_REDUCE_LOCAL;
     return GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_DP(out), GLF_DP(in), GLF_I32(M), GLF_I32(N),
                       GLF_I32(accumulate));
 }
@@ -48,7 +58,7 @@ glf_status glf_sum_all(glf_ctx *ctx, glf_dptr out /* (1) */, glf_dptr in /* (n) 
     if (!out.buf || !in.buf)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_sum_all: out and in are required");
     cl_kernel kfin;
-    GLF_TRY(glf_kernel(ctx, "reduce", "sum_all_final", GLF_RED_OPTS, &kfin));
+    GLF_TRY(kern_(ctx, "sum_all_final", &kfin));
     size_t one = 1;
     if (n <= GLF_SUM_ALL_DIRECT)
         return GLF_LAUNCH(ctx, kfin, 1, &one, &one, GLF_DP(out), GLF_DP(in), GLF_I32(n));
@@ -58,8 +68,8 @@ glf_status glf_sum_all(glf_ctx *ctx, glf_dptr out /* (1) */, glf_dptr in /* (n) 
                         "floats (glf_sum_all_workspace), work.buf is NULL",
                         n, GLF_SUM_ALL_PARTS);
     cl_kernel kpart;
-    GLF_TRY(glf_kernel(ctx, "reduce", "sum_all_parts", GLF_RED_OPTS, &kpart));
-    size_t g = GLF_SUM_ALL_PARTS / GLF_RED_VW, l = GLF_REDUCE_LOCAL;
+    GLF_TRY(kern_(ctx, "sum_all_parts", &kpart));
+    size_t g = GLF_SUM_ALL_PARTS / (size_t)red_vw_(ctx), l = GLF_REDUCE_LOCAL;
     GLF_TRY(GLF_LAUNCH(ctx, kpart, 1, &g, &l, GLF_DP(work), GLF_DP(in), GLF_I32(n),
                        GLF_I32(GLF_SUM_ALL_PARTS)));
     return GLF_LAUNCH(ctx, kfin, 1, &one, &one, GLF_DP(out), GLF_DP(work),
@@ -79,7 +89,7 @@ glf_status glf_axpby(glf_ctx *ctx, glf_dptr y /* (n) */, glf_dptr x /* (n) */, s
                         "(offset %zu) over n = %zu",
                         x.off, y.off, n);
     cl_kernel k;
-    GLF_TRY(glf_kernel(ctx, "reduce", "axpby", GLF_RED_OPTS, &k));
+    GLF_TRY(kern_(ctx, "axpby", &k));
     size_t g = n, l = GLF_AXPBY_LOCAL;
     return GLF_LAUNCH(ctx, k, 1, &g, &l, GLF_DP(y), GLF_DP(x), GLF_I32(n), GLF_F32(a), GLF_F32(b));
 }
