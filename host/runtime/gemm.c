@@ -3,6 +3,7 @@
  * (gemm_glf.c, the default, validated before first use on a context by
  * gemm_validate.c) or CLBlast (gemm_clblast.c, plain operands only, the
  * epilogue as one more launch). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,14 +49,53 @@ static void note_(struct glf_gemm_state_ *st, const char *fmt, const char *detai
     st->note(st->note_user, line);
 }
 
-/* Validate p on this context unless it has passed before (only passes are
- * remembered, so switching between validated sets is free). */
+/* Sets that passed validation in this process: the same device, tile set,
+ * build options and kernel source make the same kernels, so a later
+ * context on that device need not run the validation again (tests and
+ * tools make many contexts). Only passes are kept. */
+struct passed_ {
+    cl_device_id dev;
+    glf_gemm_params p;
+    char opt[160];
+    const char *src; /* the kernel source as loaded: embedded, or GLF_KERNEL_DIR's copy */
+    size_t len;
+};
+static struct passed_ passed_[64];
+static size_t npassed_;
+static pthread_mutex_t passed_lock_ = PTHREAD_MUTEX_INITIALIZER;
+
+static int passed_before_(glf_ctx *ctx, const glf_gemm_params *p, int add)
+{
+    struct passed_ k;
+    memset(&k, 0, sizeof k);
+    k.dev = glf_ctx_device(ctx)->id, k.p = *p;
+    if (glf_gemm_options_(ctx, p, k.opt, sizeof k.opt) != GLF_OK ||
+        glf_kernel_source("gemm", &k.src, &k.len) != GLF_OK) {
+        glf_clear_error();
+        return 0;
+    }
+    int found = 0;
+    pthread_mutex_lock(&passed_lock_);
+    for (size_t i = 0; i < npassed_ && !found; i++)
+        found = !memcmp(&passed_[i], &k, sizeof k);
+    if (!found && add && npassed_ < sizeof passed_ / sizeof passed_[0])
+        passed_[npassed_++] = k;
+    pthread_mutex_unlock(&passed_lock_);
+    return found;
+}
+
+/* Validate p on this context unless it has passed before here or on this
+ * device in this process (only passes are remembered, so switching between
+ * validated sets is free). */
 static glf_status pass_(glf_ctx *ctx, struct glf_gemm_state_ *st, const glf_gemm_params *p)
 {
     for (int i = 0; i < st->npassed; i++)
         if (!memcmp(&st->passed[i], p, sizeof *p))
             return GLF_OK;
-    GLF_TRY(glf_gemm_validate(ctx, p));
+    if (!passed_before_(ctx, p, 0)) {
+        GLF_TRY(glf_gemm_validate(ctx, p));
+        passed_before_(ctx, p, 1);
+    }
     if (st->npassed < (int)(sizeof st->passed / sizeof st->passed[0]))
         st->passed[st->npassed++] = *p;
     return GLF_OK;
