@@ -1,21 +1,35 @@
 /* Microbenchmarks of `glf bench`: the device's FMA throughput and memory
  * bandwidth, the denominators of its "% of peak" columns. */
 
-/* Each work-item runs 8 independent float16 FMA chains (128 FMAs in flight),
- * enough to hide the FMA latency on CPUs (vector units) and GPUs (lanes);
- * the result is stored so the compiler keeps the work. 256 FLOPs per
+/* Each work-item runs 8 independent FMA chains of PEAK_VW floats: float16
+ * (128 FMAs in flight) for the CPU kernel family, whose drivers compile a
+ * work-item to vector code; 1 for the SIMT family, whose drivers run
+ * work-items as SIMD lanes (the host then launches many more). The result
+ * is stored so the compiler keeps the work. 16 * PEAK_VW FLOPs per
  * work-item and iteration. */
+#ifndef PEAK_VW
+#define PEAK_VW 16
+#endif
+#if PEAK_VW == 1
+#define peakv float
+#define PEAK_SUM_(s) (s)
+#else
+#define PEAK_CAT_(a, b) a##b
+#define PEAK_CAT(a, b) PEAK_CAT_(a, b)
+#define peakv PEAK_CAT(float, PEAK_VW)
+#define PEAK_SUM_(s) ((s).s0 + (s).s1 + (s).sf) /* PEAK_VW 16 */
+#endif
 __kernel void fma_peak(__global float *out, int iters, float a)
 {
-    float16 x0 = (float16)(get_global_id(0) * 1e-9f), x1 = x0 + 1, x2 = x0 + 2, x3 = x0 + 3;
-    float16 x4 = x0 + 4, x5 = x0 + 5, x6 = x0 + 6, x7 = x0 + 7;
+    peakv x0 = (peakv)(get_global_id(0) * 1e-9f), x1 = x0 + 1, x2 = x0 + 2, x3 = x0 + 3;
+    peakv x4 = x0 + 4, x5 = x0 + 5, x6 = x0 + 6, x7 = x0 + 7;
     for (int i = 0; i < iters; i++) {
         x0 = fma(x0, a, 0.5f); x1 = fma(x1, a, 0.5f); x2 = fma(x2, a, 0.5f);
         x3 = fma(x3, a, 0.5f); x4 = fma(x4, a, 0.5f); x5 = fma(x5, a, 0.5f);
         x6 = fma(x6, a, 0.5f); x7 = fma(x7, a, 0.5f);
     }
-    float16 s = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;
-    out[get_global_id(0)] = s.s0 + s.s1 + s.sf;
+    peakv s = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;
+    out[get_global_id(0)] = PEAK_SUM_(s);
 }
 
 /* Stream kernels for the bandwidth: one float per work-item (PoCL

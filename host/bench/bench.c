@@ -34,19 +34,21 @@ static void say_(const glf_bench_opts *o, const char *fmt, const char *what)
 
 /* ---- peaks ----------------------------------------------------------------- */
 
-/* FMA GFLOP/s: enough work-items to fill the device (CPU: a few per core;
- * GPU: many per compute unit), iterations scaled so one launch takes about
- * 0.2 s; the best of reps launches. */
+/* FMA GFLOP/s: enough work-items to fill the device (CPU family: a few
+ * float16 work-items per core; SIMT family: many scalar ones per compute
+ * unit), iterations scaled so one launch takes about 0.2 s; the best of
+ * reps launches. */
 static glf_status fma_peak_(glf_ctx *ctx, int quick, double *out)
 {
     const glf_device_info *d = glf_ctx_device(ctx);
-    int gpu = (d->type & CL_DEVICE_TYPE_GPU) != 0;
-    size_t n = gpu ? (size_t)d->compute_units * 2048 : (size_t)d->compute_units * 64;
+    const int simt = glf_ctx_family(ctx) == GLF_FAMILY_SIMT;
+    size_t n = simt ? (size_t)d->compute_units * 2048 : (size_t)d->compute_units * 64;
     if (n < 64)
         n = 64;
+    const double flop_per_iter = simt ? 16.0 : 256.0;
     cl_kernel k;
     cl_mem buf;
-    GLF_TRY(glf_kernel(ctx, "bench", "fma_peak", NULL, &k));
+    GLF_TRY(glf_kernel(ctx, "bench", "fma_peak", simt ? "-DPEAK_VW=1" : "-DPEAK_VW=16", &k));
     GLF_TRY(glf_buf_create(ctx, n * sizeof(float), &buf));
     glf_status s = GLF_OK;
     int iters = 64;
@@ -57,7 +59,7 @@ static glf_status fma_peak_(glf_ctx *ctx, int quick, double *out)
         if (!s)
             s = glf_finish(ctx);
         double dt = glf_now() - t0;
-        double gf = 256.0 * (double)iters * (double)n / dt * 1e-9;
+        double gf = flop_per_iter * (double)iters * (double)n / dt * 1e-9;
         if (r > 0 && gf > best) /* launch 0 builds and warms up */
             best = gf;
         if (dt < target / 2 && iters < (1 << 24)) /* too short to time well: longer */
@@ -149,13 +151,68 @@ static glf_status time_gemm_(glf_ctx *ctx, const struct shape_ *s, int inner, cl
     return GLF_OK;
 }
 
-/* variant 0: CLBlast as set up now; 1: glf's kernels */
+/* The slower backend's GFLOP/s on a 128^3 product (after a warm-up call
+ * each), and glf's: whether the device is slow (GLF_BENCH_SLOW_GFLOPS). */
+static glf_status probe_rate_(glf_ctx *ctx, double *slowest, double *glf_rate)
+{
+    const struct shape_ p = {"probe", 0, 0, 128, 128, 128};
+    const size_t n = 128 * 128;
+    cl_mem A = NULL, B = NULL, C = NULL;
+    glf_status s = glf_buf_create(ctx, n * 4, &A);
+    if (!s)
+        s = glf_buf_create(ctx, n * 4, &B);
+    if (!s)
+        s = glf_buf_create(ctx, n * 4, &C);
+    if (!s)
+        s = glf_buf_fill_f32(ctx, A, 0, n, 0.25f);
+    if (!s)
+        s = glf_buf_fill_f32(ctx, B, 0, n, 0.5f);
+    glf_gemm_backend was = strcmp(glf_gemm_backend_name(ctx), "glf") ? GLF_GEMM_CLBLAST
+                                                                     : GLF_GEMM_GLF;
+    double rate[2] = {0, 0};
+    for (int v = 0; v < 2 && !s; v++) {
+        double sec = 0;
+        s = glf_gemm_set_backend(ctx, v ? GLF_GEMM_GLF : GLF_GEMM_CLBLAST);
+        if (!s)
+            s = time_gemm_(ctx, &p, 1, A, B, C, &sec); /* builds */
+        if (!s)
+            s = time_gemm_(ctx, &p, 1, A, B, C, &sec);
+        rate[v] = 2.0 * 128 * 128 * 128 / sec * 1e-9;
+    }
+    glf_status s2 = glf_gemm_set_backend(ctx, was);
+    glf_buf_release(A), glf_buf_release(B), glf_buf_release(C);
+    *slowest = fmin(rate[0], rate[1]);
+    *glf_rate = rate[1];
+    return s ? s : s2;
+}
+
+/* variant 0: CLBlast as set up now; 1: glf's kernels. The first pass
+ * fills r->gemm (scaled down on a slow device: the largest dimension
+ * halved until a call at the probe's rate takes GLF_BENCH_CALL_S); the
+ * tuned pass times the same shapes. */
 static glf_status gemm_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result *r,
                              int tuned_pass)
 {
-    const struct shape_ *sh = o->quick ? quick_shapes_ : shapes_;
+    const struct shape_ *base = o->quick ? quick_shapes_ : shapes_;
     int ns = o->quick ? (int)(sizeof quick_shapes_ / sizeof quick_shapes_[0])
                       : (int)(sizeof shapes_ / sizeof shapes_[0]);
+    struct shape_ sh[GLF_BENCH_MAX_GEMM];
+    for (int i = 0; i < ns; i++) {
+        sh[i] = base[i];
+        if (tuned_pass) { /* as the first pass timed them */
+            sh[i].M = r->gemm[i].M, sh[i].N = r->gemm[i].N, sh[i].K = r->gemm[i].K;
+            continue;
+        }
+        while (r->scaled && 2.0 * (double)sh[i].M * (double)sh[i].N * (double)sh[i].K >
+                                GLF_BENCH_CALL_S * r->probe_gflops * 1e9) {
+            long *d = sh[i].M >= sh[i].N && sh[i].M >= sh[i].K ? &sh[i].M
+                      : sh[i].N >= sh[i].K                       ? &sh[i].N
+                                                                 : &sh[i].K;
+            if (*d < 16)
+                break;
+            *d = (*d + 1) / 2;
+        }
+    }
     size_t big = 0;
     for (int i = 0; i < ns; i++) {
         size_t a = (size_t)(sh[i].M * sh[i].K), b = (size_t)(sh[i].K * sh[i].N),
@@ -187,6 +244,7 @@ static glf_status gemm_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_re
         if (!tuned_pass) {
             snprintf(g->what, sizeof g->what, "%s", x->what);
             g->ta = x->ta, g->tb = x->tb, g->M = x->M, g->N = x->N, g->K = x->K;
+            g->M0 = base[i].M, g->N0 = base[i].N, g->K0 = base[i].K;
             g->clblast_tuned = -1;
         }
         int nv = tuned_pass ? 1 : 2;
@@ -223,11 +281,13 @@ static glf_status gemm_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_re
 
 static glf_status train_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result *r)
 {
-    int B = o->quick ? 16 : o->batch;
+    int B = o->quick || r->scaled ? 16 : o->batch;
+    r->batch_asked = o->quick ? 16 : o->batch;
     glf_step_work w;
     glf_status s = glf_step_work_make(ctx, B, &w);
     glf_net *net = w.net;
-    int warm = o->quick ? 1 : 2, steps = o->quick ? 1 : (o->steps < 1 ? 1 : o->steps);
+    int warm = o->quick || r->scaled ? 1 : 2;
+    int steps = o->quick ? 1 : r->scaled ? 2 : (o->steps < 1 ? 1 : o->steps);
     say_(o, "bench: training step%s", "");
     for (int i = 0; i < warm && !s; i++)
         s = glf_step_work_run(&w);
@@ -255,7 +315,7 @@ static glf_status train_rows_(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_r
         op->bytes = cost[i].bytes_fwd + cost[i].bytes_bwd;
         r->step_flop += op->flop;
     }
-    int prof = o->quick ? 1 : 2;
+    int prof = o->quick || r->scaled ? 1 : 2;
     r->kernel_ms = 0;
     say_(o, "bench: profiled steps (per-op times)%s", "");
     for (int p = 0; p < prof && !s; p++) {
@@ -320,6 +380,12 @@ glf_status glf_bench_run(glf_ctx *ctx, const glf_bench_opts *o, glf_bench_result
              ct ? "tuned" : "defaults");
     say_(o, "bench: FMA peak and bandwidth%s", "");
     GLF_TRY(glf_bench_peaks(ctx, o->quick, &r->peak_runs[0], &r->bandwidth_runs[0]));
+    double glf_rate = 0;
+    GLF_TRY(probe_rate_(ctx, &r->probe_gflops, &glf_rate));
+    r->scaled = glf_rate < GLF_BENCH_SLOW_GFLOPS;
+    if (r->scaled)
+        say_(o, "bench: a slow device (glf's GEMM below 5 GFLOP/s): GEMM shapes scaled down, "
+                "batch 16%s", "");
     GLF_TRY(gemm_rows_(ctx, o, r, 0));
     /* CLBlast with the stored tuned set: after the default pass, because
      * CLBlast cannot go back to its defaults within a process. */
@@ -361,6 +427,14 @@ static double best_gemm_(const glf_bench_gemm *g)
     return fmax(g->glf, fmax(g->clblast_default, g->clblast_tuned));
 }
 
+/* "MxNxK", or "MxNxK (scaled from M0xN0xK0)". */
+static void shape_text_(const glf_bench_gemm *g, char *buf, size_t n)
+{
+    int k = snprintf(buf, n, "%ldx%ldx%ld", g->M, g->N, g->K);
+    if ((g->M != g->M0 || g->N != g->N0 || g->K != g->K0) && k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, " (scaled from %ldx%ldx%ld)", g->M0, g->N0, g->K0);
+}
+
 static void one_(FILE *f, const glf_bench_result *r)
 {
     fprintf(f, "## %s\n\n%s. FMA peak %.1f GFLOP/s, stream bandwidth %.1f GB/s: the higher "
@@ -383,10 +457,17 @@ static void one_(FILE *f, const glf_bench_result *r)
             snprintf(tuned, sizeof tuned, "%.1f", g->clblast_tuned);
         else
             snprintf(tuned, sizeof tuned, "-");
-        fprintf(f, "| %s | %s | %ldx%ldx%ld | %.1f | %s | %.1f | %.0f%% | %.1f |\n", g->what, op,
-                g->M, g->N, g->K, g->clblast_default, tuned, g->glf,
-                100 * g->glf / r->peak_gflops, g->glf / g->clblast_default);
+        char shape[96];
+        shape_text_(g, shape, sizeof shape);
+        fprintf(f, "| %s | %s | %s | %.1f | %s | %.1f | %.0f%% | %.1f |\n", g->what, op, shape,
+                g->clblast_default, tuned, g->glf, 100 * g->glf / r->peak_gflops,
+                g->glf / g->clblast_default);
     }
+    if (r->scaled)
+        fprintf(f, "\nA slow device (glf's GEMM at %.2f GFLOP/s on a 128^3 product, below "
+                   "%.0f): GEMM shapes scaled down as marked, the training step at batch %d "
+                   "(not %d), 2 timed steps.\n", r->probe_gflops, GLF_BENCH_SLOW_GFLOPS,
+                r->batch, r->batch_asked);
     fprintf(f, "\n### Ops of one training step (batch %d, device time, forward + backward)\n\n",
             r->batch);
     fprintf(f, "| op | fwd ms | bwd ms | %% of step | achieved | %% of peak |\n"
@@ -445,7 +526,10 @@ void glf_bench_markdown(FILE *f, const glf_bench_result *r, int n)
                               : b == r[d].gemm[i].glf               ? "glf"
                               : b == r[d].gemm[i].clblast_tuned     ? "CLBlast tuned"
                                                                     : "CLBlast";
-            fprintf(f, " %.1f (%.0f%%, %s) |", b, 100 * b / r[d].peak_gflops, who);
+            const glf_bench_gemm *g = &r[d].gemm[i];
+            int sc = i < r[d].ngemm && (g->M != g->M0 || g->N != g->N0 || g->K != g->K0);
+            fprintf(f, " %.1f (%.0f%%, %s)%s |", b, 100 * b / r[d].peak_gflops, who,
+                    sc ? " scaled*" : "");
         }
     }
     fprintf(f, "\n| glf's tile set |");
@@ -456,12 +540,31 @@ void glf_bench_markdown(FILE *f, const glf_bench_result *r, int n)
         fprintf(f, " %s |", r[d].conv_set);
     fprintf(f, "\n| training step, images/s (batch) |");
     for (int d = 0; d < n; d++)
-        fprintf(f, " %.1f (%d) |", r[d].images_per_s, r[d].batch);
+        fprintf(f, " %.1f (%d%s) |", r[d].images_per_s, r[d].batch,
+                r[d].batch != r[d].batch_asked ? ", scaled*" : "");
     fprintf(f, "\n| training step, %% of peak |");
     for (int d = 0; d < n; d++)
         fprintf(f, " %.0f%% |",
                 100 * r[d].step_flop / (r[d].step_ms * 1e-3) * 1e-9 / r[d].peak_gflops);
     fprintf(f, "\n");
+    int any = 0;
+    for (int d = 0; d < n; d++)
+        any |= r[d].scaled;
+    if (any) {
+        fprintf(f, "\n\\* scaled down for a slow device (glf's GEMM below %.0f GFLOP/s on a "
+                   "128^3 product): the shapes timed there:", GLF_BENCH_SLOW_GFLOPS);
+        for (int d = 0; d < n; d++) {
+            if (!r[d].scaled)
+                continue;
+            fprintf(f, "\n- %s: batch %d;", r[d].device, r[d].batch);
+            for (int i = 0; i < r[d].ngemm; i++) {
+                char shape[96];
+                shape_text_(&r[d].gemm[i], shape, sizeof shape);
+                fprintf(f, " %s %s%s", r[d].gemm[i].what, shape, i + 1 < r[d].ngemm ? "," : "");
+            }
+        }
+        fprintf(f, "\n");
+    }
 }
 
 static void jstr_(FILE *f, const char *s)
@@ -502,14 +605,17 @@ glf_status glf_bench_json(const char *path, const glf_bench_result *r, int n)
         jstr_(f, x->glf_set);
         fprintf(f, ", \"conv_set\": ");
         jstr_(f, x->conv_set);
+        fprintf(f, ", \"scaled\": %s, \"probe_gflops\": %.4f, \"batch_asked\": %d",
+                x->scaled ? "true" : "false", x->probe_gflops, x->batch_asked);
         fprintf(f, ",\n   \"gemm\": [");
         for (int i = 0; i < x->ngemm; i++) {
             const glf_bench_gemm *g = &x->gemm[i];
             fprintf(f, "%s\n    {\"shape\": ", i ? "," : "");
             jstr_(f, g->what);
             fprintf(f, ", \"ta\": %d, \"tb\": %d, \"M\": %ld, \"N\": %ld, \"K\": %ld, "
+                       "\"glf_shape\": [%ld, %ld, %ld], "
                        "\"clblast_default_gflops\": %.3f, \"clblast_tuned_gflops\": ",
-                    g->ta, g->tb, g->M, g->N, g->K, g->clblast_default);
+                    g->ta, g->tb, g->M, g->N, g->K, g->M0, g->N0, g->K0, g->clblast_default);
             if (g->clblast_tuned >= 0)
                 fprintf(f, "%.3f", g->clblast_tuned);
             else

@@ -31,13 +31,17 @@ typedef struct glf_bench_opts {
 
 glf_bench_opts glf_bench_defaults(void);
 
+#define GLF_BENCH_SLOW_GFLOPS 5.0
+#define GLF_BENCH_CALL_S 0.05
+
 #define GLF_BENCH_MAX_GEMM 16
 #define GLF_BENCH_MAX_OPS 24
 
 typedef struct glf_bench_gemm {
     char what[24];
     int ta, tb;
-    long M, N, K;
+    long M, N, K;    /* the shape timed */
+    long M0, N0, K0; /* GLF's shape: differs from M, N, K when scaled down */
     /* GFLOP/s, medians; clblast_tuned < 0 when the device has no stored set */
     double clblast_default, clblast_tuned, glf;
 } glf_bench_gemm;
@@ -65,7 +69,13 @@ typedef struct glf_bench_result {
     glf_bench_op ops[GLF_BENCH_MAX_OPS];
     int nops;
     double kernel_ms;      /* all kernels of the profiled step */
-    int batch;
+    /* A slow device (glf's GEMM below GLF_BENCH_SLOW_GFLOPS on a 128^3
+     * product, e.g. Mesa's llvmpipe) gets GEMM shapes scaled down until a
+     * call takes about GLF_BENCH_CALL_S seconds, and the training step batch
+     * 16 and fewer steps; the report marks both. */
+    int scaled;
+    double probe_gflops;   /* the slower backend's rate on that product */
+    int batch, batch_asked;
     double step_ms, images_per_s;
     double step_flop;      /* the cost model's FLOPs of one step */
 } glf_bench_result;
