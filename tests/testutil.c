@@ -35,6 +35,21 @@ glf_ctx *tu_ctx_with(const char *var, ...)
     return ctx;
 }
 
+int tu_small(void)
+{
+    static int small = -1;
+    if (small < 0) {
+        const char *v = getenv("GLF_TEST_SIZE");
+        if (!v || !*v || !strcmp(v, "all"))
+            small = 0;
+        else if (!strcmp(v, "small"))
+            small = 1;
+        else
+            fail_msg("GLF_TEST_SIZE='%s': expected 'small' (drop the large shapes) or 'all'", v);
+    }
+    return small;
+}
+
 float tu_sentinel(void)
 {
     uint32_t bits = TU_SENTINEL_BITS;

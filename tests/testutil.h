@@ -1,6 +1,9 @@
 /* Shared test helpers: a device context that FAILS when no device exists,
- * device buffers with a guard region after the data, NaN pre-fill, and a
- * mixed absolute/relative comparison that prints at most 10 mismatches. */
+ * device buffers with a guard region after the data, NaN pre-fill, a mixed
+ * absolute/relative comparison that prints at most 10 mismatches, and the
+ * test size: GLF_TEST_SIZE=small (for slow devices) makes the op tests
+ * (tests/op_harness.h) drop their large shapes and keep every odd one;
+ * unset or "all" runs every shape. */
 #ifndef GLF_TESTUTIL_H
 #define GLF_TESTUTIL_H
 
@@ -27,6 +30,10 @@ glf_ctx *tu_ctx(void);
  * (variable, value) strings, NULL-terminated: tu_ctx_with("GLF_PANELS",
  * "off", NULL). */
 glf_ctx *tu_ctx_with(const char *var, ...);
+
+/* 1 with GLF_TEST_SIZE=small, 0 when it is unset or "all" (read once; any
+ * other value fails the running test). */
+int tu_small(void);
 
 /* Fail the running test with the library's last error if s != GLF_OK. */
 #define TU_OK(expr)                                                           \
