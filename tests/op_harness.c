@@ -378,6 +378,12 @@ static void run_case_(oh_case *c, int base)
                 snprintf(what, sizeof what, "%s: run 3 (accumulate 1) against run 1", t->name);
                 oh_same_bits(c, what, out[i], t->got, t->n);
             }
+            if (base) {
+                t->base3 = out[i], out[i] = NULL;
+            } else if (t->base3) {
+                snprintf(what, sizeof what, "%s: run 3 against the base variant's", t->name);
+                oh_same_bits(c, what, out[i], t->base3, t->n);
+            }
         }
         free_out_(c, out);
         release_outputs_(c);
@@ -471,7 +477,7 @@ static void references_(oh_case *c)
 static void free_case_(oh_case *c)
 {
     for (int i = 0; i < c->nt; i++) {
-        free(c->t[i].img), free(c->t[i].base);
+        free(c->t[i].img), free(c->t[i].base), free(c->t[i].base3);
         glf_buf_release(c->t[i].buf);
     }
     for (size_t k = 0; k < c->nkeep; k++)
@@ -520,41 +526,42 @@ void oh_run_row(const oh_row *row)
         snprintf(c.label, sizeof c.label, "%s %s (setting up)", row->name, desc);
         row->setup(&c);
         references_(&c);
-        for (int v = -2; v < nv; v++) {
+        for (int v = OH_BASE; v < nv; v++) {
             const oh_variant *var = v >= 0 ? &row->variants[v] : NULL;
-            if (v == -1 && any_x2 && !(c.tags & OH_X2))
+            if (v == OH_OTHER_FAMILY && any_x2 && !(c.tags & OH_X2))
                 continue;
-            if (var && var->tag && !(c.tags & var->tag))
+            if (var && (c.tags & var->tag) != var->tag)
                 continue;
-            if (v == -1 && !other)
+            if (v == OH_OTHER_FAMILY && !other)
                 other = tu_ctx_with("GLF_FAMILY", other_fam, NULL);
-            c.ctx = v == -1 ? other : own;
-            c.variant = v == -2 ? own_name : v == -1 ? other_name : var->name;
+            c.ctx = v == OH_OTHER_FAMILY ? other : own;
+            c.vindex = v;
+            c.variant = v == OH_BASE ? own_name : v == OH_OTHER_FAMILY ? other_name : var->name;
             snprintf(c.label, sizeof c.label, "%s [%s] %s", row->name, c.variant, desc);
             glf_options saved = *glf_ctx_options(c.ctx);
             apply_(row, c.ctx, var);
             /* only same-bits variants compare with the base: hide it from the others */
-            float *base[OH_MAX_T];
+            float *base[OH_MAX_T], *base3[OH_MAX_T];
             for (int k = 0; k < c.nt; k++) {
-                base[k] = c.t[k].base;
+                base[k] = c.t[k].base, base3[k] = c.t[k].base3;
                 if (!(var && var->same_bits))
-                    c.t[k].base = NULL;
+                    c.t[k].base = c.t[k].base3 = NULL;
             }
-            run_case_(&c, v == -2);
+            run_case_(&c, v == OH_BASE);
             for (int k = 0; k < c.nt; k++)
-                if (v != -2)
-                    c.t[k].base = base[k];
+                if (v != OH_BASE)
+                    c.t[k].base = base[k], c.t[k].base3 = base3[k];
             *glf_ctx_options(c.ctx) = saved;
-            runs[v + 2]++;
+            runs[v - OH_BASE]++;
         }
         free_case_(&c);
     }
     char line[600];
-    int len = snprintf(line, sizeof line, "  %s: %zu cases: %s %zu, %s %zu", row->name,
+    int len = snprintf(line, sizeof line, "  %s: %zu shapes: %s %zu, %s %zu", row->name,
                        row->nshapes - dropped, own_name, runs[0], other_name, runs[1]);
     for (int v = 0; v < nv && len < (int)sizeof line; v++)
         len += snprintf(line + len, sizeof line - (size_t)len, ", %s %zu", row->variants[v].name,
-                        runs[v + 2]);
+                        runs[v - OH_BASE]);
     print_message("%s%s\n", line, dropped ? " (large shapes dropped: GLF_TEST_SIZE=small)" : "");
     if (other)
         glf_ctx_destroy(other);

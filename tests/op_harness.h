@@ -33,10 +33,12 @@
  * variants: option overrides applied to the context's options
  * (glf_options_set on glf_ctx_options, restored after the case) and/or a
  * setup function (e.g. the GEMM backend); a variant runs on the shapes that
- * carry its tag (0: all). A variant marked same_bits must reproduce the
- * base variant's run 1 bit for bit (e.g. GLF_COL2IM=generic against the
- * fixed col2im): two settings of one device that promise the same bits.
- * Across families and devices only the tolerances hold.
+ * carry every bit of its tag (0: all). row->ctx_setup runs before every
+ * case, so what a variant's setup changes beyond the options is reset. A
+ * variant marked same_bits must reproduce the base variant's runs 1 and 3
+ * bit for bit (e.g. GLF_COL2IM=generic against the fixed col2im): two
+ * settings of one device that promise the same bits. Across families and
+ * devices only the tolerances hold.
  *
  * Sizes. GLF_TEST_SIZE=small (read once, tu_small) drops the shapes tagged
  * OH_LARGE, for slow devices; every other shape (the odd ones), every guard,
@@ -74,6 +76,9 @@ enum {
     OH_TAG5 = 1u << 6
 };
 
+/* oh_case.vindex of the two family variants. */
+enum { OH_BASE = -2, OH_OTHER_FAMILY = -1 };
+
 typedef struct oh_tensor {
     const char *name;
     oh_role role;
@@ -89,8 +94,9 @@ typedef struct oh_tensor {
     double *want0, *want1;
     cl_mem buf;
     float *img;  /* the words written into the buffer (prefix, data, guard) */
-    float *got;  /* run 1 of the current variant */
-    float *base; /* run 1 of the base variant */
+    float *got;   /* run 1 of the current variant */
+    float *base;  /* run 1 of the base variant */
+    float *base3; /* run 3 of the base variant */
 } oh_tensor;
 
 struct oh_row;
@@ -102,6 +108,7 @@ typedef struct oh_case {
     unsigned tags;
     glf_ctx *ctx;        /* the current variant's context */
     const char *variant; /* its name */
+    int vindex;          /* OH_BASE, OH_OTHER_FAMILY or the index in row->variants */
     int accumulate;      /* 1 in run 3 (and in the reference's second call) */
     int nt;              /* tensors in use: t[0 .. nt-1] */
     oh_tensor t[OH_MAX_T];
@@ -118,7 +125,7 @@ typedef struct oh_variant {
     const char *name;            /* NULL ends a row's list */
     const char *opt[7];          /* (variable, value) pairs for glf_options_set, NULL-ended */
     void (*setup)(glf_ctx *ctx); /* more settings before each case (after row->ctx_setup) */
-    unsigned tag;                /* 0: every shape; else the shapes with this tag */
+    unsigned tag;                /* 0: every shape; else the shapes with all these tags */
     int same_bits;               /* run 1 must have the bits of the base variant's */
 } oh_variant;
 
