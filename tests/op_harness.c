@@ -14,6 +14,16 @@ static uint32_t bits_(float f)
     return u;
 }
 
+/* The NaN around inputs: another payload than the outputs' sentinel, so
+ * that a value read past an input and written past an output shows. */
+static float in_sentinel_(void)
+{
+    uint32_t u = OH_IN_SENTINEL_BITS;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 /* ---- declarations --------------------------------------------------------- */
 
 void *oh_keep(oh_case *c, void *p)
@@ -209,7 +219,7 @@ static void image_(oh_case *c, oh_tensor *t, int acc)
     free(t->img);
     t->img = malloc(total * sizeof(float));
     assert_non_null(t->img);
-    float pad = t->poison ? OH_POISON : tu_sentinel();
+    float pad = t->poison ? OH_POISON : t->role == OH_IN ? in_sentinel_() : tu_sentinel();
     for (size_t k = 0; k < total; k++)
         t->img[k] = k < t->off || k >= t->off + t->n ? pad : tu_sentinel();
     const float *data = t->role == OH_IN || t->role == OH_INOUT || (t->role == OH_ACC && acc)
@@ -352,6 +362,11 @@ static void run_case_(oh_case *c, int base)
     check_run1_(c, out);
     if (c->row->check)
         c->row->check(c);
+    for (int i = 0; i < c->nt; i++)
+        if (c->t[i].got && c->t[i].base) { /* a same-bits variant (base hidden from others) */
+            snprintf(what, sizeof what, "%s: run 1 against the base variant's", c->t[i].name);
+            oh_same_bits(c, what, c->t[i].got, c->t[i].base, c->t[i].n);
+        }
     release_outputs_(c);
 
     run_(c, 0, NULL, "run 2", out);
@@ -423,15 +438,10 @@ static void run_case_(oh_case *c, int base)
         oh_tensor *t = &c->t[i];
         if (!t->got)
             continue;
-        if (base) {
+        if (base)
             t->base = t->got;
-        } else {
-            if (t->base) { /* a same-bits variant (the caller hides base from others) */
-                snprintf(what, sizeof what, "%s: run 1 against the base variant", t->name);
-                oh_same_bits(c, what, t->got, t->base, t->n);
-            }
+        else
             free(t->got);
-        }
         t->got = NULL;
     }
 }
@@ -485,15 +495,20 @@ static void free_case_(oh_case *c)
     free(c->keep);
 }
 
-/* Apply variant v (NULL: none) to ctx and the row's settings. */
-static void apply_(const oh_row *row, glf_ctx *ctx, const oh_variant *v)
+/* Apply variant v (NULL: none) and the row's settings to c->ctx. */
+static void apply_(oh_case *c, const oh_variant *v)
 {
+    glf_status s;
     for (int k = 0; v && v->opt[k]; k += 2)
-        TU_OK(glf_options_set(glf_ctx_options(ctx), v->opt[k], v->opt[k + 1]));
-    if (row->ctx_setup)
-        row->ctx_setup(ctx);
-    if (v && v->setup)
-        v->setup(ctx);
+        if ((s = glf_options_set(glf_ctx_options(c->ctx), v->opt[k], v->opt[k + 1])) != GLF_OK)
+            fail_msg("%s: %s=%s: %s: %s", c->label, v->opt[k], v->opt[k + 1], glf_status_str(s),
+                     glf_last_error());
+    if (c->row->ctx_setup && (s = c->row->ctx_setup(c)) != GLF_OK)
+        fail_msg("%s: the row's context setup: %s: %s", c->label, glf_status_str(s),
+                 glf_last_error());
+    if (v && v->setup && (s = v->setup(c)) != GLF_OK)
+        fail_msg("%s: the variant's setup: %s: %s", c->label, glf_status_str(s),
+                 glf_last_error());
 }
 
 void oh_run_row(const oh_row *row)
@@ -539,7 +554,7 @@ void oh_run_row(const oh_row *row)
             c.variant = v == OH_BASE ? own_name : v == OH_OTHER_FAMILY ? other_name : var->name;
             snprintf(c.label, sizeof c.label, "%s [%s] %s", row->name, c.variant, desc);
             glf_options saved = *glf_ctx_options(c.ctx);
-            apply_(row, c.ctx, var);
+            apply_(&c, var);
             /* only same-bits variants compare with the base: hide it from the others */
             float *base[OH_MAX_T], *base3[OH_MAX_T];
             for (int k = 0; k < c.nt; k++) {

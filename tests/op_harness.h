@@ -6,8 +6,11 @@
  * For every shape of a row, and every variant that shape runs under, the
  * harness places each tensor at its float offset in a buffer of its own:
  * a prefix before the offset and TU_GUARD guard words after the data, both
- * the NaN sentinel (or, for an input marked poison, the finite OH_POISON, so
- * that a read past the end shows as a wrong value even through max or ReLU).
+ * the NaN sentinel for outputs and another NaN (OH_IN_SENTINEL_BITS) for
+ * inputs, so that a value read past an input and stored past an output
+ * does not pass for the sentinel; an input marked poison has the finite
+ * OH_POISON there instead (a read past the end then shows as a wrong value
+ * even where NaN would vanish, as in fmax).
  * Then:
  *   run 1  outputs NaN-filled (state and accumulating outputs as below);
  *          forward, then backward with accumulate 0; every output compared
@@ -56,6 +59,7 @@
 #define OH_MAX_VARIANTS 8 /* a row's own variants, beyond the two families */
 #define OH_MAX_TWINS 3
 #define OH_POISON (-3.5e7f)
+#define OH_IN_SENTINEL_BITS 0x7fc0beef /* quiet NaN around inputs */
 
 typedef enum oh_role {
     OH_IN,    /* input: host data, must come back bit-identical */
@@ -122,11 +126,11 @@ typedef struct oh_case {
 } oh_case;
 
 typedef struct oh_variant {
-    const char *name;            /* NULL ends a row's list */
-    const char *opt[7];          /* (variable, value) pairs for glf_options_set, NULL-ended */
-    void (*setup)(glf_ctx *ctx); /* more settings before each case (after row->ctx_setup) */
-    unsigned tag;                /* 0: every shape; else the shapes with all these tags */
-    int same_bits;               /* run 1 must have the bits of the base variant's */
+    const char *name;                /* NULL ends a row's list */
+    const char *opt[7];              /* (variable, value) pairs for glf_options_set, NULL-ended */
+    glf_status (*setup)(oh_case *c); /* more settings of c->ctx (after row->ctx_setup) */
+    unsigned tag;                    /* 0: every shape; else the shapes with all these tags */
+    int same_bits;                   /* runs 1 and 3 must have the base variant's bits */
 } oh_variant;
 
 typedef struct oh_twin {
@@ -150,7 +154,7 @@ typedef struct oh_row {
     glf_status (*forward)(oh_case *c);
     glf_status (*backward)(oh_case *c); /* NULL: none */
     void (*check)(oh_case *c);          /* more checks on run 1 (t[i].got); NULL: none */
-    void (*ctx_setup)(glf_ctx *ctx);    /* before every case of every variant; NULL: none */
+    glf_status (*ctx_setup)(oh_case *c); /* settings of c->ctx before every case; NULL: none */
     oh_twin twins[OH_MAX_TWINS];
     oh_variant variants[OH_MAX_VARIANTS];
 } oh_row;

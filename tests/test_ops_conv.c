@@ -139,36 +139,42 @@ static void conv_check_(oh_case *c)
 
 /* ---- variants ---------------------------------------------------------------------- */
 
-/* Every case starts on glf's kernels with both im2col operands
+/* Every case starts on glf's kernels (a validation failure fails the test
+ * instead of falling back to CLBlast) with both im2col operands
  * materialised: the path on which the convolutions write a colT. */
-static void materialised_(glf_ctx *ctx)
+static glf_status materialised_(oh_case *c)
 {
     static const int use[2] = {0, 0};
-    TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_GLF));
-    TU_OK(glf_gemm_set_im2col_policy(ctx, use));
+    GLF_TRY(glf_gemm_set_backend(c->ctx, GLF_GEMM_GLF));
+    return glf_gemm_set_im2col_policy(c->ctx, use);
 }
 
-static void implicit_(glf_ctx *ctx)
+static glf_status implicit_(oh_case *c)
 {
     static const int use[2] = {1, 1};
-    TU_OK(glf_gemm_set_im2col_policy(ctx, use));
+    return glf_gemm_set_im2col_policy(c->ctx, use);
 }
 
-static void clblast_(glf_ctx *ctx) { TU_OK(glf_gemm_set_backend(ctx, GLF_GEMM_CLBLAST)); }
+static glf_status clblast_(oh_case *c) { return glf_gemm_set_backend(c->ctx, GLF_GEMM_CLBLAST); }
 
 /* GLF_NT_STORES=all writes the column matrices (im2col_t, a 4x4 window as
  * one float16 per channel) and GEMM outputs non-temporally at every size
  * (by default only from GLF_NT_MIN_FLOATS on, which no test shape
  * reaches), where the device can: a CPU-family device whose probe accepted
  * the builtin must then do so. Elsewhere the variant checks the plain path. */
-static void nt_(glf_ctx *ctx)
+static glf_status nt_(oh_case *c)
 {
     static int told;
-    if (glf_ctx_family(ctx) == GLF_FAMILY_CPU && glf_ctx_features(ctx).nt_store)
-        assert_int_equal(glf_nt_stores(ctx), 1);
-    else if (!told++)
+    if (glf_ctx_family(c->ctx) == GLF_FAMILY_CPU && glf_ctx_features(c->ctx).nt_store) {
+        if (!glf_nt_stores(c->ctx))
+            fail_msg("%s: no non-temporal stores on a CPU-family device whose probe accepted "
+                     "them",
+                     c->label);
+    } else if (!told++) {
         print_message("  (no non-temporal stores on this device: GLF_NT_STORES=all changes "
                       "nothing here)\n");
+    }
+    return GLF_OK;
 }
 
 #define CONV_VARIANTS_                                                                         \
