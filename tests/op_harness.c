@@ -144,7 +144,10 @@ glf_dptr oh_dpat(const oh_case *c, int i, size_t at)
     return p;
 }
 
-cl_mem oh_mem(const oh_case *c, int i) { return c->t[i].skip ? NULL : c->t[i].buf; }
+cl_mem oh_mem(const oh_case *c, int i)
+{
+    return c->t[i].skip ? NULL : c->t[i].buf;
+}
 
 glf_status oh_write(oh_case *c, int i, const float *host, size_t n)
 {
@@ -168,8 +171,7 @@ static size_t first_diff_(const float *a, const float *b, size_t n)
     return n;
 }
 
-void oh_same_bits(const oh_case *c, const char *what, const float *got, const float *want,
-                  size_t n)
+void oh_same_bits(const oh_case *c, const char *what, const float *got, const float *want, size_t n)
 {
     size_t k = first_diff_(got, want, n);
     if (k < n)
@@ -186,12 +188,12 @@ void oh_close(const oh_case *c, const char *what, const float *got, const double
     snprintf(name, sizeof name, "%s: %s", c->label, what);
     size_t bad = tu_compare(name, got, want, n, atol, rtol);
     if (bad)
-        fail_msg("%s: %zu of %zu values outside atol %.3g + rtol %.3g * |want|", name, bad, n,
-                 atol, rtol);
+        fail_msg("%s: %zu of %zu values outside atol %.3g + rtol %.3g * |want|", name, bad, n, atol,
+                 rtol);
 }
 
-static void compare_i32_(const oh_case *c, const char *what, const float *got,
-                         const double *want, size_t n)
+static void compare_i32_(const oh_case *c, const char *what, const float *got, const double *want,
+                         size_t n)
 {
     size_t bad = 0;
     for (size_t k = 0; k < n; k++) {
@@ -210,10 +212,13 @@ static void compare_i32_(const oh_case *c, const char *what, const float *got,
 
 /* ---- buffers ------------------------------------------------------------------- */
 
-static int is_output_(const oh_tensor *t) { return t->role != OH_IN && t->role != OH_WORK; }
+static int is_output_(const oh_tensor *t)
+{
+    return t->role != OH_IN && t->role != OH_WORK;
+}
 
 /* What the buffer of t holds before a run: prefix, data, guard. */
-static void image_(oh_case *c, oh_tensor *t, int acc)
+static void image_(oh_tensor *t, int acc)
 {
     size_t total = t->off + t->n + TU_GUARD;
     free(t->img);
@@ -222,17 +227,15 @@ static void image_(oh_case *c, oh_tensor *t, int acc)
     float pad = t->poison ? OH_POISON : t->role == OH_IN ? in_sentinel_() : tu_sentinel();
     for (size_t k = 0; k < total; k++)
         t->img[k] = k < t->off || k >= t->off + t->n ? pad : tu_sentinel();
-    const float *data = t->role == OH_IN || t->role == OH_INOUT || (t->role == OH_ACC && acc)
-                            ? t->host
-                            : NULL;
+    const float *data =
+        t->role == OH_IN || t->role == OH_INOUT || (t->role == OH_ACC && acc) ? t->host : NULL;
     if (data)
         memcpy(t->img + t->off, data, t->n * sizeof(float));
-    (void)c;
 }
 
 static void upload_(oh_case *c, oh_tensor *t, int acc)
 {
-    image_(c, t, acc);
+    image_(t, acc);
     size_t bytes = (t->off + t->n + TU_GUARD) * sizeof(float);
     TU_OK(glf_buf_create(c->ctx, bytes, &t->buf));
     TU_OK(glf_buf_write(c->ctx, t->buf, 0, bytes, t->img));
@@ -507,8 +510,7 @@ static void apply_(oh_case *c, const oh_variant *v)
         fail_msg("%s: the row's context setup: %s: %s", c->label, glf_status_str(s),
                  glf_last_error());
     if (v && v->setup && (s = v->setup(c)) != GLF_OK)
-        fail_msg("%s: the variant's setup: %s: %s", c->label, glf_status_str(s),
-                 glf_last_error());
+        fail_msg("%s: the variant's setup: %s: %s", c->label, glf_status_str(s), glf_last_error());
 }
 
 void oh_run_row(const oh_row *row)

@@ -86,18 +86,18 @@ enum { OH_BASE = -2, OH_OTHER_FAMILY = -1 };
 typedef struct oh_tensor {
     const char *name;
     oh_role role;
-    size_t n, off;    /* floats (or 32-bit words), and where they start in the buffer */
-    int i32;          /* 32-bit integers (labels, permutations, argmax): compared exactly */
-    int skip;         /* output not requested: oh_dp gives buf NULL; must stay untouched */
-    int poison;       /* input: prefix and guard hold OH_POISON instead of the sentinel */
-    float *host;      /* OH_IN, OH_INOUT: the data; OH_ACC: the values under accumulate 1 */
-    double *want;     /* the reference fills n values (set up for c->accumulate) */
-    double atol, rtol;         /* tolerance of runs 1 and 2 */
+    size_t n, off;     /* floats (or 32-bit words), and where they start in the buffer */
+    int i32;           /* 32-bit integers (labels, permutations, argmax): compared exactly */
+    int skip;          /* output not requested: oh_dp gives buf NULL; must stay untouched */
+    int poison;        /* input: prefix and guard hold OH_POISON instead of the sentinel */
+    float *host;       /* OH_IN, OH_INOUT: the data; OH_ACC: the values under accumulate 1 */
+    double *want;      /* the reference fills n values (set up for c->accumulate) */
+    double atol, rtol; /* tolerance of runs 1 and 2 */
     double acc_atol, acc_rtol; /* of run 3 (oh_acc sets them to atol, rtol) */
     /* the harness's own */
     double *want0, *want1;
     cl_mem buf;
-    float *img;  /* the words written into the buffer (prefix, data, guard) */
+    float *img;   /* the words written into the buffer (prefix, data, guard) */
     float *got;   /* run 1 of the current variant */
     float *base;  /* run 1 of the base variant */
     float *base3; /* run 3 of the base variant */
@@ -152,14 +152,15 @@ typedef struct oh_row {
      * (oh_add_init). */
     void (*reference)(oh_case *c);
     glf_status (*forward)(oh_case *c);
-    glf_status (*backward)(oh_case *c); /* NULL: none */
-    void (*check)(oh_case *c);          /* more checks on run 1 (t[i].got); NULL: none */
+    glf_status (*backward)(oh_case *c);  /* NULL: none */
+    void (*check)(oh_case *c);           /* more checks on run 1 (t[i].got); NULL: none */
     glf_status (*ctx_setup)(oh_case *c); /* settings of c->ctx before every case; NULL: none */
     oh_twin twins[OH_MAX_TWINS];
     oh_variant variants[OH_MAX_VARIANTS];
 } oh_row;
 
-#define OH_SHAPES(a) .shapes = (a), .nshapes = sizeof(a) / sizeof((a)[0]), .shape_size = sizeof((a)[0])
+#define OH_SHAPES(a)                                                                               \
+    .shapes = (a), .nshapes = sizeof(a) / sizeof((a)[0]), .shape_size = sizeof((a)[0])
 
 /* Run every shape of row under its variants (fails the running test). */
 void oh_run_row(const oh_row *row);
@@ -194,7 +195,7 @@ void *oh_keep(oh_case *c, void *p);
 void oh_add_init(oh_case *c, int i);
 
 /* ---- for forward, backward and twins ---------------------------------------- */
-glf_dptr oh_dp(const oh_case *c, int i); /* buf NULL when skipped */
+glf_dptr oh_dp(const oh_case *c, int i);              /* buf NULL when skipped */
 glf_dptr oh_dpat(const oh_case *c, int i, size_t at); /* at floats into tensor i */
 cl_mem oh_mem(const oh_case *c, int i);
 /* Write tensor j's host data into tensor i's place (in-place twins). */

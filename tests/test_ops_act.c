@@ -22,8 +22,11 @@ typedef struct act_shape_ {
     size_t n;
 } act_shape_;
 
-#define ACT_SIZES_(a)                                                                        \
-    {OH_X2, a, 1}, {OH_X2, a, 3}, {OH_X2, a, 1000}, { OH_LARGE, a, 100003 }
+#define ACT_SIZES_(a)                                                                              \
+    {OH_X2, a, 1}, {OH_X2, a, 3}, {OH_X2, a, 1000},                                                \
+    {                                                                                              \
+        OH_LARGE, a, 100003                                                                        \
+    }
 static const act_shape_ act_shapes_[] = {
     ACT_SIZES_(GLF_ACT_RELU),   ACT_SIZES_(GLF_ACT_TANH),        ACT_SIZES_(GLF_ACT_SIGMOID),
     ACT_SIZES_(GLF_ACT_OUTMAP), ACT_SIZES_(GLF_ACT_TANH_OUTMAP), ACT_SIZES_(GLF_ACT_SOFTCLAMP)};

@@ -67,7 +67,10 @@ static void adam_shapes_init_(void)
 
 enum { AP, AM, AV, AG };
 
-static size_t adam_total_(const adam_shape_ *s) { return s->gr[1].off + s->gr[1].n + 4; }
+static size_t adam_total_(const adam_shape_ *s)
+{
+    return s->gr[1].off + s->gr[1].n + 4;
+}
 
 static void adam_describe_(const void *p, char *buf, size_t n)
 {
@@ -121,8 +124,8 @@ static void adam_reference_(oh_case *c)
             g[i] = grads[t - 1][i];
         for (int k = 0; k < 2; k++) {
             const group_ *q = &s->gr[k];
-            ref_adam_step(q->n, p + q->off, g + q->off, m + q->off, v + q->off, q->lr, q->b1,
-                          q->b2, q->eps, q->wd, t);
+            ref_adam_step(q->n, p + q->off, g + q->off, m + q->off, v + q->off, q->lr, q->b1, q->b2,
+                          q->eps, q->wd, t);
         }
     }
 }
@@ -135,8 +138,8 @@ static glf_status adam_forward_(oh_case *c)
     for (int t = 1; t <= T_STEPS; t++) {
         GLF_TRY(oh_write(c, AG, grads[t - 1], c->t[AG].n));
         for (int k = 0; k < 2; k++)
-            GLF_TRY(glf_adam_step(c->ctx, oh_mem(c, AP), oh_mem(c, AG), oh_mem(c, AM), oh_mem(c, AV),
-                                  s->gr[k].off, s->gr[k].n, &s->gr[k].hp, t));
+            GLF_TRY(glf_adam_step(c->ctx, oh_mem(c, AP), oh_mem(c, AG), oh_mem(c, AM),
+                                  oh_mem(c, AV), s->gr[k].off, s->gr[k].n, &s->gr[k].hp, t));
     }
     return GLF_OK;
 }
@@ -148,8 +151,7 @@ static void adam_check_(oh_case *c)
     for (int k = AP; k <= AV; k++)
         for (size_t i = 0; i < c->t[k].n; i++)
             if (!inside_(s, i) && memcmp(&c->t[k].got[i], &c->t[k].host[i], sizeof(float)))
-                fail_msg("%s: %s: word %zu outside the groups changed", c->label, c->t[k].name,
-                         i);
+                fail_msg("%s: %s: word %zu outside the groups changed", c->label, c->t[k].name, i);
 }
 
 static void test_adam_two_groups(void **state)

@@ -51,15 +51,18 @@ static void conv_describe_(const void *p, char *buf, size_t n)
 {
     const conv_case_ *c = p;
     const glf_conv_shape *s = &c->s;
-    int k = snprintf(buf, n, "B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d bias=%d dx=%d dw=%d db=%d",
-                     s->B, s->Cin, s->H, s->W, s->Cout, s->K, s->S, s->P, c->bias, c->dx, c->dw,
-                     c->db);
+    int k =
+        snprintf(buf, n, "B=%d Cin=%d %dx%d Cout=%d K=%d S=%d P=%d bias=%d dx=%d dw=%d db=%d", s->B,
+                 s->Cin, s->H, s->W, s->Cout, s->K, s->S, s->P, c->bias, c->dx, c->dw, c->db);
     if (k > 0 && (size_t)k < n)
         snprintf(buf + k, n - (size_t)k, c->offs ? " offsets mixed" : " off=%zu", c->off);
 }
 
 /* fp32 sums of `red` terms of magnitude <= 1: the error grows like sqrt(red) */
-static double atol_(double red) { return 1e-5 * sqrt(red); }
+static double atol_(double red)
+{
+    return 1e-5 * sqrt(red);
+}
 
 static void conv_setup_(oh_case *c)
 {
@@ -155,7 +158,10 @@ static glf_status implicit_(oh_case *c)
     return glf_gemm_set_im2col_policy(c->ctx, use);
 }
 
-static glf_status clblast_(oh_case *c) { return glf_gemm_set_backend(c->ctx, GLF_GEMM_CLBLAST); }
+static glf_status clblast_(oh_case *c)
+{
+    return glf_gemm_set_backend(c->ctx, GLF_GEMM_CLBLAST);
+}
 
 /* GLF_NT_STORES=all writes the column matrices (im2col_t, a 4x4 window as
  * one float16 per channel) and GEMM outputs non-temporally at every size
@@ -177,26 +183,27 @@ static glf_status nt_(oh_case *c)
     return GLF_OK;
 }
 
-#define CONV_VARIANTS_                                                                         \
-    {{"implicit im2col", {NULL}, implicit_, T_IMPLICIT, 0},                                   \
-     {"CLBlast", {NULL}, clblast_, T_CLBLAST, 0},                                             \
-     {"GLF_COL2IM=generic", {"GLF_COL2IM", "generic", NULL}, NULL, T_COL2IM, 1},              \
-     {"GLF_PANELS=off", {"GLF_PANELS", "off", NULL}, NULL, T_PANELS, 1},                      \
-     {"GLF_NT_STORES=all", {"GLF_NT_STORES", "all", NULL}, nt_, T_NT, 1},                     \
-     {"GLF_NT_STORES=all GLF_PANELS=off",                                                     \
-      {"GLF_NT_STORES", "all", "GLF_PANELS", "off", NULL},                                    \
-      nt_,                                                                                     \
-      T_NT | T_PANELS,                                                                         \
-      1}}
+#define CONV_VARIANTS_                                                                             \
+    {                                                                                              \
+        {"implicit im2col", {NULL}, implicit_, T_IMPLICIT, 0},                                     \
+            {"CLBlast", {NULL}, clblast_, T_CLBLAST, 0},                                           \
+            {"GLF_COL2IM=generic", {"GLF_COL2IM", "generic", NULL}, NULL, T_COL2IM, 1},            \
+            {"GLF_PANELS=off", {"GLF_PANELS", "off", NULL}, NULL, T_PANELS, 1},                    \
+            {"GLF_NT_STORES=all", {"GLF_NT_STORES", "all", NULL}, nt_, T_NT, 1},                   \
+        {                                                                                          \
+            "GLF_NT_STORES=all GLF_PANELS=off",                                                    \
+                {"GLF_NT_STORES", "all", "GLF_PANELS", "off", NULL}, nt_, T_NT | T_PANELS, 1       \
+        }                                                                                          \
+    }
 
 /* ---- shapes ---------------------------------------------------------------------------- */
 
 /* Odd shapes: batch 1 and 3, non-square images, K 1/3/4, S 1/2/3, P 0/1/2,
  * kernels smaller than the stride (pixels no window reaches), uneven fits. */
 static const glf_conv_shape odd_[] = {
-    {1, 3, 7, 7, 5, 3, 1, 0}, {3, 3, 9, 9, 5, 3, 2, 1}, {3, 3, 7, 9, 5, 4, 2, 1},
-    {1, 3, 9, 7, 5, 4, 1, 0}, {3, 2, 8, 8, 3, 3, 2, 1}, {3, 3, 7, 7, 5, 1, 2, 0},
-    {3, 3, 5, 6, 5, 3, 1, 2}, {1, 1, 1, 1, 1, 1, 1, 0}, {3, 5, 11, 10, 7, 4, 3, 2},
+    {1, 3, 7, 7, 5, 3, 1, 0},  {3, 3, 9, 9, 5, 3, 2, 1}, {3, 3, 7, 9, 5, 4, 2, 1},
+    {1, 3, 9, 7, 5, 4, 1, 0},  {3, 2, 8, 8, 3, 3, 2, 1}, {3, 3, 7, 7, 5, 1, 2, 0},
+    {3, 3, 5, 6, 5, 3, 1, 2},  {1, 1, 1, 1, 1, 1, 1, 0}, {3, 5, 11, 10, 7, 4, 3, 2},
     {2, 2, 3, 67, 3, 3, 2, 1}, /* rows over 64 pixels: the generic col2im */
     {3, 16, 9, 9, 5, 4, 2, 1}, /* Conv2d's R = 256: colT's rows 1 KiB apart */
     {3, 5, 5, 7, 16, 4, 2, 1}, /* ConvTranspose2d's R = 256, the same */
@@ -217,8 +224,8 @@ typedef struct case_list_ {
 
 /* db follows bias, but for the panel and non-temporal shapes: a forward
  * with a bias and a backward without db there. */
-static void add_(case_list_ *l, unsigned tags, int tr, glf_conv_shape s, int bias, int dx,
-                 int dw, size_t off, const unsigned char *offs)
+static void add_(case_list_ *l, unsigned tags, int tr, glf_conv_shape s, int bias, int dx, int dw,
+                 size_t off, const unsigned char *offs)
 {
     assert_true(l->n < MAXCASES_);
     conv_case_ c = {tags, tr, s, bias, dx, dw, offs == panels_offs_ ? 0 : bias, off, offs};
@@ -257,8 +264,10 @@ static void cases_(case_list_ *l, int tr)
      * kernel with the image side as constants and a generic one: GLF's
      * enc.conv2, odd images, windows over the stride, pixels no tap reaches.
      * Conv2d's dx alone there (dw and db skipped), ConvTranspose2d with a bias. */
-    const glf_conv_shape col2im[] = {{3, 64, 14, 14, 128, 4, 2, 1}, {2, 3, 9, 7, 5, 4, 2, 1},
-                                     {2, 3, 7, 9, 5, 3, 1, 0},      {3, 5, 11, 10, 7, 4, 3, 2},
+    const glf_conv_shape col2im[] = {{3, 64, 14, 14, 128, 4, 2, 1},
+                                     {2, 3, 9, 7, 5, 4, 2, 1},
+                                     {2, 3, 7, 9, 5, 3, 1, 0},
+                                     {3, 5, 11, 10, 7, 4, 3, 2},
                                      {2, 2, 8, 8, 3, 1, 2, 0}};
     for (int i = 0; i < 5; i++)
         add_(l, T_COL2IM | (i == 0 ? OH_LARGE : 0), tr, col2im[i], tr, 1, tr, 0, col2im_offs_);
@@ -277,15 +286,14 @@ static void cases_(case_list_ *l, int tr)
     if (tr) {
         add_(l, T_PANELS | T_NT, 1, (glf_conv_shape){1, 5, 5, 7, 16, 4, 2, 1}, 1, 1, 1, 0,
              panels_offs_);
-        add_(l, T_PANELS | T_NT | OH_LARGE, 1, (glf_conv_shape){2, 128, 7, 7, 64, 4, 2, 1}, 1, 1,
-             1, 0, panels_offs_);
-        add_(l, T_PANELS, 1, (glf_conv_shape){43, 13, 7, 7, 16, 4, 2, 1}, 1, 1, 1, 0,
-             panels_offs_);
+        add_(l, T_PANELS | T_NT | OH_LARGE, 1, (glf_conv_shape){2, 128, 7, 7, 64, 4, 2, 1}, 1, 1, 1,
+             0, panels_offs_);
+        add_(l, T_PANELS, 1, (glf_conv_shape){43, 13, 7, 7, 16, 4, 2, 1}, 1, 1, 1, 0, panels_offs_);
     } else {
         add_(l, T_PANELS | T_NT, 0, (glf_conv_shape){3, 16, 9, 9, 5, 4, 2, 1}, 1, 1, 1, 0,
              panels_offs_);
-        add_(l, T_PANELS | T_NT | OH_LARGE, 0, (glf_conv_shape){2, 64, 14, 14, 128, 4, 2, 1}, 1,
-             1, 1, 0, panels_offs_);
+        add_(l, T_PANELS | T_NT | OH_LARGE, 0, (glf_conv_shape){2, 64, 14, 14, 128, 4, 2, 1}, 1, 1,
+             1, 0, panels_offs_);
         add_(l, T_PANELS, 0, (glf_conv_shape){43, 16, 14, 14, 13, 4, 2, 1}, 1, 1, 1, 0,
              panels_offs_);
         add_(l, T_NT, 0, (glf_conv_shape){2, 32, 9, 7, 8, 3, 1, 1}, 1, 1, 1, 0, panels_offs_);

@@ -507,7 +507,7 @@ static void flow_describe_(const void *p, char *buf, size_t n)
     snprintf(buf, n, "B%d D%d", s->B, s->D);
 }
 
-static const flow_shape_ aff_shapes_[] = {{OH_X2, 1, 1, 0},  {OH_X2, 1, 10, 0}, {OH_X2, 3, 5, 0},
+static const flow_shape_ aff_shapes_[] = {{OH_X2, 1, 1, 0},  {OH_X2, 1, 10, 0},  {OH_X2, 3, 5, 0},
                                           {OH_X2, 3, 10, 0}, {OH_X2, 67, 13, 0}, {0, 257, 10, 0}};
 enum { AU, AS, AT, ADV, ADL, AV, ALDJ, AUI, ADU, ADS, ADT, ADS2 };
 
@@ -553,17 +553,16 @@ static glf_status aff_forward_(oh_case *c)
     const flow_shape_ *s = c->shape;
     GLF_TRY(glf_affine_forward(c->ctx, oh_dp(c, AV), oh_dp(c, ALDJ), oh_dp(c, AU), oh_dp(c, AS),
                                oh_dp(c, AT), s->B, s->D, c->accumulate));
-    return glf_affine_inverse(c->ctx, oh_dp(c, AUI), oh_dp(c, AV), oh_dp(c, AS), oh_dp(c, AT),
-                              s->B, s->D);
+    return glf_affine_inverse(c->ctx, oh_dp(c, AUI), oh_dp(c, AV), oh_dp(c, AS), oh_dp(c, AT), s->B,
+                              s->D);
 }
 
 static glf_status aff_backward_(oh_case *c)
 {
     const flow_shape_ *s = c->shape;
     glf_dptr none = {NULL, 0};
-    GLF_TRY(glf_affine_backward(c->ctx, oh_dp(c, ADU), oh_dp(c, ADS), oh_dp(c, ADT),
-                                oh_dp(c, ADV), oh_dp(c, ADL), oh_dp(c, AU), oh_dp(c, AS), s->B,
-                                s->D));
+    GLF_TRY(glf_affine_backward(c->ctx, oh_dp(c, ADU), oh_dp(c, ADS), oh_dp(c, ADT), oh_dp(c, ADV),
+                                oh_dp(c, ADL), oh_dp(c, AU), oh_dp(c, AS), s->B, s->D));
     /* only ds, no dldj */
     return glf_affine_backward(c->ctx, none, oh_dp(c, ADS2), none, oh_dp(c, ADV), none,
                                oh_dp(c, AU), oh_dp(c, AS), s->B, s->D);
@@ -656,8 +655,12 @@ static void test_soft_clamp_accuracy(void **state)
 /* d = D columns in two halves D1 = d/2 and d - D1 (d = 1: no first half);
  * both directions; the opposite shuffle of the output restores the input
  * bit for bit. */
-#define SHUF_(B, d) {OH_X2, B, d, 0}, { OH_X2, B, d, 1 }
-static const flow_shape_ shuf_shapes_[] = {SHUF_(1, 1), SHUF_(1, 2),  SHUF_(3, 5),
+#define SHUF_(B, d)                                                                                \
+    {OH_X2, B, d, 0},                                                                              \
+    {                                                                                              \
+        OH_X2, B, d, 1                                                                             \
+    }
+static const flow_shape_ shuf_shapes_[] = {SHUF_(1, 1),  SHUF_(1, 2),   SHUF_(3, 5),
                                            SHUF_(3, 20), SHUF_(67, 13), SHUF_(257, 20)};
 enum { SI1, SI2, SPERM, SO1, SO2, SB1, SB2 };
 

@@ -51,12 +51,15 @@ enum { X, W, BI, DY, Y, DX, DW, DB };
 static void lin_describe_(const void *p, char *buf, size_t n)
 {
     const lin_shape_ *s = p;
-    snprintf(buf, n, "B=%d IN=%d OUT=%d bias=%d dx=%d off=%zu", s->B, s->IN, s->OUT, s->bias,
-             s->dx, s->off);
+    snprintf(buf, n, "B=%d IN=%d OUT=%d bias=%d dx=%d off=%zu", s->B, s->IN, s->OUT, s->bias, s->dx,
+             s->off);
 }
 
 /* fp32 sums of `red` terms of magnitude <= 1: the error grows like sqrt(red) */
-static double atol_(double red) { return 1e-5 * sqrt(red); }
+static double atol_(double red)
+{
+    return 1e-5 * sqrt(red);
+}
 
 static void lin_setup_(oh_case *c)
 {
@@ -81,10 +84,9 @@ static void lin_reference_(oh_case *c)
         return;
     }
     double *x = oh_f64(c, X), *w = oh_f64(c, W);
-    glf_ref_linear_forward(c->t[Y].want, x, w, s->bias ? oh_f64(c, BI) : NULL, s->B, s->IN,
-                           s->OUT);
-    glf_ref_linear_backward(c->t[DX].want, c->t[DW].want, c->t[DB].want, oh_f64(c, DY), x, w,
-                            s->B, s->IN, s->OUT);
+    glf_ref_linear_forward(c->t[Y].want, x, w, s->bias ? oh_f64(c, BI) : NULL, s->B, s->IN, s->OUT);
+    glf_ref_linear_backward(c->t[DX].want, c->t[DW].want, c->t[DB].want, oh_f64(c, DY), x, w, s->B,
+                            s->IN, s->OUT);
 }
 
 static glf_dptr bias_(const oh_case *c)
@@ -95,8 +97,8 @@ static glf_dptr bias_(const oh_case *c)
 static glf_status lin_forward_(oh_case *c)
 {
     const lin_shape_ *s = c->shape;
-    return glf_linear_forward(c->ctx, oh_dp(c, Y), oh_dp(c, X), oh_dp(c, W), bias_(c), s->B,
-                              s->IN, s->OUT);
+    return glf_linear_forward(c->ctx, oh_dp(c, Y), oh_dp(c, X), oh_dp(c, W), bias_(c), s->B, s->IN,
+                              s->OUT);
 }
 
 static glf_status lin_backward_(oh_case *c)
@@ -108,7 +110,10 @@ static glf_status lin_backward_(oh_case *c)
 
 /* glf's own GEMM kernels: one that fails validation fails the test rather
  * than leaving the op to CLBlast. */
-static glf_status glf_gemm_(oh_case *c) { return glf_gemm_set_backend(c->ctx, GLF_GEMM_GLF); }
+static glf_status glf_gemm_(oh_case *c)
+{
+    return glf_gemm_set_backend(c->ctx, GLF_GEMM_GLF);
+}
 
 static void test_linear(void **state)
 {
@@ -128,9 +133,11 @@ static void test_linear(void **state)
 
 /* The reference's relu(x w^T + b), and the same bits as glf_linear_forward
  * followed by glf_act_forward. */
-static const lin_shape_ relu_shapes_[] = {
-    {OH_X2, 1, 1, 1, 1, 1, 7},    {OH_X2, 3, 7, 5, 1, 1, 7},   {OH_X2, 257, 33, 17, 0, 1, 7},
-    {OH_X2, 5, 65, 129, 1, 1, 7}, {OH_X2, 256, 10, 64, 1, 1, 7}};
+static const lin_shape_ relu_shapes_[] = {{OH_X2, 1, 1, 1, 1, 1, 7},
+                                          {OH_X2, 3, 7, 5, 1, 1, 7},
+                                          {OH_X2, 257, 33, 17, 0, 1, 7},
+                                          {OH_X2, 5, 65, 129, 1, 1, 7},
+                                          {OH_X2, 256, 10, 64, 1, 1, 7}};
 
 static void relu_setup_(oh_case *c)
 {
@@ -217,8 +224,8 @@ static void test_reference_finite_differences(void **state)
             p[t][i] = keep;
             double fd = (lp - lm) / (2 * h);
             if (fabs(fd - g[t][i]) > 1e-7 * (1 + fabs(g[t][i])))
-                fail_msg("linear finite differences: tensor %d [%zu]: fd %.12g vs %.12g", t, i,
-                         fd, g[t][i]);
+                fail_msg("linear finite differences: tensor %d [%zu]: fd %.12g vs %.12g", t, i, fd,
+                         g[t][i]);
         }
     for (int t = 0; t < 3; t++)
         free(p[t]), free(g[t]);

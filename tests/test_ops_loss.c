@@ -130,10 +130,10 @@ typedef struct loss_shape_ {
 
 /* 256 x 784 and 67 x 20: more terms than partial sums (chunks > 1, the last
  * one partial) */
-#define LOSS_SIZES_(k)                                                                         \
-    {OH_X2, k, 1, 1}, {OH_X2, k, 1, 5}, {OH_X2, k, 3, 7}, {0, k, 3, 784}, {OH_X2, k, 67, 20}, \
-    {                                                                                          \
-        OH_LARGE, k, 256, 784                                                                  \
+#define LOSS_SIZES_(k)                                                                             \
+    {OH_X2, k, 1, 1}, {OH_X2, k, 1, 5}, {OH_X2, k, 3, 7}, {0, k, 3, 784}, {OH_X2, k, 67, 20},      \
+    {                                                                                              \
+        OH_LARGE, k, 256, 784                                                                      \
     }
 static const loss_shape_ loss_shapes_[] = {LOSS_SIZES_(MSE), LOSS_SIZES_(BCE), LOSS_SIZES_(GAUSS),
                                            LOSS_SIZES_(ENT)};
@@ -141,8 +141,14 @@ enum { LA, LB, LOSS, LWORK, GA, GB };
 
 /* Offsets and scales as the sizes go: every other one at offset 7, two in
  * three with scale 0.5. */
-static size_t loss_off_(size_t index) { return index % 6 % 2 ? 7 : 0; }
-static float loss_scale_(size_t index) { return index % 6 % 3 ? 0.5f : 1.0f; }
+static size_t loss_off_(size_t index)
+{
+    return index % 6 % 2 ? 7 : 0;
+}
+static float loss_scale_(size_t index)
+{
+    return index % 6 % 3 ? 0.5f : 1.0f;
+}
 
 static void loss_describe_(const void *p, char *buf, size_t n)
 {
@@ -174,8 +180,8 @@ static void loss_reference_(oh_case *c)
 {
     const loss_shape_ *s = c->shape;
     double *b = s->kind == ENT ? NULL : oh_f64(c, LB);
-    c->t[LOSS].want[0] = ref_loss_(s->kind, s->B, s->N, oh_f64(c, LA), b,
-                                   loss_scale_(c->index), c->t[GA].want, c->t[GB].want);
+    c->t[LOSS].want[0] = ref_loss_(s->kind, s->B, s->N, oh_f64(c, LA), b, loss_scale_(c->index),
+                                   c->t[GA].want, c->t[GB].want);
 }
 
 static glf_status loss_run_(oh_case *c, int want_grad)
@@ -197,8 +203,14 @@ static glf_status loss_run_(oh_case *c, int want_grad)
     }
 }
 
-static glf_status loss_forward_(oh_case *c) { return loss_run_(c, 1); }
-static glf_status loss_no_grad_(oh_case *c) { return loss_run_(c, 0); }
+static glf_status loss_forward_(oh_case *c)
+{
+    return loss_run_(c, 1);
+}
+static glf_status loss_no_grad_(oh_case *c)
+{
+    return loss_run_(c, 0);
+}
 
 static void test_losses(void **state)
 {
@@ -223,7 +235,8 @@ typedef struct ent_shape_ {
     int B, D;
 } ent_shape_;
 
-static const ent_shape_ ent_shapes_[] = {{OH_X2, 1, 1}, {OH_X2, 3, 5}, {OH_X2, 67, 13}, {0, 256, 20}};
+static const ent_shape_ ent_shapes_[] = {
+    {OH_X2, 1, 1}, {OH_X2, 3, 5}, {OH_X2, 67, 13}, {0, 256, 20}};
 enum { EENC, ELV, ELOSS, ELOSS_D, EG, EG_D, EWORK };
 
 static void ent_describe_(const void *p, char *buf, size_t n)
@@ -280,8 +293,8 @@ static void ent_check_(oh_case *c)
     for (int b = 0; b < s->B; b++) {
         for (int j = 0; j < D; j++)
             oh_same_bits(c, "dlogvar's mu half (untouched)", g + (size_t)b * ld + j, &nan, 1);
-        oh_same_bits(c, "dlogvar strided against dense", g + (size_t)b * ld + D,
-                     gd + (size_t)b * D, (size_t)D);
+        oh_same_bits(c, "dlogvar strided against dense", g + (size_t)b * ld + D, gd + (size_t)b * D,
+                     (size_t)D);
     }
 }
 
@@ -343,9 +356,13 @@ typedef struct rep_shape_ {
     int B, D, strided;
 } rep_shape_;
 
-#define REP_(B, D) {OH_X2, B, D, 0}, { OH_X2, B, D, 1 }
-static const rep_shape_ rep_shapes_[] = {REP_(1, 1), REP_(3, 5), REP_(3, 20), REP_(67, 13),
-                                         {0, 256, 20, 0}, {0, 256, 20, 1}};
+#define REP_(B, D)                                                                                 \
+    {OH_X2, B, D, 0},                                                                              \
+    {                                                                                              \
+        OH_X2, B, D, 1                                                                             \
+    }
+static const rep_shape_ rep_shapes_[] = {REP_(1, 1),   REP_(3, 5),      REP_(3, 20),
+                                         REP_(67, 13), {0, 256, 20, 0}, {0, 256, 20, 1}};
 enum { RENC, REPS, RDZ, RZ, RG };
 
 static void rep_describe_(const void *p, char *buf, size_t n)

@@ -48,15 +48,14 @@ static double max_abs_(const double *a, size_t n)
  * BatchNorms at batch 256 (dec.bn2, C = 6272, is the same code path as
  * enc.bn3 and left to the benchmark). */
 static const bn_shape_ bn_shapes_[] = {
-    {OH_X2, 1, 5, 49, 100},   {OH_X2, 1, 3, 2, 101},    {OH_X2, 2, 5, 1, 102},
-    {OH_X2, 3, 5, 1, 103},    {OH_X2, 3, 5, 49, 104},   {OH_X2, 7, 17, 9, 105},
-    {OH_X2, 33, 65, 1, 106},  {OH_X2, 5, 3, 31, 107},   {OH_X2, 3, 19, 17, 108},
-    {OH_X2, 2, 300, 1, 109},  {OH_X2, 19, 9, 30, 110},  {OH_X2, 18, 131, 1, 111},
-    {OH_X2, 3, 5, 7, 112},
-    {OH_LARGE, 256, 128, 49, 7}, /* enc.bn2 */
-    {OH_LARGE, 256, 64, 196, 6}, /* dec.bn3 */
-    {OH_LARGE, 256, 1024, 1, 8}, /* enc.bn3 / dec.bn1 */
-    {OH_LARGE, 256, 64, 1, 9}};  /* flow MLP bn */
+    {OH_X2, 1, 5, 49, 100},      {OH_X2, 1, 3, 2, 101},       {OH_X2, 2, 5, 1, 102},
+    {OH_X2, 3, 5, 1, 103},       {OH_X2, 3, 5, 49, 104},      {OH_X2, 7, 17, 9, 105},
+    {OH_X2, 33, 65, 1, 106},     {OH_X2, 5, 3, 31, 107},      {OH_X2, 3, 19, 17, 108},
+    {OH_X2, 2, 300, 1, 109},     {OH_X2, 19, 9, 30, 110},     {OH_X2, 18, 131, 1, 111},
+    {OH_X2, 3, 5, 7, 112},       {OH_LARGE, 256, 128, 49, 7}, /* enc.bn2 */
+    {OH_LARGE, 256, 64, 196, 6},                              /* dec.bn3 */
+    {OH_LARGE, 256, 1024, 1, 8},                              /* enc.bn3 / dec.bn1 */
+    {OH_LARGE, 256, 64, 1, 9}};                               /* flow MLP bn */
 
 /* The data of a train-mode shape: the seeds of its five tensors follow
  * seed. dx's tolerance does not scale with a channel's conditioning: where
@@ -102,10 +101,10 @@ static void bn_reference_(oh_case *c)
     double *mean = oh_zeros(c, (size_t)C), *invstd = oh_zeros(c, (size_t)C);
     for (size_t i = 0; i < 2 * (size_t)C; i++)
         run[i] = c->t[RUN].host[i];
-    ref_bn_forward_train(c->t[Y].want, mean, invstd, run, run + C, x, p, p + C, s->B, C, s->L,
-                         MOM, EPS);
-    ref_bn_backward(c->t[DX].want, c->t[GR].want, c->t[GR].want + C, oh_f64(c, DY), x, mean,
-                    invstd, p, s->B, C, s->L);
+    ref_bn_forward_train(c->t[Y].want, mean, invstd, run, run + C, x, p, p + C, s->B, C, s->L, MOM,
+                         EPS);
+    ref_bn_backward(c->t[DX].want, c->t[GR].want, c->t[GR].want + C, oh_f64(c, DY), x, mean, invstd,
+                    p, s->B, C, s->L);
     memcpy(c->t[SAVE].want, mean, C * sizeof(double));
     memcpy(c->t[SAVE].want + C, invstd, C * sizeof(double));
     c->t[DX].atol = 1e-5 * (1 + max_abs_(c->t[DX].want, c->t[DX].n));
@@ -115,10 +114,9 @@ static glf_status bn_forward_(oh_case *c)
 {
     const bn_shape_ *s = c->shape;
     size_t C = (size_t)s->C;
-    return glf_batchnorm_forward_train(c->ctx, oh_dp(c, Y), oh_dp(c, SAVE), oh_dpat(c, SAVE, C),
-                                       oh_dp(c, RUN), oh_dpat(c, RUN, C), oh_dp(c, X),
-                                       oh_dp(c, PRM), oh_dpat(c, PRM, C), s->B, s->C, s->L, MOM,
-                                       EPS);
+    return glf_batchnorm_forward_train(
+        c->ctx, oh_dp(c, Y), oh_dp(c, SAVE), oh_dpat(c, SAVE, C), oh_dp(c, RUN), oh_dpat(c, RUN, C),
+        oh_dp(c, X), oh_dp(c, PRM), oh_dpat(c, PRM, C), s->B, s->C, s->L, MOM, EPS);
 }
 
 static glf_status bn_backward_run_(oh_case *c, int grads)
@@ -132,7 +130,10 @@ static glf_status bn_backward_run_(oh_case *c, int grads)
                                   s->L, c->accumulate);
 }
 
-static glf_status bn_backward_(oh_case *c) { return bn_backward_run_(c, 1); }
+static glf_status bn_backward_(oh_case *c)
+{
+    return bn_backward_run_(c, 1);
+}
 
 /* dgamma, dbeta not wanted: dx is the same and nothing else is written. */
 static glf_status bn_no_grads_(oh_case *c)
@@ -206,8 +207,14 @@ static glf_status bnr_run_(oh_case *c, int fused)
     return glf_act_forward(c->ctx, oh_dp(c, RY), oh_dp(c, RY), c->t[RY].n, GLF_ACT_RELU);
 }
 
-static glf_status bnr_forward_(oh_case *c) { return bnr_run_(c, 1); }
-static glf_status bnr_two_ops_(oh_case *c) { return bnr_run_(c, 0); }
+static glf_status bnr_forward_(oh_case *c)
+{
+    return bnr_run_(c, 1);
+}
+static glf_status bnr_two_ops_(oh_case *c)
+{
+    return bnr_run_(c, 0);
+}
 
 static void bnr_check_(oh_case *c)
 {
@@ -235,9 +242,11 @@ static void test_bn_relu_fused(void **state)
 
 /* ---- eval forward ------------------------------------------------------------------------ */
 
-static const bn_shape_ bne_shapes_[] = {
-    {OH_X2, 1, 5, 1, 0}, {OH_X2, 1, 5, 49, 0}, {OH_X2, 3, 5, 49, 0}, {OH_X2, 3, 7, 1, 0},
-    {OH_X2, 64, 33, 9, 0}};
+static const bn_shape_ bne_shapes_[] = {{OH_X2, 1, 5, 1, 0},
+                                        {OH_X2, 1, 5, 49, 0},
+                                        {OH_X2, 3, 5, 49, 0},
+                                        {OH_X2, 3, 7, 1, 0},
+                                        {OH_X2, 64, 33, 9, 0}};
 enum { EX, EPRM, ERUN, EY };
 
 static void bne_setup_(oh_case *c)
@@ -262,12 +271,14 @@ static glf_status bne_run_(oh_case *c, glf_dptr x)
 {
     const bn_shape_ *s = c->shape;
     size_t C = (size_t)s->C;
-    return glf_batchnorm_forward_eval(c->ctx, oh_dp(c, EY), oh_dp(c, ERUN), oh_dpat(c, ERUN, C),
-                                      x, oh_dp(c, EPRM), oh_dpat(c, EPRM, C), s->B, s->C, s->L,
-                                      EPS);
+    return glf_batchnorm_forward_eval(c->ctx, oh_dp(c, EY), oh_dp(c, ERUN), oh_dpat(c, ERUN, C), x,
+                                      oh_dp(c, EPRM), oh_dpat(c, EPRM, C), s->B, s->C, s->L, EPS);
 }
 
-static glf_status bne_forward_(oh_case *c) { return bne_run_(c, oh_dp(c, EX)); }
+static glf_status bne_forward_(oh_case *c)
+{
+    return bne_run_(c, oh_dp(c, EX));
+}
 
 static glf_status bne_in_place_(oh_case *c)
 {

@@ -19,9 +19,8 @@ typedef struct rows_shape_ {
     int M, N;
 } rows_shape_;
 
-static const rows_shape_ rows_shapes_[] = {{OH_X2, 1, 1},    {OH_X2, 1, 7},
-                                           {OH_X2, 3, 5},    {OH_X2, 3, 1},
-                                           {OH_LARGE, 256, 1000}, {OH_X2, 1000, 3},
+static const rows_shape_ rows_shapes_[] = {{OH_X2, 1, 1},   {OH_X2, 1, 7},         {OH_X2, 3, 5},
+                                           {OH_X2, 3, 1},   {OH_LARGE, 256, 1000}, {OH_X2, 1000, 3},
                                            {OH_X2, 256, 20}};
 enum { R_IN, R_OUT };
 
@@ -78,8 +77,8 @@ typedef struct all_shape_ {
 
 /* 2048 is the largest direct sum, 2049 the smallest two-level one;
  * 200704 = 256 * 784, an MNIST batch of pixels. */
-static const all_shape_ all_shapes_[] = {{OH_X2, 1},    {OH_X2, 2},          {OH_X2, 1000},
-                                         {OH_X2, 2048}, {OH_X2, 2049},       {OH_LARGE, 100003},
+static const all_shape_ all_shapes_[] = {{OH_X2, 1},        {OH_X2, 2},    {OH_X2, 1000},
+                                         {OH_X2, 2048},     {OH_X2, 2049}, {OH_LARGE, 100003},
                                          {OH_LARGE, 200704}};
 enum { A_IN, A_OUT, A_WORK };
 
@@ -132,10 +131,13 @@ typedef struct axpby_shape_ {
     float a, b;
 } axpby_shape_;
 
-#define AXPBY_AB_(tags, n) {tags, n, 1.0f, 1.0f}, {tags, n, 0.5f, -2.0f}, { tags, n, 3.0f, 0.0f }
+#define AXPBY_AB_(tags, n)                                                                         \
+    {tags, n, 1.0f, 1.0f}, {tags, n, 0.5f, -2.0f},                                                 \
+    {                                                                                              \
+        tags, n, 3.0f, 0.0f                                                                        \
+    }
 static const axpby_shape_ axpby_shapes_[] = {AXPBY_AB_(OH_X2, 1), AXPBY_AB_(OH_X2, 3),
-                                             AXPBY_AB_(OH_X2, 1000),
-                                             AXPBY_AB_(OH_LARGE, 100003)};
+                                             AXPBY_AB_(OH_X2, 1000), AXPBY_AB_(OH_LARGE, 100003)};
 enum { X, Y };
 
 static void axpby_describe_(const void *p, char *buf, size_t n)
@@ -151,7 +153,7 @@ static void axpby_setup_(oh_case *c)
     if (s->b == 0.0f)
         for (size_t i = 0; i < s->n; i++)
             y0[i] = tu_sentinel(); /* b = 0: the old y must not leak */
-    size_t odd = c->index % 2; /* every other case at offset 0 (aligned) */
+    size_t odd = c->index % 2;     /* every other case at offset 0 (aligned) */
     oh_in(c, X, "x", s->n, odd * 1, oh_rand(c, s->n, -1, 1));
     /* one multiply-add per element: a few ulp */
     oh_inout(c, Y, "y", s->n, odd * 4, y0, 1e-6, 1e-6);
@@ -235,10 +237,8 @@ static void test_reduce_invalid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sum_rows),
-        cmocka_unit_test(test_sum_all),
-        cmocka_unit_test(test_axpby),
-        cmocka_unit_test(test_axpby_in_place),
+        cmocka_unit_test(test_sum_rows),       cmocka_unit_test(test_sum_all),
+        cmocka_unit_test(test_axpby),          cmocka_unit_test(test_axpby_in_place),
         cmocka_unit_test(test_reduce_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,26 +37,35 @@ typedef struct xent_shape_ {
 } xent_shape_;
 
 static const xent_shape_ xent_shapes_[] = {
-    {OH_X2, 1, 1, 5, RANDOM},    {OH_X2, 1, 10, 5, RANDOM},  {OH_X2, 3, 10, 5, RANDOM},
-    {OH_X2, 3, 1, 5, RANDOM},    {OH_X2, 37, 13, 5, RANDOM}, {0, 129, 10, 5, RANDOM},
-    {0, 17, 1001, 5, RANDOM},    {0, 257, 10, 4, RANDOM},
+    {OH_X2, 1, 1, 5, RANDOM},
+    {OH_X2, 1, 10, 5, RANDOM},
+    {OH_X2, 3, 10, 5, RANDOM},
+    {OH_X2, 3, 1, 5, RANDOM},
+    {OH_X2, 37, 13, 5, RANDOM},
+    {0, 129, 10, 5, RANDOM},
+    {0, 17, 1001, 5, RANDOM},
+    {0, 257, 10, 4, RANDOM},
     /* logits in the thousands: a naive exp overflows; log-sum-exp does not */
-    {OH_X2, 3, 10, 3000, RANDOM}, {0, 41, 7, 80, RANDOM},
+    {OH_X2, 3, 10, 3000, RANDOM},
+    {0, 41, 7, 80, RANDOM},
     /* torch.nn.functional.cross_entropy(x, y) and x.grad, PyTorch 1.13, float32 */
     {OH_X2, 3, 4, 0, GOLDEN},
     /* a label outside [0, K): that row's loss and gradient are NaN, so the mean is */
-    {OH_X2, 3, 10, 1, BAD_HIGH}, {0, 3, 10, 1, BAD_LOW}};
+    {OH_X2, 3, 10, 1, BAD_HIGH},
+    {0, 3, 10, 1, BAD_LOW}};
 
 enum { X, LAB, LOSS, DX, WORK };
 
-static const float golden_x_[12] = {1.5f, -2.0f, 0.25f, 3.0f, 100.0f, -50.0f,
+static const float golden_x_[12] = {1.5f,  -2.0f, 0.25f, 3.0f, 100.0f, -50.0f,
                                     99.0f, 0.0f,  0,     0,    0,      0};
 static const int golden_y_[3] = {3, 2, 1};
 static const double golden_loss_ = 0.9857121109962463;
-static const double golden_dx_[12] = {
-    0.057487212121486664, 0.001735963742248714, 0.01647036150097847, -0.0756935328245163,
-    0.24368619918823242,  0.0,                  -0.24368619918823242, 8.407790785948902e-45,
-    0.0833333358168602,   -0.25,                0.0833333358168602,  0.0833333358168602};
+static const double golden_dx_[12] = {0.057487212121486664, 0.001735963742248714,
+                                      0.01647036150097847,  -0.0756935328245163,
+                                      0.24368619918823242,  0.0,
+                                      -0.24368619918823242, 8.407790785948902e-45,
+                                      0.0833333358168602,   -0.25,
+                                      0.0833333358168602,   0.0833333358168602};
 
 static void xent_describe_(const void *p, char *buf, size_t n)
 {
@@ -95,8 +104,8 @@ static void xent_reference_(oh_case *c)
         memcpy(c->t[DX].want, golden_dx_, sizeof golden_dx_);
         return;
     }
-    L->want[0] = ref_softmax_xent(c->t[DX].want, oh_f64(c, X), (const int *)c->t[LAB].host,
-                                  s->B, s->K);
+    L->want[0] =
+        ref_softmax_xent(c->t[DX].want, oh_f64(c, X), (const int *)c->t[LAB].host, s->B, s->K);
     /* row losses carry the float rounding of logits of size `scale` */
     L->atol = 1e-6 * (1.0 + fabs(L->want[0])) + 2e-7 * s->scale;
 }
@@ -108,7 +117,10 @@ static glf_status xent_run_(oh_case *c, glf_dptr dx, glf_dptr x)
                             oh_dp(c, WORK));
 }
 
-static glf_status xent_forward_(oh_case *c) { return xent_run_(c, oh_dp(c, DX), oh_dp(c, X)); }
+static glf_status xent_forward_(oh_case *c)
+{
+    return xent_run_(c, oh_dp(c, DX), oh_dp(c, X));
+}
 
 static glf_status xent_in_place_(oh_case *c)
 {
@@ -116,7 +128,10 @@ static glf_status xent_in_place_(oh_case *c)
     return xent_run_(c, oh_dp(c, DX), oh_dp(c, DX));
 }
 
-static glf_status xent_no_grad_(oh_case *c) { return xent_run_(c, glf_dp(NULL, 0), oh_dp(c, X)); }
+static glf_status xent_no_grad_(oh_case *c)
+{
+    return xent_run_(c, glf_dp(NULL, 0), oh_dp(c, X));
+}
 
 static void test_softmax_xent(void **state)
 {
@@ -230,8 +245,8 @@ static void test_reference_finite_differences(void **state)
             x[i] = x0;
             double fd = (lp - lm) / (2 * h);
             if (!(fabs(fd - g[i]) <= 1e-8 + 1e-6 * fabs(g[i])))
-                fail_msg("B=%d K=%d element %zu: finite difference %.12g vs gradient %.12g", B,
-                         K, i, fd, g[i]);
+                fail_msg("B=%d K=%d element %zu: finite difference %.12g vs gradient %.12g", B, K,
+                         i, fd, g[i]);
         }
         free(x), free(y), free(g);
     }
@@ -254,9 +269,9 @@ static void test_invalid_arguments(void **state)
     (void)state;
     glf_ctx *ctx = tu_ctx();
     cl_mem m = tu_buf_nan(ctx, 4);
-    assert_int_equal(glf_softmax_xent(ctx, glf_dp(m, 0), glf_dp(NULL, 0), glf_dp(m, 0), m, 0, 4,
-                                      glf_dp(m, 0)),
-                     GLF_ERR_INVALID_ARG);
+    assert_int_equal(
+        glf_softmax_xent(ctx, glf_dp(m, 0), glf_dp(NULL, 0), glf_dp(m, 0), m, 0, 4, glf_dp(m, 0)),
+        GLF_ERR_INVALID_ARG);
     assert_non_null(strstr(glf_last_error(), "B = 0"));
     assert_int_equal(glf_argmax_rows(ctx, m, 0, glf_dp(m, 0), 2, 0), GLF_ERR_INVALID_ARG);
     glf_buf_release(m);
