@@ -1,9 +1,10 @@
 /* Adam and StepLR: several steps over two parameter groups with different
  * hyper-parameters living at offsets of one flat buffer, vs the double
- * reference (primary) and vs values PyTorch 1.13 wrote once into
- * tests/data/adam_torch_1_13.txt (tests/gen_adam_fixture.py). Words outside
- * the groups, the gradients and the guards must stay untouched. */
-#include "testutil.h"
+ * reference (primary; a row of the op harness, tests/op_harness.h) and vs
+ * values PyTorch 1.13 wrote once into tests/data/adam_torch_1_13.txt
+ * (tests/gen_adam_fixture.py). Words outside the groups, the gradients and
+ * the guards must stay untouched. */
+#include "op_harness.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -36,33 +37,6 @@ static void dev_release_(adam_dev_ *d)
     glf_buf_release(d->p), glf_buf_release(d->g), glf_buf_release(d->m), glf_buf_release(d->v);
 }
 
-/* T steps of both groups on the device; grads[t] is the whole gradient buffer
- * of step t+1. Returns malloc'd p, m, v (total floats each). */
-static void run_device_(glf_ctx *ctx, const group_ *gr, int ng, size_t total, const float *p0,
-                        const float *m0, const float *v0, float *const *grads, int T, float **p,
-                        float **m, float **v)
-{
-    adam_dev_ d;
-    dev_create_(ctx, &d, p0, m0, v0, total);
-    for (int t = 1; t <= T; t++) {
-        TU_OK(glf_buf_write(ctx, d.g, 0, total * sizeof(float), grads[t - 1]));
-        for (int k = 0; k < ng; k++)
-            TU_OK(glf_adam_step(ctx, d.p, d.g, d.m, d.v, gr[k].off, gr[k].n, &gr[k].hp, t));
-    }
-    *p = tu_read(ctx, d.p, total);
-    *m = tu_read(ctx, d.m, total);
-    *v = tu_read(ctx, d.v, total);
-    tu_check_guard(ctx, d.p, total, "adam params");
-    tu_check_guard(ctx, d.m, total, "adam m");
-    tu_check_guard(ctx, d.v, total, "adam v");
-    tu_check_guard(ctx, d.g, total, "adam grads");
-    float *g = tu_read(ctx, d.g, total);
-    if (memcmp(g, grads[T - 1], total * sizeof(float)))
-        fail_msg("adam wrote into the gradient buffer");
-    free(g);
-    dev_release_(&d);
-}
-
 static group_ group_of_(double lr, double b1, double b2, double eps, double wd, size_t off,
                         size_t n)
 {
@@ -71,71 +45,127 @@ static group_ group_of_(double lr, double b1, double b2, double eps, double wd, 
     return g;
 }
 
-static void compare_range_(const char *what, const float *got, const double *want,
-                           const float *init, size_t total, const group_ *gr, int ng, double atol,
-                           double rtol)
+/* ---- vs the reference: a row ------------------------------------------------------ */
+
+enum { T_STEPS = 6 };
+
+typedef struct adam_shape_ {
+    unsigned tags;
+    group_ gr[2];
+} adam_shape_;
+
+/* AE and flow hyper-parameters of GLF, the flow's with a decay large enough
+ * to matter at float precision; odd sizes, gaps between groups. */
+static adam_shape_ adam_shapes_[1];
+
+static void adam_shapes_init_(void)
 {
-    for (int k = 0; k < ng; k++) {
-        char w[64];
-        snprintf(w, sizeof w, "%s group %d", what, k);
-        if (tu_compare(w, got + gr[k].off, want + gr[k].off, gr[k].n, atol, rtol))
-            fail_msg("%s: kernel and reference differ", w);
+    adam_shapes_[0].tags = OH_X2;
+    adam_shapes_[0].gr[0] = group_of_(1e-3, 0.9, 0.999, 1e-8, 0.0, 3, 1001);
+    adam_shapes_[0].gr[1] = group_of_(2e-3, 0.8, 0.9, 1e-6, 0.05, 3 + 1001 + 5, 517);
+}
+
+enum { AP, AM, AV, AG };
+
+static size_t adam_total_(const adam_shape_ *s)
+{
+    return s->gr[1].off + s->gr[1].n + 4;
+}
+
+static void adam_describe_(const void *p, char *buf, size_t n)
+{
+    const adam_shape_ *s = p;
+    snprintf(buf, n, "%d steps, groups %zu at %zu and %zu at %zu of %zu", T_STEPS, s->gr[0].n,
+             s->gr[0].off, s->gr[1].n, s->gr[1].off, adam_total_(s));
+}
+
+static int inside_(const adam_shape_ *s, size_t i)
+{
+    int in = 0;
+    for (int k = 0; k < 2; k++)
+        in |= i >= s->gr[k].off && i < s->gr[k].off + s->gr[k].n;
+    return in;
+}
+
+static void adam_setup_(oh_case *c)
+{
+    const adam_shape_ *s = c->shape;
+    size_t total = adam_total_(s);
+    float *p0 = oh_rand(c, total, -1, 1), *m0 = oh_rand(c, total, -1, 1);
+    float *v0 = oh_rand(c, total, 0, 1);
+    for (size_t i = 0; i < total; i++) /* torch starts both moments at zero */
+        if (inside_(s, i))
+            m0[i] = 0, v0[i] = 0;
+    float **grads = oh_keep(c, malloc(T_STEPS * sizeof *grads));
+    for (int t = 0; t < T_STEPS; t++) { /* magnitudes from 1e-4 to 1 */
+        grads[t] = oh_rand(c, total, -1, 1);
+        for (size_t i = 0; i < total; i++)
+            grads[t][i] *= (float)pow(10.0, -(double)(i % 5));
     }
-    for (size_t i = 0; i < total; i++) { /* outside every group: bit-identical */
-        int inside = 0;
-        for (int k = 0; k < ng; k++)
-            inside |= i >= gr[k].off && i < gr[k].off + gr[k].n;
-        if (!inside && memcmp(&got[i], &init[i], sizeof(float)))
-            fail_msg("%s: word %zu outside the groups changed", what, i);
+    c->user = grads;
+    /* a few float ulps of |p| ~ 1 over 6 steps (the kernel may fuse multiply-adds) */
+    oh_inout(c, AP, "params", total, 0, p0, 2e-6, 1e-5);
+    /* m averages gradients of both signs: absolute error ~ float ulps of |g| <= 1 */
+    oh_inout(c, AM, "m", total, 0, m0, 1e-7, 1e-5);
+    oh_inout(c, AV, "v", total, 0, v0, 1e-12, 1e-5);
+    oh_in(c, AG, "grads", total, 0, grads[T_STEPS - 1]); /* what the buffer holds at the end */
+}
+
+static void adam_reference_(oh_case *c)
+{
+    const adam_shape_ *s = c->shape;
+    float **grads = c->user;
+    size_t total = adam_total_(s);
+    double *p = c->t[AP].want, *m = c->t[AM].want, *v = c->t[AV].want, *g = oh_zeros(c, total);
+    for (size_t i = 0; i < total; i++)
+        p[i] = c->t[AP].host[i], m[i] = c->t[AM].host[i], v[i] = c->t[AV].host[i];
+    for (int t = 1; t <= T_STEPS; t++) {
+        for (size_t i = 0; i < total; i++)
+            g[i] = grads[t - 1][i];
+        for (int k = 0; k < 2; k++) {
+            const group_ *q = &s->gr[k];
+            ref_adam_step(q->n, p + q->off, g + q->off, m + q->off, v + q->off, q->lr, q->b1, q->b2,
+                          q->eps, q->wd, t);
+        }
     }
+}
+
+/* T steps of both groups, the step's gradients written into the buffer first. */
+static glf_status adam_forward_(oh_case *c)
+{
+    const adam_shape_ *s = c->shape;
+    float **grads = c->user;
+    for (int t = 1; t <= T_STEPS; t++) {
+        GLF_TRY(oh_write(c, AG, grads[t - 1], c->t[AG].n));
+        for (int k = 0; k < 2; k++)
+            GLF_TRY(glf_adam_step(c->ctx, oh_mem(c, AP), oh_mem(c, AG), oh_mem(c, AM),
+                                  oh_mem(c, AV), s->gr[k].off, s->gr[k].n, &s->gr[k].hp, t));
+    }
+    return GLF_OK;
+}
+
+/* Outside every group: bit-identical. */
+static void adam_check_(oh_case *c)
+{
+    const adam_shape_ *s = c->shape;
+    for (int k = AP; k <= AV; k++)
+        for (size_t i = 0; i < c->t[k].n; i++)
+            if (!inside_(s, i) && memcmp(&c->t[k].got[i], &c->t[k].host[i], sizeof(float)))
+                fail_msg("%s: %s: word %zu outside the groups changed", c->label, c->t[k].name, i);
 }
 
 static void test_adam_two_groups(void **state)
 {
     (void)state;
-    glf_ctx *ctx = tu_ctx();
-    /* AE and flow hyper-parameters of GLF, the flow's with a decay large
-     * enough to matter at float precision; odd sizes, gaps between groups. */
-    group_ gr[2] = {group_of_(1e-3, 0.9, 0.999, 1e-8, 0.0, 3, 1001),
-                    group_of_(2e-3, 0.8, 0.9, 1e-6, 0.05, 3 + 1001 + 5, 517)};
-    size_t total = gr[1].off + gr[1].n + 4;
-    enum { T = 6 };
-    float *p0 = tu_rand(total, 1, -1, 1), *m0 = tu_rand(total, 2, -1, 1);
-    float *v0 = tu_rand(total, 3, 0, 1), *grads[T];
-    for (int k = 0; k < 2; k++) /* torch starts both moments at zero */
-        for (size_t i = gr[k].off; i < gr[k].off + gr[k].n; i++)
-            m0[i] = 0, v0[i] = 0;
-    for (int t = 0; t < T; t++) /* magnitudes from 1e-4 to 1 */
-        grads[t] = tu_rand(total, 10 + (uint64_t)t, -1, 1);
-    for (int t = 0; t < T; t++)
-        for (size_t i = 0; i < total; i++)
-            grads[t][i] *= (float)pow(10.0, -(double)(i % 5));
-
-    double *p = malloc(total * 8), *m = malloc(total * 8), *v = malloc(total * 8);
-    double *g = malloc(total * 8);
-    for (size_t i = 0; i < total; i++)
-        p[i] = p0[i], m[i] = m0[i], v[i] = v0[i];
-    for (int t = 1; t <= T; t++) {
-        for (size_t i = 0; i < total; i++)
-            g[i] = grads[t - 1][i];
-        for (int k = 0; k < 2; k++)
-            ref_adam_step(gr[k].n, p + gr[k].off, g + gr[k].off, m + gr[k].off, v + gr[k].off,
-                          gr[k].lr, gr[k].b1, gr[k].b2, gr[k].eps, gr[k].wd, t);
-    }
-    float *dp, *dm, *dv, *dp2, *dm2, *dv2;
-    run_device_(ctx, gr, 2, total, p0, m0, v0, grads, T, &dp, &dm, &dv);
-    compare_range_("adam params", dp, p, p0, total, gr, 2, 2e-6, 1e-5);
-    /* m averages gradients of both signs: absolute error ~ float ulps of |g| <= 1 */
-    compare_range_("adam m", dm, m, m0, total, gr, 2, 1e-7, 1e-5);
-    compare_range_("adam v", dv, v, v0, total, gr, 2, 1e-12, 1e-5);
-    run_device_(ctx, gr, 2, total, p0, m0, v0, grads, T, &dp2, &dm2, &dv2);
-    if (memcmp(dp, dp2, total * 4) || memcmp(dm, dm2, total * 4) || memcmp(dv, dv2, total * 4))
-        fail_msg("adam: two identical runs differ");
-    for (int t = 0; t < T; t++)
-        free(grads[t]);
-    free(p0), free(m0), free(v0), free(p), free(m), free(v), free(g);
-    free(dp), free(dm), free(dv), free(dp2), free(dm2), free(dv2);
-    glf_ctx_destroy(ctx);
+    adam_shapes_init_();
+    const oh_row row = {.name = "adam",
+                        OH_SHAPES(adam_shapes_),
+                        .describe = adam_describe_,
+                        .setup = adam_setup_,
+                        .reference = adam_reference_,
+                        .forward = adam_forward_,
+                        .check = adam_check_};
+    oh_run_row(&row);
 }
 
 /* ---- vs PyTorch ------------------------------------------------------------------ */

@@ -1,8 +1,10 @@
 /* Flow ops: the coupling-block reference (inverse, log-det vs a brute-force
- * Jacobian, backward vs finite differences), then the affine and shuffle
- * kernels vs that reference at odd sizes, with offsets, NaN pre-fill, guard
- * regions and bitwise repeatability. */
-#include "testutil.h"
+ * Jacobian, backward vs finite differences, PyTorch's values), then the
+ * affine and shuffle kernels vs that reference as rows of the op harness
+ * (tests/op_harness.h) at odd sizes, with offsets, NaN pre-fill, guard
+ * regions (finite poison after inputs) and bitwise repeatability; the
+ * kernels' own atan; the affine halves composed into the reference block. */
+#include "op_harness.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -11,14 +13,20 @@
 #include "glf/ops_flow.h"
 #include "ref_flow.h"
 
-/* An input tensor: like dev_at_, but the guard holds a finite poison value,
- * so a kernel reading past the end produces a value that cannot pass for
- * the sentinel (NaN payloads propagate through arithmetic). */
+/* An input tensor: like tu_buf_at, but the guard holds a finite poison
+ * value, so a kernel reading past the end produces a value that cannot
+ * pass for the sentinel (NaN payloads propagate through arithmetic). */
 static cl_mem dev_in_(glf_ctx *ctx, const float *host, size_t n, size_t off)
 {
     cl_mem b = tu_buf_at(ctx, host, n, off);
     TU_OK(glf_buf_fill_f32(ctx, b, off + n, TU_GUARD, -3.5e7f));
     return b;
+}
+
+/* The same for an input of the harness (prefix and guard). */
+static void in_(oh_case *c, int i, const char *name, size_t n, size_t off, float *host)
+{
+    oh_in(c, i, name, n, off, host)->poison = 1;
 }
 
 static void expect_(const char *what, const float *got, const double *want, size_t n, double atol,
@@ -487,215 +495,238 @@ static void test_ref_affine_fd(void **state)
 
 /* ---- device: affine -------------------------------------------------------------- */
 
-typedef struct aff_out_ {
-    float *v, *ldj, *ldj_acc, *u, *du, *ds, *dt, *ds_only;
-} aff_out_;
+typedef struct flow_shape_ {
+    unsigned tags;
+    int B, D;
+    int inverse; /* shuffle: the direction */
+} flow_shape_;
 
-static void aff_out_free_(aff_out_ *o)
+static void flow_describe_(const void *p, char *buf, size_t n)
 {
-    free(o->v), free(o->ldj), free(o->ldj_acc), free(o->u), free(o->du), free(o->ds);
-    free(o->dt), free(o->ds_only);
+    const flow_shape_ *s = p;
+    snprintf(buf, n, "B%d D%d", s->B, s->D);
 }
 
-static void affine_run_(glf_ctx *ctx, int B, int D, size_t off, const float *u, const float *s,
-                        const float *t, const float *l0, const float *dv, const float *dl,
-                        aff_out_ *o)
+static const flow_shape_ aff_shapes_[] = {{OH_X2, 1, 1, 0},  {OH_X2, 1, 10, 0},  {OH_X2, 3, 5, 0},
+                                          {OH_X2, 3, 10, 0}, {OH_X2, 67, 13, 0}, {0, 257, 10, 0}};
+enum { AU, AS, AT, ADV, ADL, AV, ALDJ, AUI, ADU, ADS, ADT, ADS2 };
+
+static void aff_setup_(oh_case *c)
 {
-    size_t n = (size_t)B * D;
-    cl_mem bu = dev_in_(ctx, u, n, off), bs = dev_in_(ctx, s, n, off), bt = dev_in_(ctx, t, n, off);
-    cl_mem bdv = dev_in_(ctx, dv, n, off), bdl = dev_in_(ctx, dl, B, off);
-    cl_mem bv = tu_buf_at(ctx, NULL, n, off), bl = tu_buf_at(ctx, NULL, B, off);
-    cl_mem bla = tu_buf_at(ctx, l0, B, off), bur = tu_buf_at(ctx, NULL, n, off);
-    cl_mem bdu = tu_buf_at(ctx, NULL, n, off), bds = tu_buf_at(ctx, NULL, n, off);
-    cl_mem bdt = tu_buf_at(ctx, NULL, n, off), bds2 = tu_buf_at(ctx, NULL, n, off);
+    const flow_shape_ *s = c->shape;
+    size_t n = (size_t)s->B * s->D, B = (size_t)s->B, off = c->index % 2 ? 5 : 0;
+    in_(c, AU, "u", n, off, oh_rand(c, n, -2, 2));
+    in_(c, AS, "s", n, off, oh_rand(c, n, -3, 3));
+    in_(c, AT, "t", n, off, oh_rand(c, n, -1, 1));
+    in_(c, ADV, "dv", n, off, oh_rand(c, n, -1, 1));
+    in_(c, ADL, "dldj", B, off, oh_rand(c, B, -1, 1));
+    /* exp of the driver's library (3 ulp allowed) and glf's own atan (~2
+     * ulp): 1e-5 relative; the log-determinant sums D terms */
+    oh_out(c, AV, "v", n, off, 1e-6, 1e-5);
+    oh_acc(c, ALDJ, "ldj", B, off, oh_rand(c, B, -5, 5), 1e-6 * s->D, 1e-5);
+    oh_out(c, AUI, "inverse of v (against u)", n, off, 1e-5, 1e-5);
+    oh_out(c, ADU, "du", n, off, 1e-6, 1e-5);
+    oh_out(c, ADS, "ds", n, off, 1e-6, 1e-5);
+    oh_out(c, ADT, "dt", n, off, 0, 0); /* dt = dv */
+    oh_out(c, ADS2, "ds (no dldj)", n, off, 1e-6, 1e-5);
+}
+
+static void aff_reference_(oh_case *c)
+{
+    const flow_shape_ *s = c->shape;
+    if (c->accumulate) {
+        oh_add_init(c, ALDJ);
+        return;
+    }
+    double *U = oh_f64(c, AU), *S = oh_f64(c, AS), *T = oh_f64(c, AT), *DV = oh_f64(c, ADV);
+    ref_affine_forward(s->B, s->D, U, S, T, NULL, c->t[AV].want, c->t[ALDJ].want);
+    memcpy(c->t[AUI].want, U, c->t[AU].n * sizeof *U);
+    ref_affine_backward(s->B, s->D, DV, oh_f64(c, ADL), U, S, c->t[ADU].want, c->t[ADS].want,
+                        c->t[ADT].want);
+    ref_affine_backward(s->B, s->D, DV, NULL, U, S, NULL, c->t[ADS2].want, NULL);
+}
+
+/* v and ldj (over NaN with accumulate 0: the old value must not be read),
+ * then the inverse of that v. */
+static glf_status aff_forward_(oh_case *c)
+{
+    const flow_shape_ *s = c->shape;
+    GLF_TRY(glf_affine_forward(c->ctx, oh_dp(c, AV), oh_dp(c, ALDJ), oh_dp(c, AU), oh_dp(c, AS),
+                               oh_dp(c, AT), s->B, s->D, c->accumulate));
+    return glf_affine_inverse(c->ctx, oh_dp(c, AUI), oh_dp(c, AV), oh_dp(c, AS), oh_dp(c, AT), s->B,
+                              s->D);
+}
+
+static glf_status aff_backward_(oh_case *c)
+{
+    const flow_shape_ *s = c->shape;
     glf_dptr none = {NULL, 0};
-    /* ldj over NaN with accumulate 0 must not read the old value */
-    TU_OK(glf_affine_forward(ctx, glf_dp(bv, off), glf_dp(bl, off), glf_dp(bu, off),
-                             glf_dp(bs, off), glf_dp(bt, off), B, D, 0));
-    TU_OK(glf_affine_forward(ctx, glf_dp(bv, off), glf_dp(bla, off), glf_dp(bu, off),
-                             glf_dp(bs, off), glf_dp(bt, off), B, D, 1));
-    TU_OK(glf_affine_inverse(ctx, glf_dp(bur, off), glf_dp(bv, off), glf_dp(bs, off),
-                             glf_dp(bt, off), B, D));
-    TU_OK(glf_affine_backward(ctx, glf_dp(bdu, off), glf_dp(bds, off), glf_dp(bdt, off),
-                              glf_dp(bdv, off), glf_dp(bdl, off), glf_dp(bu, off), glf_dp(bs, off),
-                              B, D));
+    GLF_TRY(glf_affine_backward(c->ctx, oh_dp(c, ADU), oh_dp(c, ADS), oh_dp(c, ADT), oh_dp(c, ADV),
+                                oh_dp(c, ADL), oh_dp(c, AU), oh_dp(c, AS), s->B, s->D));
     /* only ds, no dldj */
-    TU_OK(glf_affine_backward(ctx, none, glf_dp(bds2, off), none, glf_dp(bdv, off), none,
-                              glf_dp(bu, off), glf_dp(bs, off), B, D));
-    o->v = tu_read_at(ctx, bv, n, off, "affine v");
-    o->ldj = tu_read_at(ctx, bl, B, off, "affine ldj");
-    o->ldj_acc = tu_read_at(ctx, bla, B, off, "affine ldj (accumulate)");
-    o->u = tu_read_at(ctx, bur, n, off, "affine inverse u");
-    o->du = tu_read_at(ctx, bdu, n, off, "affine du");
-    o->ds = tu_read_at(ctx, bds, n, off, "affine ds");
-    o->dt = tu_read_at(ctx, bdt, n, off, "affine dt");
-    o->ds_only = tu_read_at(ctx, bds2, n, off, "affine ds (no dldj)");
-    cl_mem all[] = {bu, bs, bt, bdv, bdl, bv, bl, bla, bur, bdu, bds, bdt, bds2};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        glf_buf_release(all[i]);
+    return glf_affine_backward(c->ctx, none, oh_dp(c, ADS2), none, oh_dp(c, ADV), none,
+                               oh_dp(c, AU), oh_dp(c, AS), s->B, s->D);
 }
 
-static void affine_case_(glf_ctx *ctx, int B, int D, size_t off, uint64_t seed)
+/* The inverse against the reference's inverse of what the device produced. */
+static void aff_check_(oh_case *c)
 {
-    size_t n = (size_t)B * D;
-    float *u = tu_rand(n, seed, -2, 2), *s = tu_rand(n, seed + 1, -3, 3);
-    float *t = tu_rand(n, seed + 2, -1, 1), *l0 = tu_rand(B, seed + 3, -5, 5);
-    float *dv = tu_rand(n, seed + 4, -1, 1), *dl = tu_rand(B, seed + 5, -1, 1);
-    double *U = tu_f64(u, n), *S = tu_f64(s, n), *T = tu_f64(t, n), *L0 = tu_f64(l0, B);
-    double *DV = tu_f64(dv, n), *DL = tu_f64(dl, B);
-    double *v = calloc(n + 1, 8), *ld = calloc(B, 8), *lda = calloc(B, 8), *ur = calloc(n + 1, 8);
-    double *du = calloc(n + 1, 8), *ds = calloc(n + 1, 8), *dt = calloc(n + 1, 8);
-    double *ds2 = calloc(n + 1, 8);
-    ref_affine_forward(B, D, U, S, T, NULL, v, ld);
-    ref_affine_forward(B, D, U, S, T, L0, v, lda);
-    ref_affine_backward(B, D, DV, DL, U, S, du, ds, dt);
-    ref_affine_backward(B, D, DV, NULL, U, S, NULL, ds2, NULL);
-
-    aff_out_ o, o2;
-    affine_run_(ctx, B, D, off, u, s, t, l0, dv, dl, &o);
-    double *VD = tu_f64(o.v, n);
-    ref_affine_inverse(B, D, VD, S, T, ur); /* inverse of what the device produced */
-    char w[64];
-    snprintf(w, sizeof w, "B%d D%d off%zu", B, D, off);
-    print_message("  affine %s\n", w);
-    expect_("affine v", o.v, v, n, 1e-6, 1e-5);
-    expect_("affine ldj", o.ldj, ld, B, 1e-6 * D, 1e-5);
-    expect_("affine ldj accumulate", o.ldj_acc, lda, B, 1e-6 * D, 1e-5);
-    expect_("affine inverse", o.u, ur, n, 1e-6, 1e-5);
-    expect_("affine inverse vs original u", o.u, U, n, 1e-5, 1e-5);
-    expect_("affine du", o.du, du, n, 1e-6, 1e-5);
-    expect_("affine ds", o.ds, ds, n, 1e-6, 1e-5);
-    expect_("affine dt", o.dt, dt, n, 0, 0);
-    expect_("affine ds (no dldj)", o.ds_only, ds2, n, 1e-6, 1e-5);
-
-    affine_run_(ctx, B, D, off, u, s, t, l0, dv, dl, &o2);
-    float *a[] = {o.v, o.ldj, o.ldj_acc, o.u, o.du, o.ds, o.dt, o.ds_only};
-    float *b[] = {o2.v, o2.ldj, o2.ldj_acc, o2.u, o2.du, o2.ds, o2.dt, o2.ds_only};
-    size_t len[] = {n, (size_t)B, (size_t)B, n, n, n, n, n};
-    for (int i = 0; i < 8; i++)
-        if (memcmp(a[i], b[i], len[i] * sizeof(float)))
-            fail_msg("affine %s: output %d differs between two identical runs", w, i);
-    aff_out_free_(&o), aff_out_free_(&o2);
-    free(u), free(s), free(t), free(l0), free(dv), free(dl), free(U), free(S), free(T), free(L0);
-    free(DV), free(DL), free(v), free(ld), free(lda), free(ur), free(du), free(ds), free(dt);
-    free(ds2), free(VD);
+    const flow_shape_ *s = c->shape;
+    double *ur = oh_zeros(c, c->t[AU].n);
+    ref_affine_inverse(s->B, s->D, oh_keep(c, tu_f64(c->t[AV].got, c->t[AV].n)), oh_f64(c, AS),
+                       oh_f64(c, AT), ur);
+    oh_close(c, "inverse of v (against the reference's inverse)", c->t[AUI].got, ur, c->t[AU].n,
+             1e-6, 1e-5);
 }
 
 static void test_affine(void **state)
 {
     (void)state;
-    glf_ctx *ctx = tu_ctx();
-    const int sizes[][2] = {{1, 1}, {1, 10}, {3, 5}, {3, 10}, {67, 13}, {257, 10}};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        affine_case_(ctx, sizes[i][0], sizes[i][1], i % 2 ? 5 : 0, 70 + i);
-    glf_ctx_destroy(ctx);
+    const oh_row row = {.name = "affine",
+                        OH_SHAPES(aff_shapes_),
+                        .describe = flow_describe_,
+                        .setup = aff_setup_,
+                        .reference = aff_reference_,
+                        .forward = aff_forward_,
+                        .backward = aff_backward_,
+                        .check = aff_check_};
+    oh_run_row(&row);
 }
 
 /* The kernels' own atan, through ldj = c(s) at D = 1: within 3 float ulps
  * of 1.272f*atan(s) in double (one denormal step absolute), from denormals
  * to +-inf, NaN passed through. */
+enum { CLAMP_N = 8003 };
+static const flow_shape_ clamp_shapes_[] = {{OH_X2, CLAMP_N, 1, 0}};
+enum { CS, CZ, CV, CL };
+
+static void clamp_setup_(oh_case *c)
+{
+    float *s = oh_rand(c, CLAMP_N, -6, 6);
+    for (int i = 0; i < 4000; i++) /* |s| from 1e-40 to 1e30, both signs */
+        s[i] = (i % 2 ? -1.0f : 1.0f) * (float)pow(10.0, -40.0 + 70.0 * i / 3999.0);
+    s[CLAMP_N - 3] = INFINITY, s[CLAMP_N - 2] = -INFINITY, s[CLAMP_N - 1] = NAN;
+    float *z = oh_keep(c, calloc(CLAMP_N, sizeof *z));
+    in_(c, CS, "s", CLAMP_N, 0, s);
+    in_(c, CZ, "zeros (u and t)", CLAMP_N, 0, z);
+    oh_out(c, CV, "v", CLAMP_N, 0, 1e-6, 1e-5);
+    oh_out(c, CL, "ldj = c(s)", CLAMP_N, 0, 1.5e-45, 3.6e-7);
+}
+
+static void clamp_reference_(oh_case *c)
+{
+    double *z = oh_f64(c, CZ), *ld = oh_zeros(c, CLAMP_N);
+    ref_affine_forward(CLAMP_N, 1, z, oh_f64(c, CS), z, NULL, c->t[CV].want, ld);
+    for (int i = 0; i < CLAMP_N; i++)
+        c->t[CL].want[i] = (double)1.272f * atan((double)c->t[CS].host[i]);
+}
+
+static glf_status clamp_forward_(oh_case *c)
+{
+    return glf_affine_forward(c->ctx, oh_dp(c, CV), oh_dp(c, CL), oh_dp(c, CZ), oh_dp(c, CS),
+                              oh_dp(c, CZ), CLAMP_N, 1, 0);
+}
+
+static void clamp_check_(oh_case *c)
+{
+    double worst = 0;
+    const double *want = c->t[CL].want0;
+    for (int i = 0; i < CLAMP_N - 1; i++)
+        if (fabs(want[i]) > 1.2e-38) /* normal results; denormals round to 1.4e-45 */
+            worst = fmax(worst, fabs(c->t[CL].got[i] - want[i]) / fabs(want[i]));
+    print_message("  %s: worst relative error %.3g over %d values\n", c->label, worst, CLAMP_N);
+}
+
 static void test_soft_clamp_accuracy(void **state)
 {
     (void)state;
-    glf_ctx *ctx = tu_ctx();
-    enum { N = 8003 };
-    float *s = tu_rand(N, 17, -6, 6), *z = calloc(N, sizeof *z);
-    for (int i = 0; i < 4000; i++) /* |s| from 1e-40 to 1e30, both signs */
-        s[i] = (i % 2 ? -1.0f : 1.0f) * (float)pow(10.0, -40.0 + 70.0 * i / 3999.0);
-    s[N - 3] = INFINITY, s[N - 2] = -INFINITY, s[N - 1] = NAN;
-    double *want = malloc(N * sizeof *want);
-    for (int i = 0; i < N; i++)
-        want[i] = (double)1.272f * atan((double)s[i]);
-    cl_mem bs = dev_in_(ctx, s, N, 0), bz = dev_in_(ctx, z, N, 0);
-    cl_mem bv = tu_buf_at(ctx, NULL, N, 0), bl = tu_buf_at(ctx, NULL, N, 0);
-    TU_OK(glf_affine_forward(ctx, glf_dp(bv, 0), glf_dp(bl, 0), glf_dp(bz, 0), glf_dp(bs, 0),
-                             glf_dp(bz, 0), N, 1, 0));
-    float *got = tu_read_at(ctx, bl, N, 0, "soft clamp");
-    double worst = 0;
-    for (int i = 0; i < N - 1; i++)
-        if (fabs(want[i]) > 1.2e-38) /* normal results; denormals round to 1.4e-45 */
-            worst = fmax(worst, fabs(got[i] - want[i]) / fabs(want[i]));
-    expect_("soft clamp c(s)", got, want, N, 1.5e-45, 3.6e-7);
-    print_message("  soft clamp: worst relative error %.3g over %d values\n", worst, N);
-    free(s), free(z), free(want), free(got);
-    glf_buf_release(bs), glf_buf_release(bz), glf_buf_release(bv), glf_buf_release(bl);
-    glf_ctx_destroy(ctx);
+    const oh_row row = {.name = "soft clamp",
+                        OH_SHAPES(clamp_shapes_),
+                        .describe = flow_describe_,
+                        .setup = clamp_setup_,
+                        .reference = clamp_reference_,
+                        .forward = clamp_forward_,
+                        .check = clamp_check_};
+    oh_run_row(&row);
 }
 
 /* ---- device: shuffle ----------------------------------------------------------- */
 
-static cl_mem perm_buf_(glf_ctx *ctx, int d, uint64_t seed, int *perm)
+/* d = D columns in two halves D1 = d/2 and d - D1 (d = 1: no first half);
+ * both directions; the opposite shuffle of the output restores the input
+ * bit for bit. */
+#define SHUF_(B, d)                                                                                \
+    {OH_X2, B, d, 0},                                                                              \
+    {                                                                                              \
+        OH_X2, B, d, 1                                                                             \
+    }
+static const flow_shape_ shuf_shapes_[] = {SHUF_(1, 1),  SHUF_(1, 2),   SHUF_(3, 5),
+                                           SHUF_(3, 20), SHUF_(67, 13), SHUF_(257, 20)};
+enum { SI1, SI2, SPERM, SO1, SO2, SB1, SB2 };
+
+static void shuf_describe_(const void *p, char *buf, size_t n)
 {
+    const flow_shape_ *s = p;
+    snprintf(buf, n, "B%d d%d inverse %d", s->B, s->D, s->inverse);
+}
+
+static void shuf_setup_(oh_case *c)
+{
+    const flow_shape_ *s = c->shape;
+    int d = s->D, D1 = d / 2, D2 = d - D1;
+    size_t n1 = (size_t)s->B * D1, n2 = (size_t)s->B * D2, off = c->index / 2 % 2 ? 0 : 3;
     glf_rng r;
-    uint32_t *idx = malloc((size_t)d * sizeof *idx);
-    assert_non_null(idx);
-    glf_rng_init(&r, seed, 0);
+    uint32_t *idx = oh_keep(c, malloc((size_t)d * sizeof *idx));
+    int *perm = oh_keep(c, malloc((size_t)d * sizeof *perm));
+    glf_rng_init(&r, 90 + c->index / 2, 0);
     for (int j = 0; j < d; j++)
         idx[j] = (uint32_t)j;
     glf_rng_shuffle_u32(&r, idx, (size_t)d);
     for (int j = 0; j < d; j++)
         perm[j] = (int)idx[j];
-    free(idx);
-    cl_mem b;
-    TU_OK(glf_buf_create(ctx, (size_t)d * sizeof(cl_int), &b));
-    TU_OK(glf_buf_write(ctx, b, 0, (size_t)d * sizeof(cl_int), perm));
-    return b;
+    in_(c, SI1, "in1", n1, off, oh_rand(c, n1, -1, 1));
+    in_(c, SI2, "in2", n2, off, oh_rand(c, n2, -1, 1));
+    oh_in_i32(c, SPERM, "perm", (size_t)d, perm);
+    oh_out(c, SO1, "out1", n1, off, 0, 0); /* a copy: exact */
+    oh_out(c, SO2, "out2", n2, off, 0, 0);
+    oh_out(c, SB1, "in1 restored by the opposite shuffle", n1, off, 0, 0);
+    oh_out(c, SB2, "in2 restored by the opposite shuffle", n2, off, 0, 0);
 }
 
-/* out halves after one shuffle of (in1, in2); a D of 0 passes a NULL half. */
-static void shuffle_dev_(glf_ctx *ctx, cl_mem perm, int B, int D1, int D2, size_t off,
-                         const float *in1, const float *in2, int inverse, float **o1, float **o2)
+static void shuf_reference_(oh_case *c)
 {
-    size_t n1 = (size_t)B * D1, n2 = (size_t)B * D2;
+    const flow_shape_ *s = c->shape;
+    int D1 = s->D / 2;
+    double *I1 = oh_f64(c, SI1), *I2 = oh_f64(c, SI2);
+    ref_shuffle_cols(s->B, D1, s->D - D1, (const int *)c->t[SPERM].host, s->inverse, I1, I2,
+                     c->t[SO1].want, c->t[SO2].want);
+    memcpy(c->t[SB1].want, I1, c->t[SI1].n * sizeof *I1);
+    memcpy(c->t[SB2].want, I2, c->t[SI2].n * sizeof *I2);
+}
+
+static glf_status shuf_forward_(oh_case *c)
+{
+    const flow_shape_ *s = c->shape;
+    int D1 = s->D / 2, D2 = s->D - D1;
     glf_dptr none = {NULL, 0};
-    cl_mem bi1 = D1 ? dev_in_(ctx, in1, n1, off) : NULL, bi2 = dev_in_(ctx, in2, n2, off);
-    cl_mem bo1 = D1 ? tu_buf_at(ctx, NULL, n1, off) : NULL, bo2 = tu_buf_at(ctx, NULL, n2, off);
-    TU_OK(glf_shuffle_cols(ctx, D1 ? glf_dp(bo1, off) : none, glf_dp(bo2, off),
-                           D1 ? glf_dp(bi1, off) : none, glf_dp(bi2, off), perm, B, D1, D2,
-                           inverse));
-    *o1 = D1 ? tu_read_at(ctx, bo1, n1, off, "shuffle out1") : malloc(1);
-    *o2 = tu_read_at(ctx, bo2, n2, off, "shuffle out2");
-    glf_buf_release(bi1), glf_buf_release(bi2), glf_buf_release(bo1), glf_buf_release(bo2);
-}
-
-static void shuffle_case_(glf_ctx *ctx, int B, int d, size_t off, uint64_t seed)
-{
-    int D1 = d / 2, D2 = d - D1;
-    size_t n1 = (size_t)B * D1, n2 = (size_t)B * D2;
-    int *perm = malloc((size_t)d * sizeof *perm);
-    cl_mem bp = perm_buf_(ctx, d, seed, perm);
-    float *in1 = tu_rand(n1, seed + 1, -1, 1), *in2 = tu_rand(n2, seed + 2, -1, 1);
-    double *I1 = tu_f64(in1, n1), *I2 = tu_f64(in2, n2);
-    double *r1 = calloc(n1 + 1, 8), *r2 = calloc(n2 + 1, 8);
-    for (int inverse = 0; inverse < 2; inverse++) {
-        float *o1, *o2, *p1, *p2, *b1, *b2;
-        ref_shuffle_cols(B, D1, D2, perm, inverse, I1, I2, r1, r2);
-        shuffle_dev_(ctx, bp, B, D1, D2, off, in1, in2, inverse, &o1, &o2);
-        expect_("shuffle out1", o1, r1, n1, 0, 0);
-        expect_("shuffle out2", o2, r2, n2, 0, 0);
-        shuffle_dev_(ctx, bp, B, D1, D2, off, in1, in2, inverse, &p1, &p2);
-        if (memcmp(o1, p1, n1 * 4) || memcmp(o2, p2, n2 * 4))
-            fail_msg("shuffle B%d d%d: two identical runs differ", B, d);
-        /* the other direction undoes this one, bit for bit */
-        shuffle_dev_(ctx, bp, B, D1, D2, off, o1, o2, !inverse, &b1, &b2);
-        if (memcmp(b1, in1, n1 * 4) || memcmp(b2, in2, n2 * 4))
-            fail_msg("shuffle B%d d%d inverse %d: the opposite shuffle did not restore the input",
-                     B, d, inverse);
-        free(o1), free(o2), free(p1), free(p2), free(b1), free(b2);
-    }
-    print_message("  shuffle B%d d%d off%zu\n", B, d, off);
-    glf_buf_release(bp);
-    free(perm), free(in1), free(in2), free(I1), free(I2), free(r1), free(r2);
+    GLF_TRY(glf_shuffle_cols(c->ctx, D1 ? oh_dp(c, SO1) : none, oh_dp(c, SO2),
+                             D1 ? oh_dp(c, SI1) : none, oh_dp(c, SI2), oh_mem(c, SPERM), s->B, D1,
+                             D2, s->inverse));
+    return glf_shuffle_cols(c->ctx, D1 ? oh_dp(c, SB1) : none, oh_dp(c, SB2),
+                            D1 ? oh_dp(c, SO1) : none, oh_dp(c, SO2), oh_mem(c, SPERM), s->B, D1,
+                            D2, !s->inverse);
 }
 
 static void test_shuffle(void **state)
 {
     (void)state;
-    glf_ctx *ctx = tu_ctx();
-    const int sizes[][2] = {{1, 1}, {1, 2}, {3, 5}, {3, 20}, {67, 13}, {257, 20}};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        shuffle_case_(ctx, sizes[i][0], sizes[i][1], i % 2 ? 0 : 3, 90 + i);
-    glf_ctx_destroy(ctx);
+    const oh_row row = {.name = "shuffle_cols",
+                        OH_SHAPES(shuf_shapes_),
+                        .describe = shuf_describe_,
+                        .setup = shuf_setup_,
+                        .reference = shuf_reference_,
+                        .forward = shuf_forward_};
+    oh_run_row(&row);
 }
 
 /* ---- device pieces composed into the reference block ------------------------------ */

@@ -1,8 +1,10 @@
 /* Losses and reparameterisation: the double references vs central finite
- * differences, then the kernels vs the references at odd sizes (and one
- * larger than the partial-sum count), with offsets, NaN pre-fill, guards,
- * optional gradients, accumulate/overwrite, and bitwise repeatability. */
-#include "testutil.h"
+ * differences, then the kernels vs the references as rows of the op harness
+ * (tests/op_harness.h) at odd sizes (and one larger than the partial-sum
+ * count), with offsets, NaN pre-fill, guards (finite poison after the
+ * inputs), optional gradients, accumulate/overwrite, strided against dense,
+ * and bitwise repeatability; BCE's own logarithm element by element. */
+#include "op_harness.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -19,18 +21,10 @@ static cl_mem dev_in_(glf_ctx *ctx, const float *host, size_t n, size_t off)
     return b;
 }
 
-static int is_sentinel_(float x)
+/* An input of the harness with the finite poison before and after it. */
+static void in_(oh_case *c, int i, const char *name, size_t n, size_t off, float *host)
 {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    return u == TU_SENTINEL_BITS;
-}
-
-static void expect_(const char *what, const float *got, const double *want, size_t n, double atol,
-                    double rtol)
-{
-    if (tu_compare(what, got, want, n, atol, rtol))
-        fail_msg("%s: kernel and reference differ", what);
+    oh_in(c, i, name, n, off, host)->poison = 1;
 }
 
 /* ---- references vs finite differences ----------------------------------------- */
@@ -129,139 +123,194 @@ static void test_ref_reparam_fd(void **state)
 
 /* ---- device losses ---------------------------------------------------------------- */
 
-typedef struct loss_out_ {
-    float loss, *ga, *gb;
-} loss_out_;
+typedef struct loss_shape_ {
+    unsigned tags;
+    int kind, B, N;
+} loss_shape_;
 
-/* Run loss k on the device; want_grad 0 passes NULL gradients. */
-static void loss_dev_(glf_ctx *ctx, int k, int B, int N, size_t off, const float *a, const float *b,
-                      float scale, int want_grad, loss_out_ *o)
-{
-    size_t n = (size_t)B * N, nb = k == GAUSS ? (size_t)B : n, P = glf_loss_workspace(B, N);
-    glf_dptr none = {NULL, 0};
-    cl_mem ba = dev_in_(ctx, a, n, off), bb = k == ENT ? NULL : dev_in_(ctx, b, nb, off);
-    cl_mem bl = tu_buf_at(ctx, NULL, 1, off), bw = tu_buf_at(ctx, NULL, P, off);
-    cl_mem bga = tu_buf_at(ctx, NULL, n, off), bgb = tu_buf_at(ctx, NULL, B, off);
-    glf_dptr L = glf_dp(bl, off), A = glf_dp(ba, off), Bb = glf_dp(bb, off), W = glf_dp(bw, off);
-    glf_dptr GA = want_grad ? glf_dp(bga, off) : none, GB = want_grad ? glf_dp(bgb, off) : none;
-    switch (k) {
-    case MSE:
-        TU_OK(glf_mse_loss(ctx, L, GA, A, Bb, B, N, scale, W));
-        break;
-    case BCE:
-        TU_OK(glf_bce_loss(ctx, L, GA, A, Bb, B, N, scale, W));
-        break;
-    case GAUSS:
-        TU_OK(glf_gauss_nll(ctx, L, GA, GB, A, Bb, B, N, scale, W));
-        break;
-    default:
-        TU_OK(glf_vae_entropy(ctx, L, GA, A, B, N, scale, W));
-        break;
+/* 256 x 784 and 67 x 20: more terms than partial sums (chunks > 1, the last
+ * one partial) */
+#define LOSS_SIZES_(k)                                                                             \
+    {OH_X2, k, 1, 1}, {OH_X2, k, 1, 5}, {OH_X2, k, 3, 7}, {0, k, 3, 784}, {OH_X2, k, 67, 20},      \
+    {                                                                                              \
+        OH_LARGE, k, 256, 784                                                                      \
     }
-    float *l = tu_read_at(ctx, bl, 1, off, "loss");
-    o->loss = l[0];
-    free(l);
-    free(tu_read_at(ctx, bw, P, off, "loss workspace"));
-    o->ga = tu_read_at(ctx, bga, n, off, "loss gradient");
-    o->gb = tu_read_at(ctx, bgb, B, off, "loss gradient (ldj)");
-    glf_buf_release(ba), glf_buf_release(bb), glf_buf_release(bl), glf_buf_release(bw);
-    glf_buf_release(bga), glf_buf_release(bgb);
+static const loss_shape_ loss_shapes_[] = {LOSS_SIZES_(MSE), LOSS_SIZES_(BCE), LOSS_SIZES_(GAUSS),
+                                           LOSS_SIZES_(ENT)};
+enum { LA, LB, LOSS, LWORK, GA, GB };
+
+/* Offsets and scales as the sizes go: every other one at offset 7, two in
+ * three with scale 0.5. */
+static size_t loss_off_(size_t index)
+{
+    return index % 6 % 2 ? 7 : 0;
+}
+static float loss_scale_(size_t index)
+{
+    return index % 6 % 3 ? 0.5f : 1.0f;
 }
 
-static void loss_case_(glf_ctx *ctx, int k, int B, int N, size_t off, float scale, uint64_t seed)
+static void loss_describe_(const void *p, char *buf, size_t n)
 {
-    size_t n = (size_t)B * N, nb = k == GAUSS ? (size_t)B : n;
-    float *a = tu_rand(n, seed, k == BCE ? 0.001f : -2, k == BCE ? 0.999f : 2);
-    float *b = tu_rand(nb, seed + 1, k == BCE ? 0 : -3, k == BCE ? 1 : 3);
+    const loss_shape_ *s = p;
+    snprintf(buf, n, "%s B%d N%d", kind_name_[s->kind], s->B, s->N);
+}
+
+static void loss_setup_(oh_case *c)
+{
+    const loss_shape_ *s = c->shape;
+    int k = s->kind;
+    size_t n = (size_t)s->B * s->N, nb = k == GAUSS ? (size_t)s->B : n, off = loss_off_(c->index);
+    float *a = oh_rand(c, n, k == BCE ? 0.001f : -2, k == BCE ? 0.999f : 2);
+    float *b = oh_rand(c, nb, k == BCE ? 0 : -3, k == BCE ? 1 : 3);
     if (k == BCE && n >= 4) { /* PyTorch's clamp of the log at -100, and its 1e-12 */
         a[0] = 0, b[0] = 1, a[1] = 1, b[1] = 0, a[2] = 0, b[2] = 0, a[3] = 1, b[3] = 1;
     }
-    double *A = tu_f64(a, n), *Bd = tu_f64(b, nb), *ga = calloc(n, 8), *gb = calloc(B, 8);
-    double L = ref_loss_(k, B, N, A, Bd, scale, ga, gb);
-    char w[96];
-    snprintf(w, sizeof w, "%s B%d N%d off%zu scale %g", kind_name_[k], B, N, off, (double)scale);
-    print_message("  %s\n", w);
+    in_(c, LA, k == GAUSS ? "z" : k == ENT ? "logvar" : "xhat", n, off, a);
+    if (k != ENT)
+        in_(c, LB, k == GAUSS ? "ldj" : "x", nb, off, b);
+    /* fixed-order float sums of B*N terms, glf's own log for BCE */
+    oh_out(c, LOSS, "loss", 1, off, 1e-5, 1e-5);
+    oh_work(c, LWORK, "work", glf_loss_workspace(s->B, s->N), off);
+    oh_out(c, GA, "gradient", n, off, 1e-7, 1e-5);
+    oh_out(c, GB, "gradient (ldj)", (size_t)s->B, off, 1e-7, 1e-6)->skip = k != GAUSS;
+}
 
-    loss_out_ o, o2, o3;
-    loss_dev_(ctx, k, B, N, off, a, b, scale, 1, &o);
-    loss_dev_(ctx, k, B, N, off, a, b, scale, 1, &o2);
-    loss_dev_(ctx, k, B, N, off, a, b, scale, 0, &o3);
-    expect_(w, &o.loss, &L, 1, 1e-5, 1e-5);
-    expect_(w, o.ga, ga, n, 1e-7, 1e-5);
-    if (k == GAUSS)
-        expect_(w, o.gb, gb, B, 1e-7, 1e-6);
-    else
-        for (int i = 0; i < B; i++) /* no ldj gradient: the buffer stays untouched */
-            assert_true(is_sentinel_(o.gb[i]));
-    for (size_t i = 0; i < n; i++) /* gradients not wanted: nothing written */
-        assert_true(is_sentinel_(o3.ga[i]));
-    if (memcmp(&o.loss, &o2.loss, 4) || memcmp(&o.loss, &o3.loss, 4) ||
-        memcmp(o.ga, o2.ga, n * 4) || memcmp(o.gb, o2.gb, (size_t)B * 4))
-        fail_msg("%s: runs differ (loss %.9g, %.9g, %.9g without gradients)", w, (double)o.loss,
-                 (double)o2.loss, (double)o3.loss);
-    free(o.ga), free(o.gb), free(o2.ga), free(o2.gb), free(o3.ga), free(o3.gb);
-    free(a), free(b), free(A), free(Bd), free(ga), free(gb);
+static void loss_reference_(oh_case *c)
+{
+    const loss_shape_ *s = c->shape;
+    double *b = s->kind == ENT ? NULL : oh_f64(c, LB);
+    c->t[LOSS].want[0] = ref_loss_(s->kind, s->B, s->N, oh_f64(c, LA), b, loss_scale_(c->index),
+                                   c->t[GA].want, c->t[GB].want);
+}
+
+static glf_status loss_run_(oh_case *c, int want_grad)
+{
+    const loss_shape_ *s = c->shape;
+    glf_dptr none = {NULL, 0}, L = oh_dp(c, LOSS), A = oh_dp(c, LA), W = oh_dp(c, LWORK);
+    glf_dptr Bb = s->kind == ENT ? none : oh_dp(c, LB);
+    glf_dptr G = want_grad ? oh_dp(c, GA) : none, GL = want_grad ? oh_dp(c, GB) : none;
+    float scale = loss_scale_(c->index);
+    switch (s->kind) {
+    case MSE:
+        return glf_mse_loss(c->ctx, L, G, A, Bb, s->B, s->N, scale, W);
+    case BCE:
+        return glf_bce_loss(c->ctx, L, G, A, Bb, s->B, s->N, scale, W);
+    case GAUSS:
+        return glf_gauss_nll(c->ctx, L, G, GL, A, Bb, s->B, s->N, scale, W);
+    default:
+        return glf_vae_entropy(c->ctx, L, G, A, s->B, s->N, scale, W);
+    }
+}
+
+static glf_status loss_forward_(oh_case *c)
+{
+    return loss_run_(c, 1);
+}
+static glf_status loss_no_grad_(oh_case *c)
+{
+    return loss_run_(c, 0);
 }
 
 static void test_losses(void **state)
 {
     (void)state;
-    glf_ctx *ctx = tu_ctx();
-    /* 256 x 784 and 67 x 20: more terms than partial sums (chunks > 1, the
-     * last one partial) */
-    const int sizes[][2] = {{1, 1}, {1, 5}, {3, 7}, {3, 784}, {67, 20}, {256, 784}};
-    for (int k = 0; k < 4; k++)
-        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-            loss_case_(ctx, k, sizes[i][0], sizes[i][1], i % 2 ? 7 : 0, i % 3 ? 0.5f : 1.0f,
-                       100 * (uint64_t)k + i);
-    glf_ctx_destroy(ctx);
+    const oh_row row = {.name = "loss",
+                        OH_SHAPES(loss_shapes_),
+                        .describe = loss_describe_,
+                        .setup = loss_setup_,
+                        .reference = loss_reference_,
+                        .forward = loss_forward_,
+                        .twins = {{"without gradients", loss_no_grad_, 1u << LOSS}}};
+    oh_run_row(&row);
 }
 
-/* The strided entropy on the logvar half of a (B, 2D) buffer: same bits as
- * the dense op on a copy, gradient written only into the logvar half. */
+/* ---- the strided entropy ------------------------------------------------------------- */
+
+/* On the logvar half of a (B, 2D) buffer: the reference's loss and
+ * gradient, the same bits as the dense op on a copy, and the gradient
+ * written only into the logvar half. */
+typedef struct ent_shape_ {
+    unsigned tags;
+    int B, D;
+} ent_shape_;
+
+static const ent_shape_ ent_shapes_[] = {
+    {OH_X2, 1, 1}, {OH_X2, 3, 5}, {OH_X2, 67, 13}, {0, 256, 20}};
+enum { EENC, ELV, ELOSS, ELOSS_D, EG, EG_D, EWORK };
+
+static void ent_describe_(const void *p, char *buf, size_t n)
+{
+    const ent_shape_ *s = p;
+    snprintf(buf, n, "B%d D%d ld%d", s->B, s->D, 2 * s->D);
+}
+
+static void ent_setup_(oh_case *c)
+{
+    const ent_shape_ *s = c->shape;
+    int B = s->B, D = s->D, ld = 2 * D;
+    size_t n = (size_t)B * D, ne = (size_t)B * ld;
+    float *enc = oh_rand(c, ne, -2, 2), *lv = oh_rand(c, n, 0, 1);
+    for (int b = 0; b < B; b++)
+        memcpy(lv + (size_t)b * D, enc + (size_t)b * ld + D, (size_t)D * sizeof(float));
+    in_(c, EENC, "encoder output", ne, 0, enc);
+    in_(c, ELV, "logvar (dense copy)", n, 0, lv);
+    oh_out(c, ELOSS, "loss", 1, 0, 1e-5, 1e-5);
+    oh_out(c, ELOSS_D, "loss (dense)", 1, 1, 1e-5, 1e-5);
+    oh_out(c, EG, "dlogvar (strided)", ne, 0, 1e-7, 1e-5);
+    oh_out(c, EG_D, "dlogvar (dense)", n, 0, 1e-7, 1e-5);
+    oh_work(c, EWORK, "work", glf_loss_workspace(B, D), 0);
+}
+
+static void ent_reference_(oh_case *c)
+{
+    const ent_shape_ *s = c->shape;
+    double L;
+    ref_vae_entropy(s->B, s->D, oh_f64(c, ELV), 0.5, &L, c->t[EG_D].want);
+    c->t[ELOSS].want[0] = c->t[ELOSS_D].want[0] = L;
+    for (int b = 0; b < s->B; b++) /* the mu half stays NaN (the check wants its bits) */
+        for (int j = 0; j < s->D; j++)
+            c->t[EG].want[(size_t)b * 2 * s->D + s->D + j] = c->t[EG_D].want[(size_t)b * s->D + j];
+}
+
+static glf_status ent_forward_(oh_case *c)
+{
+    const ent_shape_ *s = c->shape;
+    GLF_TRY(glf_vae_entropy_ld(c->ctx, oh_dp(c, ELOSS), oh_dpat(c, EG, (size_t)s->D),
+                               oh_dpat(c, EENC, (size_t)s->D), s->B, s->D, 2 * s->D, 0.5f,
+                               oh_dp(c, EWORK)));
+    return glf_vae_entropy(c->ctx, oh_dp(c, ELOSS_D), oh_dp(c, EG_D), oh_dp(c, ELV), s->B, s->D,
+                           0.5f, oh_dp(c, EWORK));
+}
+
+static void ent_check_(oh_case *c)
+{
+    const ent_shape_ *s = c->shape;
+    int D = s->D, ld = 2 * D;
+    oh_same_bits(c, "loss strided against dense", c->t[ELOSS].got, c->t[ELOSS_D].got, 1);
+    const float *g = c->t[EG].got, *gd = c->t[EG_D].got;
+    float nan = tu_sentinel();
+    for (int b = 0; b < s->B; b++) {
+        for (int j = 0; j < D; j++)
+            oh_same_bits(c, "dlogvar's mu half (untouched)", g + (size_t)b * ld + j, &nan, 1);
+        oh_same_bits(c, "dlogvar strided against dense", g + (size_t)b * ld + D, gd + (size_t)b * D,
+                     (size_t)D);
+    }
+}
+
 static void test_vae_entropy_strided(void **state)
 {
     (void)state;
-    glf_ctx *ctx = tu_ctx();
-    const int sizes[][2] = {{1, 1}, {3, 5}, {67, 13}, {256, 20}};
-    for (int si = 0; si < 4; si++) {
-        int B = sizes[si][0], D = sizes[si][1], ld = 2 * D;
-        size_t n = (size_t)B * D, ne = (size_t)B * ld, W = glf_loss_workspace(B, D);
-        float *enc = tu_rand(ne, 77 + (uint64_t)si, -2, 2), *lv = malloc(n * sizeof *lv);
-        for (int b = 0; b < B; b++)
-            memcpy(lv + (size_t)b * D, enc + (size_t)b * ld + D, (size_t)D * sizeof(float));
-        cl_mem be = dev_in_(ctx, enc, ne, 0), bl = dev_in_(ctx, lv, n, 0);
-        cl_mem bg = tu_buf_at(ctx, NULL, ne, 0), bgd = tu_buf_at(ctx, NULL, n, 0);
-        cl_mem bo = tu_buf_at(ctx, NULL, 2, 0), bw = tu_buf_at(ctx, NULL, W, 0);
-        TU_OK(glf_vae_entropy_ld(ctx, glf_dp(bo, 0), glf_dp(bg, D), glf_dp(be, D), B, D, ld, 0.5f,
-                                 glf_dp(bw, 0)));
-        TU_OK(glf_vae_entropy(ctx, glf_dp(bo, 1), glf_dp(bgd, 0), glf_dp(bl, 0), B, D, 0.5f,
-                              glf_dp(bw, 0)));
-        float *o = tu_read_at(ctx, bo, 2, 0, "entropy"), *g = tu_read_at(ctx, bg, ne, 0, "dlogvar");
-        float *gd = tu_read_at(ctx, bgd, n, 0, "dlogvar dense");
-        double *LV = tu_f64(lv, n), L, *want = calloc(n, sizeof *want);
-        ref_vae_entropy(B, D, LV, 0.5, &L, want);
-        expect_("strided entropy", &o[0], &L, 1, 1e-5, 1e-5);
-        if (memcmp(&o[0], &o[1], sizeof(float)))
-            fail_msg("entropy B%d D%d: strided %.9g and dense %.9g differ", B, D, (double)o[0],
-                     (double)o[1]);
-        for (int b = 0; b < B; b++)
-            for (int j = 0; j < ld; j++) {
-                float x = g[(size_t)b * ld + j];
-                if (j < D ? !is_sentinel_(x) : x != gd[(size_t)b * D + j - D])
-                    fail_msg("entropy B%d D%d: dlogvar[%d, %d] = %g", B, D, b, j, (double)x);
-            }
-        free(enc), free(lv), free(o), free(g), free(gd), free(LV), free(want);
-        cl_mem all[] = {be, bl, bg, bgd, bo, bw};
-        for (int i = 0; i < 6; i++)
-            glf_buf_release(all[i]);
-    }
-    glf_ctx_destroy(ctx);
+    const oh_row row = {.name = "vae_entropy_ld",
+                        OH_SHAPES(ent_shapes_),
+                        .describe = ent_describe_,
+                        .setup = ent_setup_,
+                        .reference = ent_reference_,
+                        .forward = ent_forward_,
+                        .check = ent_check_};
+    oh_run_row(&row);
 }
 
-/* BCE's own logarithm, element by element: the element terms sit in the
- * first B*N floats of work (ops_flow.h). Targets x = 1, so term = -max(log
- * xhat, -100), over xhat from denormals to 1. */
 static void test_bce_log_accuracy(void **state)
 {
     (void)state;
@@ -300,66 +349,101 @@ static void test_bce_log_accuracy(void **state)
 
 /* ---- device reparameterisation ---------------------------------------------------- */
 
-/* ld = 2D: mu and logvar are the halves of one (B, 2D) encoder output. */
-static void reparam_case_(glf_ctx *ctx, int B, int D, int strided, size_t off, uint64_t seed)
-{
-    int ld = strided ? 2 * D : D;
-    size_t n = (size_t)B * D, ne = (size_t)B * ld * (strided ? 1 : 2);
-    float *enc = tu_rand(ne, seed, -1.5f, 1.5f), *eps = tu_rand(n, seed + 1, -2, 2);
-    float *dz = tu_rand(n, seed + 2, -1, 1), *old = tu_rand(ne, seed + 3, -1, 1);
-    size_t lvo = strided ? (size_t)D : n; /* logvar's offset within enc */
-    double *E = tu_f64(enc, ne), *EPS = tu_f64(eps, n), *DZ = tu_f64(dz, n);
-    double *OLD = tu_f64(old, ne), *z = calloc(n, 8), *g = calloc(ne, 8), *ga = calloc(ne, 8);
-    ref_reparam_forward(B, D, ld, E, E + lvo, EPS, z);
-    ref_reparam_backward(B, D, ld, DZ, E + lvo, EPS, NULL, g, g + lvo);
-    ref_reparam_backward(B, D, ld, DZ, E + lvo, EPS, OLD + lvo, ga, ga + lvo);
-    cl_mem be = dev_in_(ctx, enc, ne, off), bep = dev_in_(ctx, eps, n, off);
-    cl_mem bdz = dev_in_(ctx, dz, n, off), bz = tu_buf_at(ctx, NULL, n, off);
-    cl_mem bg = tu_buf_at(ctx, NULL, ne, off), bga = tu_buf_at(ctx, old, ne, off);
-    glf_dptr mu = glf_dp(be, off), lv = glf_dp(be, off + lvo), Z = glf_dp(bz, off);
-    glf_dptr EP = glf_dp(bep, off), DZd = glf_dp(bdz, off);
-    if (strided) {
-        TU_OK(glf_reparam_forward_ld(ctx, Z, mu, lv, EP, B, D, ld));
-        TU_OK(glf_reparam_backward_ld(ctx, glf_dp(bg, off), glf_dp(bg, off + lvo), DZd, lv, EP, B,
-                                      D, ld, 0));
-        TU_OK(glf_reparam_backward_ld(ctx, glf_dp(bga, off), glf_dp(bga, off + lvo), DZd, lv, EP, B,
-                                      D, ld, 1));
-    } else {
-        TU_OK(glf_reparam_forward(ctx, Z, mu, lv, EP, B, D));
-        TU_OK(glf_reparam_backward(ctx, glf_dp(bg, off), glf_dp(bg, off + lvo), DZd, lv, EP, B, D,
-                                   0));
-        TU_OK(glf_reparam_backward(ctx, glf_dp(bga, off), glf_dp(bga, off + lvo), DZd, lv, EP, B, D,
-                                   1));
+/* ld = 2D (strided): mu and logvar are the halves of one (B, 2D) encoder
+ * output; else mu (B, D) then logvar (B, D) in one buffer. */
+typedef struct rep_shape_ {
+    unsigned tags;
+    int B, D, strided;
+} rep_shape_;
+
+#define REP_(B, D)                                                                                 \
+    {OH_X2, B, D, 0},                                                                              \
+    {                                                                                              \
+        OH_X2, B, D, 1                                                                             \
     }
-    char w[64];
-    snprintf(w, sizeof w, "reparam B%d D%d ld%d", B, D, ld);
-    print_message("  %s\n", w);
-    float *gz = tu_read_at(ctx, bz, n, off, w), *gg = tu_read_at(ctx, bg, ne, off, w);
-    float *gga = tu_read_at(ctx, bga, ne, off, w);
-    expect_("reparam z", gz, z, n, 1e-6, 1e-6);
-    expect_("reparam d(mu, logvar) overwrite", gg, g, ne, 1e-7, 1e-6);
-    expect_("reparam d(mu, logvar) accumulate", gga, ga, ne, 1e-6, 1e-6);
-    /* repeat the forward: same bits */
-    TU_OK(glf_reparam_forward_ld(ctx, Z, mu, lv, EP, B, D, ld));
-    float *gz2 = tu_read_at(ctx, bz, n, off, w);
-    if (memcmp(gz, gz2, n * 4))
-        fail_msg("%s: two runs differ", w);
-    cl_mem all[] = {be, bep, bdz, bz, bg, bga};
-    for (size_t i = 0; i < 6; i++)
-        glf_buf_release(all[i]);
-    free(enc), free(eps), free(dz), free(old), free(E), free(EPS), free(DZ), free(OLD), free(z);
-    free(g), free(ga), free(gz), free(gg), free(gga), free(gz2);
+static const rep_shape_ rep_shapes_[] = {REP_(1, 1),   REP_(3, 5),      REP_(3, 20),
+                                         REP_(67, 13), {0, 256, 20, 0}, {0, 256, 20, 1}};
+enum { RENC, REPS, RDZ, RZ, RG };
+
+static void rep_describe_(const void *p, char *buf, size_t n)
+{
+    const rep_shape_ *s = p;
+    snprintf(buf, n, "B%d D%d ld%d", s->B, s->D, s->strided ? 2 * s->D : s->D);
+}
+
+static size_t rep_lvo_(const rep_shape_ *s) /* logvar's offset within enc */
+{
+    return s->strided ? (size_t)s->D : (size_t)s->B * s->D;
+}
+
+static void rep_setup_(oh_case *c)
+{
+    const rep_shape_ *s = c->shape;
+    size_t n = (size_t)s->B * s->D, ne = 2 * n, off = c->index / 2 % 2 ? 3 : 0;
+    in_(c, RENC, "mu|logvar", ne, off, oh_rand(c, ne, -1.5f, 1.5f));
+    in_(c, REPS, "eps", n, off, oh_rand(c, n, -2, 2));
+    in_(c, RDZ, "dz", n, off, oh_rand(c, n, -1, 1));
+    /* exp(0.5 logvar) of the driver's library (3 ulp allowed): below 1e-6 */
+    oh_out(c, RZ, "z", n, off, 1e-6, 1e-6);
+    oh_tensor *g = oh_acc(c, RG, "d(mu, logvar)", ne, off, oh_rand(c, ne, -1, 1), 1e-7, 1e-6);
+    g->acc_atol = 1e-6; /* dlogvar added to values of size 1 */
+}
+
+static void rep_reference_(oh_case *c)
+{
+    const rep_shape_ *s = c->shape;
+    int ld = s->strided ? 2 * s->D : s->D;
+    size_t lvo = rep_lvo_(s);
+    double *E = oh_f64(c, RENC), *EPS = oh_f64(c, REPS), *DZ = oh_f64(c, RDZ);
+    double *g = c->t[RG].want, *old = c->accumulate ? oh_f64(c, RG) + lvo : NULL;
+    if (!c->accumulate)
+        ref_reparam_forward(s->B, s->D, ld, E, E + lvo, EPS, c->t[RZ].want);
+    ref_reparam_backward(s->B, s->D, ld, DZ, E + lvo, EPS, old, g, g + lvo);
+}
+
+static glf_status rep_forward_(oh_case *c)
+{
+    const rep_shape_ *s = c->shape;
+    glf_dptr mu = oh_dp(c, RENC), lv = oh_dpat(c, RENC, rep_lvo_(s));
+    if (s->strided)
+        return glf_reparam_forward_ld(c->ctx, oh_dp(c, RZ), mu, lv, oh_dp(c, REPS), s->B, s->D,
+                                      2 * s->D);
+    return glf_reparam_forward(c->ctx, oh_dp(c, RZ), mu, lv, oh_dp(c, REPS), s->B, s->D);
+}
+
+static glf_status rep_backward_(oh_case *c)
+{
+    const rep_shape_ *s = c->shape;
+    glf_dptr lv = oh_dpat(c, RENC, rep_lvo_(s)), dmu = oh_dp(c, RG);
+    glf_dptr dlv = oh_dpat(c, RG, rep_lvo_(s));
+    if (s->strided)
+        return glf_reparam_backward_ld(c->ctx, dmu, dlv, oh_dp(c, RDZ), lv, oh_dp(c, REPS), s->B,
+                                       s->D, 2 * s->D, c->accumulate);
+    return glf_reparam_backward(c->ctx, dmu, dlv, oh_dp(c, RDZ), lv, oh_dp(c, REPS), s->B, s->D,
+                                c->accumulate);
+}
+
+/* The strided forward at ld = D is the dense one. */
+static glf_status rep_forward_ld_(oh_case *c)
+{
+    const rep_shape_ *s = c->shape;
+    return glf_reparam_forward_ld(c->ctx, oh_dp(c, RZ), oh_dp(c, RENC),
+                                  oh_dpat(c, RENC, rep_lvo_(s)), oh_dp(c, REPS), s->B, s->D,
+                                  s->strided ? 2 * s->D : s->D);
 }
 
 static void test_reparam(void **state)
 {
     (void)state;
-    glf_ctx *ctx = tu_ctx();
-    const int sizes[][2] = {{1, 1}, {3, 5}, {3, 20}, {67, 13}, {256, 20}};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        for (int strided = 0; strided < 2; strided++)
-            reparam_case_(ctx, sizes[i][0], sizes[i][1], strided, i % 2 ? 3 : 0, 40 + i);
-    glf_ctx_destroy(ctx);
+    const oh_row row = {.name = "reparam",
+                        OH_SHAPES(rep_shapes_),
+                        .describe = rep_describe_,
+                        .setup = rep_setup_,
+                        .reference = rep_reference_,
+                        .forward = rep_forward_,
+                        .backward = rep_backward_,
+                        .twins = {{"the forward with a row stride", rep_forward_ld_, 1u << RZ}}};
+    oh_run_row(&row);
 }
 
 static void test_invalid_arguments(void **state)

@@ -40,9 +40,12 @@ int tu_small(void)
     static int small = -1;
     if (small < 0) {
         const char *v = getenv("GLF_TEST_SIZE");
-        if (v && *v && strcmp(v, "small") && strcmp(v, "full"))
-            fail_msg("GLF_TEST_SIZE='%s': expected 'small' or 'full'", v);
-        small = v && !strcmp(v, "small");
+        if (!v || !*v || !strcmp(v, "all"))
+            small = 0;
+        else if (!strcmp(v, "small"))
+            small = 1;
+        else
+            fail_msg("GLF_TEST_SIZE='%s': expected 'small' (drop the large shapes) or 'all'", v);
     }
     return small;
 }

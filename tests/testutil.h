@@ -1,6 +1,9 @@
 /* Shared test helpers: a device context that FAILS when no device exists,
- * device buffers with a guard region after the data, NaN pre-fill, and a
- * mixed absolute/relative comparison that prints at most 10 mismatches. */
+ * device buffers with a guard region after the data, NaN pre-fill, a mixed
+ * absolute/relative comparison that prints at most 10 mismatches, and the
+ * test size: GLF_TEST_SIZE=small (for slow devices) makes the op tests
+ * (tests/op_harness.h) drop their large shapes and keep every odd one;
+ * unset or "all" runs every shape. */
 #ifndef GLF_TESTUTIL_H
 #define GLF_TESTUTIL_H
 
@@ -37,7 +40,8 @@ glf_ctx *tu_ctx_with(const char *var, ...);
                      glf_last_error());                                       \
     } while (0)
 
-/* 1 when GLF_TEST_SIZE=small (read once): tests leave out their largest
+/* 1 with GLF_TEST_SIZE=small, 0 when it is unset or "all" (read once; any
+ * other value fails the running test): tests leave out their largest
  * shapes, for slow devices, and keep every odd one, guard and NaN fill. */
 int tu_small(void);
 

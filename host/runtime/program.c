@@ -474,11 +474,21 @@ glf_status glf_program_source(glf_ctx *c, const char *label, const char *src, si
  * GLF_KERNEL_DIR when that folder has it, else the embedded copy. */
 static glf_status features_header_(const char **src, size_t *len)
 {
+    static char *from_dir; /* read once per process, as glf_kernel_source does */
+    static size_t from_dir_len;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     const char *dir = getenv("GLF_KERNEL_DIR");
     char path[4096];
     if (dir && *dir && snprintf(path, sizeof path, "%s/features.h", dir) < (int)sizeof path &&
-        access(path, R_OK) == 0)
-        return glf_kernel_source("features", src, len);
+        access(path, R_OK) == 0) {
+        glf_status s = GLF_OK;
+        pthread_mutex_lock(&lock);
+        if (!from_dir)
+            s = read_file_(path, &from_dir, &from_dir_len);
+        *src = from_dir, *len = from_dir_len;
+        pthread_mutex_unlock(&lock);
+        return s;
+    }
     for (size_t i = 0; i < glf_cl_sources_count_; i++)
         if (!strcmp(glf_cl_sources_[i].name, "features")) {
             *src = glf_cl_sources_[i].text;
