@@ -268,6 +268,12 @@ int glf_cmd_train(int argc, char **argv)
     if (s == GLF_ERR_INTERRUPTED) {
         if (rank == 0)
             fprintf(stderr, "glf train: %s\n", glf_last_error());
+    } else if (s != GLF_OK && ranks > 1 && comm.failed_together) {
+        /* Every rank knows and returns: one message each where they differ. */
+        if (rank == 0 || (s != GLF_ERR_COMM && comm.failed_together < ranks))
+            fprintf(stderr, "glf train: rank %d/%d: error (%s): %s\n", rank, ranks,
+                    glf_status_str(s), glf_last_error());
+        rc = 1;
     } else if (s != GLF_OK && ranks > 1) {
         /* The others may be waiting for this rank: stop them all. */
         fprintf(stderr, "glf train: rank %d/%d: error (%s): %s\n", rank, ranks,

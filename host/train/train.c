@@ -132,8 +132,10 @@ static glf_status rank_batch_(int B, int ranks)
     if (B % ranks != 0)
         return glf_fail(GLF_ERR_INVALID_ARG, "batch %d does not divide evenly over %d ranks "
                         "(%d = %d x %d + %d): the batch is the global one, split evenly; "
-                        "expected a multiple of %d such as %d", B, ranks, B, ranks, B / ranks,
-                        B % ranks, ranks, (B / ranks + 1) * ranks);
+                        "expected a multiple of %d such as %d or %d", B, ranks, B, ranks,
+                        B / ranks, B % ranks, ranks,
+                        B / ranks >= 2 ? B / ranks * ranks : 2 * ranks,
+                        B / ranks >= 2 ? (B / ranks + 1) * ranks : 3 * ranks);
     if (B / ranks < 2)
         return glf_fail(GLF_ERR_INVALID_ARG, "batch %d over %d ranks gives %d image per rank; "
                         "expected at least 2 (a batch of %d or more)", B, ranks, B / ranks,
@@ -154,10 +156,12 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
     char ckpt[4400], tmp[4400];
     glf_status s;
     /* Data parallelism: rank of ranks, each on B/ranks images of a batch B. */
-    const glf_comm *cm = o->comm && o->comm->size > 1 ? o->comm : NULL;
+    glf_comm *cm = o->comm && o->comm->size > 1 ? o->comm : NULL;
     int rank = cm ? cm->rank : 0, ranks = cm ? cm->size : 1, root = rank == 0, agreed = 0;
     glf_dp_ dp;
     memset(&dp, 0, sizeof dp);
+    if (cm)
+        cm->failed_together = 0;
 
     memset(&train, 0, sizeof train);
     memset(&test, 0, sizeof test);

@@ -75,7 +75,7 @@ glf_status glf_dp_step_(glf_dp_ *dp, glf_net *net, glf_dptr x, int B, const floa
     return GLF_OK;
 }
 
-glf_status glf_dp_agree_(const glf_comm *c, glf_status s, const char *what)
+glf_status glf_dp_agree_(glf_comm *c, glf_status s, const char *what)
 {
     if (!c)
         return s;
@@ -83,6 +83,8 @@ glf_status glf_dp_agree_(const glf_comm *c, glf_status s, const char *what)
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", glf_last_error()); /* the sum may overwrite it */
     glf_status cs = c->sum(c->user, &f, 1);
+    if (cs == GLF_OK)
+        c->failed_together = (int)(f + 0.5f);
     if (s != GLF_OK)
         return glf_fail(s, "%s", msg);
     if (cs != GLF_OK)

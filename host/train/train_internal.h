@@ -26,7 +26,7 @@ glf_status glf_dp_step_(glf_dp_ *dp, glf_net *net, glf_dptr x, int B, const floa
                         int stop, glf_losses *l, int *stop_all, glf_progress *pr);
 /* Every rank learns whether any failed `what` (s on this rank): returns s
  * where it failed, GLF_ERR_COMM naming the count where another did, GLF_OK
- * where none did. c NULL: s. */
-glf_status glf_dp_agree_(const glf_comm *c, glf_status s, const char *what);
+ * where none did (c->failed_together: the count). c NULL: s. */
+glf_status glf_dp_agree_(glf_comm *c, glf_status s, const char *what);
 
 #endif

@@ -48,6 +48,11 @@ typedef struct glf_comm {
     glf_allreduce_fn sum; /* fixed-order in-place sum over the ranks, the same bits on each */
     void *user;
     int bn_local; /* BatchNorm statistics of each rank's part instead of the global batch */
+    /* Out: when glf_train fails, the number of ranks that had failed at a
+     * point where all of them compare notes (then every rank returns an
+     * error and none waits for another); 0 when the failure left the
+     * others waiting, so that the caller must stop the job (glf_dist_abort). */
+    int failed_together;
 } glf_comm;
 
 /* Called after every step (end_of_epoch = 0) and after every epoch's
@@ -64,7 +69,7 @@ typedef struct glf_train_opts {
     volatile sig_atomic_t *stop; /* set (e.g. by SIGINT): finish the step, checkpoint, return */
     glf_progress_fn progress;
     void *user;
-    const glf_comm *comm; /* NULL: one process */
+    glf_comm *comm; /* NULL: one process */
 } glf_train_opts;
 
 /* Trains as configured. Writes OUT/log.csv (one line per step),
