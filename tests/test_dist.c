@@ -255,18 +255,30 @@ static void test_three_ranks_train(void **state)
     free(d);
 }
 
-/* Each rank's own PoCL and glf kernel caches: below the folders ctest gives. */
-static void rank_caches_(const char *rank)
+/* Each rank's own PoCL and glf kernel caches, below the folders ctest
+ * gives, starting as copies of the warm ones (GLF_WARM_CACHE/pocl, /glf). */
+static int rank_caches_(const char *rank)
 {
-    const char *vars[] = {"POCL_CACHE_DIR", "GLF_CACHE_DIR"};
+    const char *vars[] = {"POCL_CACHE_DIR", "GLF_CACHE_DIR"}, *sub[] = {"pocl", "glf"};
+    const char *warm = getenv("GLF_WARM_CACHE");
     for (int i = 0; i < 2; i++) {
         const char *v = getenv(vars[i]);
         if (!v)
             continue;
-        char buf[4096];
+        char buf[2048], cmd[8192];
         snprintf(buf, sizeof buf, "%s/rank%s", v, rank);
+        if (warm) {
+            int len = snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && "
+                               "cp -a '%s/%s/.' '%s/'", buf, buf, warm, sub[i], buf);
+            if (len < 0 || len >= (int)sizeof cmd || system(cmd) != 0) {
+                fprintf(stderr, "test_dist rank %s: cannot copy the warm cache: %s\n", rank,
+                        cmd);
+                return -1;
+            }
+        }
         setenv(vars[i], buf, 1);
     }
+    return 0;
 }
 
 int main(void)
@@ -279,7 +291,8 @@ int main(void)
                         "(mpirun -np 2 test_dist); it was started as one process\n");
         return 1;
     }
-    rank_caches_(r);
+    if (rank_caches_(r) != 0)
+        return 1;
     if (glf_dist_init(NULL, NULL, 120, &dist_) != GLF_OK) {
         fprintf(stderr, "test_dist: %s\n", glf_last_error());
         return 1;

@@ -48,9 +48,12 @@ static pid_t launch_(const char *out, const char *timeout, const char *errfile)
     assert_non_null(cli);
     char sample[1024];
     snprintf(sample, sizeof sample, "%s", tu_src_path("data/fashion-mnist-sample.tar.zst"));
-    const char *per_rank = "POCL_CACHE_DIR=\"$POCL_CACHE_DIR/rank$OMPI_COMM_WORLD_RANK\" "
-                           "GLF_CACHE_DIR=\"$GLF_CACHE_DIR/rank$OMPI_COMM_WORLD_RANK\" "
-                           "exec \"$0\" \"$@\"";
+    /* Each rank its own caches, copies of the warm ones at the first launch. */
+    const char *per_rank =
+        "r=rank$OMPI_COMM_WORLD_RANK; p=\"$POCL_CACHE_DIR/$r\" g=\"$GLF_CACHE_DIR/$r\"; "
+        "w=\"$GLF_WARM_CACHE\"; if [ -n \"$w\" ] && [ ! -d \"$p\" ]; then "
+        "mkdir -p \"$p\" \"$g\" && cp -a \"$w/pocl/.\" \"$p/\" && cp -a \"$w/glf/.\" \"$g/\"; fi; "
+        "POCL_CACHE_DIR=\"$p\" GLF_CACHE_DIR=\"$g\" exec \"$0\" \"$@\"";
     char *args[] = {(char *)mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "2", "sh",
                     "-c", (char *)per_rank, (char *)cli, "train", "--data", sample, "--batch",
                     "24", "--conv1", "4", "--conv2", "8", "--fc", "32", "--latent", "4",
