@@ -96,7 +96,7 @@ static void usage_(void)
            "  --no-images        skip the per-epoch sample and reconstruction grids\n"
            "  --device SPEC      OpenCL device (see glf devices); several ranks: a list\n"
            "                     A,B,... maps node-local rank r to element r mod its length\n"
-           "several ranks (mpirun -np N glf train ...; see README \"Several devices and machines\"):\n"
+           "several ranks (mpirun -np N glf train ...; README \"Several devices and machines\"):\n"
            "  --bn-stats S       sync (default): BatchNorm statistics over the global batch,\n"
            "                     summed across ranks; local: over each rank's part only\n"
            "  --dist-timeout S   a rank that waits S seconds for the others fails and stops\n"
