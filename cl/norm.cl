@@ -309,6 +309,8 @@ __kernel void bn_norm_eval(__global float *y, int offy, __global const float *x,
 // in the channel's (b, l) order: pos(k) = (k / L)*CL + c*L + k % L. The main
 // dx kernel skips the homes; a last per-channel kernel reads the two sums and
 // then overwrites its own homes, so no work-item reads what another writes.
+// bn_bwd_dx and bn_bwd_home take n: B*L, or the count over every process's
+// batch when the host has summed the two sums across processes.
 
 // Pass 1: part[j] = sum_b dy, part[CL + j] = sum_b dy*(x - mean[c]) (B >= 2).
 // Work-items as in bn_colsum.
@@ -468,12 +470,13 @@ void bn_bwd_dx_vec_(__global float *o, __global const float *gp, __global const 
 __kernel void bn_bwd_dx(__global float *dx, int offdx, __global const float *dy, int offdy,
                         __global const float *x, int offx, __global const float *mean,
                         int offm, __global const float *invstd, int offi,
-                        __global const float *gamma, int offg, int B, int C, int L, int rows)
+                        __global const float *gamma, int offg, int B, int C, int L, int rows,
+                        int n)
 {
     int j0 = get_global_id(0) * (BN_ENV * BN_VW), b0 = get_global_id(1) * rows, CL = C * L;
     if (j0 >= CL || b0 >= B)
         return;
-    int b1 = min(B, b0 + rows), n = B * L;
+    int b1 = min(B, b0 + rows);
     __global float *o = dx + offdx;
     __global const float *gp = dy + offdy, *xp = x + offx;
     mean += offm, invstd += offi, gamma += offg;
@@ -504,12 +507,12 @@ __kernel void bn_bwd_dx(__global float *dx, int offdx, __global const float *dy,
 __kernel void bn_bwd_home(__global float *dx, int offdx, __global const float *dy, int offdy,
                           __global const float *x, int offx, __global const float *mean,
                           int offm, __global const float *invstd, int offi,
-                          __global const float *gamma, int offg, int B, int C, int L)
+                          __global const float *gamma, int offg, int B, int C, int L, int n)
 {
     int c = get_global_id(0);
     if (c >= C)
         return;
-    int CL = C * L, n = B * L;
+    int CL = C * L;
     int p0 = c * L, p1 = (1 / L) * CL + c * L + 1 % L;
     float sum_dy = dx[offdx + p0], dot = dx[offdx + p1];
     float m = mean[offm + c], is = invstd[offi + c], w = gamma[offg + c];

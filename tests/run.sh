@@ -10,6 +10,8 @@
 #   --small        GLF_TEST_SIZE=small: leave out the largest shapes, for slow
 #                  devices (the odd shapes, guards and NaN fills stay)
 #   -R REGEX       only the tests whose name matches (ctest -R)
+# MPI is required (GLF_MPI=ON), so the data-parallel tests always run;
+# GLF_MPI=AUTO or OFF in the environment builds without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=build
@@ -25,12 +27,13 @@ while [ $# -gt 0 ]; do
     -R)
         [ $# -ge 2 ] || { echo "tests/run.sh: -R needs a regular expression" >&2; exit 2; }
         regex="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "tests/run.sh: unknown option '$1' (see tests/run.sh --help)" >&2; exit 2 ;;
     *) dir="$1"; shift ;;
     esac
 done
-cmake -S . -B "$dir" -DGLF_WERROR=ON -DGLF_SANITIZE="${GLF_SANITIZE:-OFF}" >/dev/null
+cmake -S . -B "$dir" -DGLF_WERROR=ON -DGLF_SANITIZE="${GLF_SANITIZE:-OFF}" \
+      -DGLF_MPI="${GLF_MPI:-ON}" >/dev/null
 cmake --build "$dir" -j"$(nproc)"
 if [ -n "${GLF_DEVICE:-}" ]; then
     # Fail at once, naming the devices, when the spec matches none.

@@ -1,6 +1,8 @@
 /* `glf train`: options into a glf_train_opts, a progress line (in place on a
  * terminal, plain lines otherwise), and Ctrl-C handling: the first finishes
- * the step and checkpoints, the second exits at once. */
+ * the step and checkpoints, the second exits at once. Under an MPI launcher
+ * every rank runs this: it joins the job (glf/dist.h), opens its device,
+ * and after an error on any rank stops the whole job. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "glf/dist.h"
 #include "glf/train.h"
 #include "glf/util.h"
 
@@ -23,7 +26,7 @@ static void on_sigint_(int sig)
 }
 
 struct prog_ {
-    int tty;
+    int tty, quiet; /* quiet: ranks other than 0 */
     double last;
 };
 
@@ -42,6 +45,8 @@ static void progress_(void *user, const glf_progress *p, int end_of_epoch)
 {
     struct prog_ *pg = user;
     char eta[32], el[32];
+    if (pg->quiet)
+        return;
     fmt_time_(p->eta_s, eta, sizeof eta);
     fmt_time_(p->elapsed_s, el, sizeof el);
     if (end_of_epoch) {
@@ -89,11 +94,45 @@ static void usage_(void)
            "  --out DIR          output folder (default out)\n"
            "  --resume CKPT      continue exactly where CKPT stopped (same data)\n"
            "  --no-images        skip the per-epoch sample and reconstruction grids\n"
-           "  --device SPEC      OpenCL device (see glf devices)\n\n"
+           "  --device SPEC      OpenCL device (see glf devices); several ranks: a list\n"
+           "                     A,B,... maps node-local rank r to element r mod its length\n"
+           "several ranks (mpirun -np N glf train ...; README \"Several devices and machines\"):\n"
+           "  --bn-stats S       sync (default): BatchNorm statistics over the global batch,\n"
+           "                     summed across ranks; local: over each rank's part only\n"
+           "  --dist-timeout S   a rank that waits S seconds for the others fails and stops\n"
+           "                     the job (600)\n\n"
            "Ctrl-C finishes the current step, writes a checkpoint and exits 0; a second\n"
            "Ctrl-C exits at once. A NaN/Inf loss stops with a message naming the step and\n"
-           "the term, keeping the last good checkpoint (exit 1).\n",
+           "the term, keeping the last good checkpoint (exit 1).\n\n"
+           "On N ranks --batch is the global batch (a multiple of N), split evenly; the data\n"
+           "order and the model are those of one process. Each rank drives one device: by\n"
+           "default the GPU (else CPU device) of its node-local index, all sharing one if\n"
+           "there is one. Rank 0 writes the log, checkpoints and grids (their sampling runs\n"
+           "on rank 0 alone). SIGINT or SIGTERM on any rank stops all at the same step with\n"
+           "a checkpoint; an error on any rank stops the job (exit non-zero).\n",
            cli_data_source_help);
+}
+
+/* This rank's context on its device (glf_dist_device_spec), announced with
+ * its rank, pid and host on one line. */
+static glf_ctx *open_rank_device_(glf_dist *d, const char *spec)
+{
+    char one[512], line[1024];
+    int rank = glf_dist_rank(d), ranks = glf_dist_size(d);
+    glf_ctx *ctx = NULL;
+    glf_status s = glf_dist_device_spec(spec, glf_dist_local_rank(d), one, sizeof one);
+    if (!s)
+        s = glf_ctx_create(one, &ctx);
+    if (s) {
+        fprintf(stderr, "glf train: rank %d/%d: error (%s): %s\n", rank, ranks,
+                glf_status_str(s), glf_last_error());
+        return NULL;
+    }
+    glf_ctx_describe(ctx, line, sizeof line);
+    fprintf(stderr, "glf train: rank %d/%d (pid %ld, %s, local rank %d/%d): using %s\n", rank,
+            ranks, (long)getpid(), glf_dist_host(d), glf_dist_local_rank(d),
+            glf_dist_local_size(d), line);
+    return ctx;
 }
 
 int glf_cmd_train(int argc, char **argv)
@@ -104,7 +143,8 @@ int glf_cmd_train(int argc, char **argv)
     o.images_per_epoch = 1;
     const char *spec = NULL, *v;
     long lv;
-    double dv;
+    double dv, timeout = 600;
+    int bn_local = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -172,6 +212,19 @@ int glf_cmd_train(int argc, char **argv)
             o.max_steps = lv;
         } else if (!strcmp(argv[i], "--no-images")) {
             o.images_per_epoch = 0;
+        } else if ((r = cli_opt(argc, argv, &i, "--bn-stats", &v)) != 0) {
+            if (r < 0) return 2;
+            if (strcmp(v, "sync") && strcmp(v, "local")) {
+                fprintf(stderr, "glf train: --bn-stats '%s': expected sync or local\n", v);
+                return 2;
+            }
+            bn_local = !strcmp(v, "local");
+        } else if ((r = cli_opt_double(argc, argv, &i, "--dist-timeout", &dv)) != 0) {
+            if (r < 0 || !(dv > 0)) {
+                fprintf(stderr, "glf train: --dist-timeout must be > 0 seconds\n");
+                return 2;
+            }
+            timeout = dv;
         } else {
             fprintf(stderr, "glf train: unknown option '%s' (see glf train --help)\n", argv[i]);
             return 2;
@@ -182,27 +235,56 @@ int glf_cmd_train(int argc, char **argv)
                         "(see glf train --help)\n");
         return 2;
     }
-    glf_ctx *ctx = cli_open_device("train", spec);
-    if (!ctx)
+    glf_dist *dist;
+    glf_status s = glf_dist_init(NULL, NULL, timeout, &dist);
+    if (s != GLF_OK)
+        return cli_error("train", s);
+    int rank = glf_dist_rank(dist), ranks = glf_dist_size(dist);
+    glf_comm comm = glf_dist_comm(dist, bn_local);
+    glf_ctx *ctx = ranks > 1 || (spec && strchr(spec, ',')) ? open_rank_device_(dist, spec)
+                                                            : cli_open_device("train", spec);
+    if (!ctx) {
+        if (ranks > 1)
+            glf_dist_abort(dist, 1);
+        glf_dist_finalize(dist);
         return 1;
-    struct prog_ pg = {isatty(2), 0.0};
+    }
+    struct prog_ pg = {isatty(2) && rank == 0, rank != 0, 0.0};
     o.progress = progress_;
     o.user = &pg;
     o.stop = &stop_;
+    o.comm = &comm;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint_;
     sigaction(SIGINT, &sa, NULL);
-    glf_status s = glf_train(ctx, &o);
+    if (ranks > 1) /* what mpirun sends every rank on a Ctrl-C at its terminal */
+        sigaction(SIGTERM, &sa, NULL);
+    s = glf_train(ctx, &o);
     glf_ctx_destroy(ctx);
     if (pg.tty)
         fprintf(stderr, "\n");
+    int rc = 0;
     if (s == GLF_ERR_INTERRUPTED) {
-        fprintf(stderr, "glf train: %s\n", glf_last_error());
-        return 0;
+        if (rank == 0)
+            fprintf(stderr, "glf train: %s\n", glf_last_error());
+    } else if (s != GLF_OK && ranks > 1 && comm.failed_together) {
+        /* Every rank knows and returns: one message each where they differ. */
+        if (rank == 0 || (s != GLF_ERR_COMM && comm.failed_together < ranks))
+            fprintf(stderr, "glf train: rank %d/%d: error (%s): %s\n", rank, ranks,
+                    glf_status_str(s), glf_last_error());
+        rc = 1;
+    } else if (s != GLF_OK && ranks > 1) {
+        /* The others may be waiting for this rank: stop them all. */
+        fprintf(stderr, "glf train: rank %d/%d: error (%s): %s\n", rank, ranks,
+                glf_status_str(s), glf_last_error());
+        glf_dist_abort(dist, 1);
+        rc = 1;
+    } else if (s != GLF_OK) {
+        rc = cli_error("train", s);
+    } else if (rank == 0) {
+        fprintf(stderr, "glf train: done; checkpoint %s/checkpoint.glf\n", o.out_dir);
     }
-    if (s != GLF_OK)
-        return cli_error("train", s);
-    fprintf(stderr, "glf train: done; checkpoint %s/checkpoint.glf\n", o.out_dir);
-    return 0;
+    glf_dist_finalize(dist);
+    return rc;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "glf/dist.h"
 #include "glf/status.h"
 
 struct command_ {
@@ -57,8 +58,17 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof commands_ / sizeof commands_[0]; i++)
-        if (!strcmp(argv[1], commands_[i].name))
+        if (!strcmp(argv[1], commands_[i].name)) {
+            /* Only training runs on several ranks; N copies of another
+             * command would write the same files at once. */
+            int ranks = glf_dist_env_size();
+            if (ranks > 1 && strcmp(argv[1], "train") != 0) {
+                fprintf(stderr, "glf %s: launched as one of %d ranks, but only glf train runs "
+                        "on several; run glf %s as one process\n", argv[1], ranks, argv[1]);
+                return 2;
+            }
             return commands_[i].fn(argc - 1, argv + 1);
+        }
     fprintf(stderr, "glf: unknown command '%s'\n\n", argv[1]);
     usage_(stderr);
     return 2;

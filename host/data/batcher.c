@@ -28,6 +28,7 @@ struct glf_batcher {
     glf_dataset d;   /* metadata; images/labels point into the caller's set */
     size_t ib;       /* bytes per image */
     int B, drop_last, shuffle, steps;
+    int part, parts; /* this batcher yields part `part` of `parts` of each batch */
     unsigned long long seed;
     cl_mem dev;      /* B * ib bytes */
     /* Producer-only state. */
@@ -35,6 +36,7 @@ struct glf_batcher {
     int perm_epoch;
     glf_areader_ *rd;                 /* streamed: archive of the current epoch */
     uint8_t *sb, *sbl;                /* shuffle buffer (images, labels) */
+    uint8_t *skip;                    /* one image: other parts' images pass here */
     size_t sb_cap, sb_n;
     const uint8_t *ci, *cl;           /* current chunk and read position */
     size_t c_n, c_at;
@@ -61,7 +63,7 @@ int glf_batcher_batch_images(const glf_batcher *b, int step)
     if (step < 0 || step >= b->steps)
         return 0;
     if (step < b->steps - 1 || b->drop_last)
-        return b->B;
+        return b->B / b->parts;
     return (int)(b->d.n - (size_t)(b->steps - 1) * b->B);
 }
 
@@ -79,7 +81,7 @@ static void fill_memory_(glf_batcher *b, slot_ *s, int epoch, int step)
         }
         b->perm_epoch = epoch;
     }
-    size_t first = (size_t)step * b->B;
+    size_t first = (size_t)step * b->B + (size_t)b->part * (b->B / b->parts);
     for (int i = 0; i < s->count; i++) {
         uint32_t j = b->perm[first + i];
         memcpy(s->img + (size_t)i * b->ib, b->d.images + (size_t)j * b->ib, b->ib);
@@ -154,11 +156,17 @@ static glf_status fill_stream_(glf_batcher *b, slot_ *s, int epoch, int step)
                 return glf_fail(GLF_ERR_INTERNAL, "%s: stream ended before step %d", b->d.archive,
                                 step);
         }
-    for (int i = 0; i < s->count; i++) {
-        GLF_TRY(stream_take_(b, s->img + (size_t)i * b->ib, &s->lab[i], &got));
+    /* The whole batch goes through the stream; this part keeps its share
+     * (the other parts' images pass through b->skip). */
+    int skip = b->part * (b->B / b->parts), total = b->parts > 1 ? b->B : s->count;
+    for (int i = 0; i < total; i++) {
+        int k = i - skip, keep = k >= 0 && k < s->count;
+        GLF_TRY(stream_take_(b, keep ? s->img + (size_t)k * b->ib : b->skip, &lab, &got));
         if (!got)
             return glf_fail(GLF_ERR_FORMAT, "%s: split %s ended after fewer images than the "
                             "manifest's %zu", b->d.archive, b->d.split, b->d.n);
+        if (keep)
+            s->lab[k] = lab;
     }
     b->s_step = step + 1;
     return GLF_OK;
@@ -251,6 +259,7 @@ glf_status glf_batcher_create(glf_ctx *ctx, const glf_dataset *d, int batch,
     b->shuffle = shuffle != 0;
     b->steps = (int)steps;
     b->seed = seed;
+    b->parts = 1;
     b->perm_epoch = -1;
     b->s_epoch = -1;
     glf_status s = GLF_OK;
@@ -269,7 +278,8 @@ glf_status glf_batcher_create(glf_ctx *ctx, const glf_dataset *d, int batch,
             b->sb_cap = 1;
         b->sb = malloc(b->sb_cap * ib);
         b->sbl = malloc(b->sb_cap);
-        if (!b->sb || !b->sbl)
+        b->skip = malloc(ib);
+        if (!b->sb || !b->sbl || !b->skip)
             s = glf_fail(GLF_ERR_NOMEM, "out of memory for a %zu-image shuffle buffer",
                          b->sb_cap);
     } else if (s == GLF_OK) {
@@ -298,11 +308,10 @@ glf_status glf_batcher_create(glf_ctx *ctx, const glf_dataset *d, int batch,
     return GLF_OK;
 }
 
-glf_status glf_batcher_seek(glf_batcher *b, int epoch, int step)
+/* Restart production at (epoch, step), dropping what was prepared; with
+ * parts > 0 the shard changes too. */
+static void restart_(glf_batcher *b, int epoch, int step, int part, int parts)
 {
-    if (epoch < 0 || step < 0 || step >= b->steps)
-        return glf_fail(GLF_ERR_INVALID_ARG, "seek to epoch %d step %d; expected epoch >= 0 and "
-                        "0 <= step < %d", epoch, step, b->steps);
     pthread_mutex_lock(&b->mu);
     while (b->busy)
         pthread_cond_wait(&b->cv, &b->mu);
@@ -314,9 +323,38 @@ glf_status glf_batcher_seek(glf_batcher *b, int epoch, int step)
     b->prod_slot = b->cons_slot = 0;
     b->prod_epoch = epoch;
     b->prod_step = step;
+    if (parts > 0) {
+        b->part = part;
+        b->parts = parts;
+        b->s_epoch = -1; /* a streamed set restarts its pass */
+    }
     b->err = GLF_OK;
     pthread_cond_broadcast(&b->cv);
     pthread_mutex_unlock(&b->mu);
+}
+
+glf_status glf_batcher_seek(glf_batcher *b, int epoch, int step)
+{
+    if (epoch < 0 || step < 0 || step >= b->steps)
+        return glf_fail(GLF_ERR_INVALID_ARG, "seek to epoch %d step %d; expected epoch >= 0 and "
+                        "0 <= step < %d", epoch, step, b->steps);
+    restart_(b, epoch, step, 0, 0);
+    return GLF_OK;
+}
+
+glf_status glf_batcher_shard(glf_batcher *b, int part, int parts)
+{
+    if (parts < 1 || part < 0 || part >= parts)
+        return glf_fail(GLF_ERR_INVALID_ARG, "batch part %d of %d; expected 0 <= part < parts",
+                        part, parts);
+    if (b->B % parts != 0)
+        return glf_fail(GLF_ERR_INVALID_ARG, "batch %d does not divide evenly into %d parts "
+                        "(%d = %d x %d + %d); expected a multiple of %d", b->B, parts, b->B,
+                        parts, b->B / parts, b->B % parts, parts);
+    if (parts > 1 && !b->drop_last)
+        return glf_fail(GLF_ERR_INVALID_ARG, "a batcher in %d parts must drop the last partial "
+                        "batch", parts);
+    restart_(b, 0, 0, part, parts);
     return GLF_OK;
 }
 
@@ -326,10 +364,10 @@ glf_status glf_batcher_next(glf_batcher *b, glf_dptr out, int *labels, int *epoc
     size_t have = 0;
     if (!out.buf || clGetMemObjectInfo(out.buf, CL_MEM_SIZE, sizeof have, &have, NULL) !=
                         CL_SUCCESS ||
-        have / sizeof(float) < out.off + (size_t)b->B * b->ib)
+        have / sizeof(float) < out.off + (size_t)(b->B / b->parts) * b->ib)
         return glf_fail(GLF_ERR_INVALID_ARG, "glf_batcher_next: output buffer of %zu floats at "
                         "offset %zu; expected room for a batch of %d x %zu floats",
-                        have / sizeof(float), out.off, b->B, b->ib);
+                        have / sizeof(float), out.off, b->B / b->parts, b->ib);
     pthread_mutex_lock(&b->mu);
     slot_ *s = &b->slots[b->cons_slot];
     while (!s->ready && !b->err)
@@ -393,6 +431,7 @@ void glf_batcher_destroy(glf_batcher *b)
     free(b->perm);
     free(b->sb);
     free(b->sbl);
+    free(b->skip);
     free(b);
 }
 

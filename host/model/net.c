@@ -536,6 +536,9 @@ glf_status glf_net_step_enqueue(glf_net *n, glf_dptr x, int B, const float *eps)
 
     float sc[3];
     scales_(c, sc);
+    if (n->loss_batch) /* this step's share of a global batch's losses */
+        for (int i = 0; i < 3; i++)
+            sc[i] = (float)((double)sc[i] * B / n->loss_batch);
     float s_recon = sc[0], s_nll = sc[1], s_ent = sc[2];
     int flow_on = c->mode != GLF_MODE_AE_GAUSS;
     int flow_grad_to_encoder = c->mode == GLF_MODE_REGULARIZED || c->mode == GLF_MODE_VAE_FLOW;
@@ -665,8 +668,9 @@ glf_status glf_net_step_losses(glf_net *n, glf_losses *out)
         az += fabs((double)hz[i]);
     for (int i = 0; flow_on && i < B; i++)
         ld += hz[nz + (size_t)i];
-    out->mean_abs_z = (float)(az / (double)nz);
-    out->mean_logdet = flow_on ? (float)(ld / B) : 0.0f;
+    int Bn = n->loss_batch ? n->loss_batch : B; /* shares of a global batch */
+    out->mean_abs_z = (float)(az / ((double)Bn * n->d));
+    out->mean_logdet = flow_on ? (float)(ld / Bn) : 0.0f;
     return GLF_OK;
 }
 
@@ -675,6 +679,14 @@ glf_status glf_net_forward_backward(glf_net *n, glf_dptr x, int B, const float *
 {
     GLF_TRY(glf_net_step_enqueue(n, x, B, eps));
     return glf_net_step_losses(n, out);
+}
+
+glf_status glf_net_set_loss_batch(glf_net *n, int batch)
+{
+    if (batch < 0)
+        return glf_fail(GLF_ERR_INVALID_ARG, "loss batch %d, expected >= 0", batch);
+    n->loss_batch = batch;
+    return GLF_OK;
 }
 
 glf_status glf_net_adam(glf_net *n, int epoch, long t)

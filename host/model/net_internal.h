@@ -47,6 +47,7 @@ struct glf_net {
     glf_ctx *ctx;
     glf_config cfg;
     int max_batch;
+    int loss_batch; /* normalises the losses (glf_net_set_loss_batch); 0: each step's B */
     int d, d1, d2, dz; /* latent, halves, encoder output width (d or 2d) */
     glf_layout pl, sl;
     cl_mem params, grads, m, v, state, acts;

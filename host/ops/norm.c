@@ -1,9 +1,13 @@
 /* BatchNorm1d/2d forward (train and eval) and backward on cl/norm.cl.
  * Scratch for the two-pass statistics lives in the output itself (y in the
- * forward, dx in the backward), so the contract needs no workspace. */
+ * forward, dx in the backward), so the contract needs no workspace. With
+ * the context's allreduce hook set, the per-channel sums are summed across
+ * processes between the kernels' stages (statistics of the global batch). */
 #include "glf/ops_norm.h"
 
 #include <limits.h>
+#include <math.h>
+#include <stdlib.h>
 
 /* Positions j = c*L + l per work-item (explicit vectors of BN_VW in
  * cl/norm.cl: BN_NV of them in the kernels that reduce over the batch,
@@ -64,6 +68,44 @@ static void grid2_(int B, int C, int L, size_t g[2], size_t l[2])
     l[1] = 1;
 }
 
+/* The context's allreduce over per-channel sums held on the device: `rows`
+ * runs of `run` floats, `pitch` floats apart, from p (the backward's two
+ * sums sit at stride L in dx). With count > 0 the process's value count n
+ * travels with them and the global n comes back in *n_all. */
+static glf_status allreduce_(glf_ctx *ctx, const char *op, glf_dptr p, size_t rows, size_t run,
+                             size_t pitch, int count, int *n_all)
+{
+    size_t m = rows * run;
+    float *h = malloc((m + 1) * sizeof *h);
+    if (!h)
+        return glf_fail(GLF_ERR_NOMEM, "%s: out of memory for %zu channel sums", op, m);
+    size_t org[3] = {p.off * sizeof(float), 0, 0}, zero[3] = {0, 0, 0};
+    size_t reg[3] = {run * sizeof(float), rows, 1};
+    cl_command_queue q = glf_ctx_queue(ctx);
+    cl_int err = clEnqueueReadBufferRect(q, p.buf, CL_TRUE, org, zero, reg, pitch * sizeof(float),
+                                         0, run * sizeof(float), 0, h, 0, NULL, NULL);
+    glf_status s = GLF_OK;
+    if (err != CL_SUCCESS)
+        s = glf_fail(GLF_ERR_OPENCL, "%s: reading %zu channel sums: %s", op, m,
+                     glf_cl_error_name(err));
+    h[m] = (float)count;
+    if (!s)
+        s = glf_ctx_allreduce(ctx, h, count > 0 ? m + 1 : m);
+    /* n must be an exact count: floats hold integers exactly below 2^24. */
+    if (!s && count > 0 && !(h[m] >= 2.0f && h[m] < 16777216.0f && h[m] == floorf(h[m])))
+        s = glf_fail(GLF_ERR_INVALID_ARG, "%s: %g values per channel over all processes, "
+                     "expected an integer count in [2, 2^24)", op, (double)h[m]);
+    if (!s && count > 0)
+        *n_all = (int)h[m];
+    if (!s && (err = clEnqueueWriteBufferRect(q, p.buf, CL_TRUE, org, zero, reg,
+                                              pitch * sizeof(float), 0, run * sizeof(float), 0,
+                                              h, 0, NULL, NULL)) != CL_SUCCESS)
+        s = glf_fail(GLF_ERR_OPENCL, "%s: writing %zu channel sums: %s", op, m,
+                     glf_cl_error_name(err));
+    free(h);
+    return s;
+}
+
 glf_status glf_batchnorm_forward_train(glf_ctx *ctx, glf_dptr y, glf_dptr save_mean,
                                        glf_dptr save_invstd, glf_dptr running_mean,
                                        glf_dptr running_var, glf_dptr x, glf_dptr gamma,
@@ -115,13 +157,35 @@ glf_status glf_batchnorm_forward_train_act(glf_ctx *ctx, glf_dptr y /* (B, C, L)
     size_t gj = runs_(C, L);
     size_t gc = (size_t)C, lj = GLF_BN_LOCAL;
     glf_dptr rm = has_run ? running_mean : save_mean, rv = has_run ? running_var : save_invstd;
+    /* Per channel: the mean from the column sums, the variance from the
+     * sums of squares about it. Across processes (the hook), each stage's
+     * per-channel sums (bn_mean with n = 1) are summed between the
+     * kernels, and the next kernel takes them as a part of width L = 1. */
+    int sync = glf_ctx_has_allreduce(ctx);
+    glf_dptr sq = y; /* the sums of squares bn_var reads */
+    int Lv = L;
     GLF_TRY(GLF_LAUNCH(ctx, kcol, 1, &gj, &lj, GLF_DP(y), GLF_DP(x), GLF_I32(B), GLF_I32(CL)));
-    GLF_TRY(GLF_LAUNCH(ctx, kmean, 1, &gc, &lj, GLF_DP(save_mean), GLF_DP(y), GLF_I32(C),
-                       GLF_I32(L), GLF_I32(n)));
+    if (sync) {
+        GLF_TRY(GLF_LAUNCH(ctx, kmean, 1, &gc, &lj, GLF_DP(save_mean), GLF_DP(y), GLF_I32(C),
+                           GLF_I32(L), GLF_I32(1)));
+        GLF_TRY(allreduce_(ctx, op, save_mean, 1, (size_t)C, (size_t)C, n, &n));
+        GLF_TRY(GLF_LAUNCH(ctx, kmean, 1, &gc, &lj, GLF_DP(save_mean), GLF_DP(save_mean),
+                           GLF_I32(C), GLF_I32(1), GLF_I32(n)));
+    } else {
+        GLF_TRY(GLF_LAUNCH(ctx, kmean, 1, &gc, &lj, GLF_DP(save_mean), GLF_DP(y), GLF_I32(C),
+                           GLF_I32(L), GLF_I32(n)));
+    }
     GLF_TRY(GLF_LAUNCH(ctx, ksq, 1, &gj, &lj, GLF_DP(y), GLF_DP(x), GLF_DP(save_mean), GLF_I32(B),
                        GLF_I32(C), GLF_I32(L)));
+    if (sync) {
+        GLF_TRY(GLF_LAUNCH(ctx, kmean, 1, &gc, &lj, GLF_DP(save_invstd), GLF_DP(y), GLF_I32(C),
+                           GLF_I32(L), GLF_I32(1)));
+        GLF_TRY(allreduce_(ctx, op, save_invstd, 1, (size_t)C, (size_t)C, 0, NULL));
+        sq = save_invstd;
+        Lv = 1;
+    }
     GLF_TRY(GLF_LAUNCH(ctx, kvar, 1, &gc, &lj, GLF_DP(save_invstd), GLF_DP(rm), GLF_DP(rv),
-                       GLF_DP(save_mean), GLF_DP(y), GLF_I32(C), GLF_I32(L), GLF_I32(n),
+                       GLF_DP(save_mean), GLF_DP(sq), GLF_I32(C), GLF_I32(Lv), GLF_I32(n),
                        GLF_I32(has_run), GLF_F32(momentum), GLF_F32(eps)));
     size_t g[2], l[2];
     grid2_(B, C, L, g, l);
@@ -201,11 +265,23 @@ glf_status glf_batchnorm_backward(glf_ctx *ctx, glf_dptr dx /* (B, C, L) */,
                        GLF_DP(x), GLF_DP(save_mean), GLF_DP(save_invstd), GLF_I32(B), GLF_I32(C),
                        GLF_I32(L), GLF_I32(raw), GLF_I32(dgamma.buf != NULL),
                        GLF_I32(dbeta.buf != NULL), GLF_I32(accumulate)));
+    /* dgamma and dbeta above are this process's share (summed with the
+     * other gradients later); dx needs the global sums and n: across
+     * processes the two sums parked at the channel's homes (dx[c*L] and
+     * the next one, or dx[c] and dx[C + c] when L = 1) are summed in place. */
+    int n = B * L;
+    if (glf_ctx_has_allreduce(ctx)) {
+        if (L == 1)
+            GLF_TRY(allreduce_(ctx, op, dx, 1, 2 * (size_t)C, 2 * (size_t)C, n, &n));
+        else
+            GLF_TRY(allreduce_(ctx, op, dx, (size_t)C, 2, (size_t)L, n, &n));
+    }
     size_t g[2], l[2];
     grid2_(B, C, L, g, l);
     GLF_TRY(GLF_LAUNCH(ctx, kdx, 2, g, l, GLF_DP(dx), GLF_DP(dy), GLF_DP(x), GLF_DP(save_mean),
                        GLF_DP(save_invstd), GLF_DP(gamma), GLF_I32(B), GLF_I32(C), GLF_I32(L),
-                       GLF_I32(GLF_BN_ROWS)));
+                       GLF_I32(GLF_BN_ROWS), GLF_I32(n)));
     return GLF_LAUNCH(ctx, khome, 1, &gc, &lj, GLF_DP(dx), GLF_DP(dy), GLF_DP(x), GLF_DP(save_mean),
-                      GLF_DP(save_invstd), GLF_DP(gamma), GLF_I32(B), GLF_I32(C), GLF_I32(L));
+                      GLF_DP(save_invstd), GLF_DP(gamma), GLF_I32(B), GLF_I32(C), GLF_I32(L),
+                      GLF_I32(n));
 }

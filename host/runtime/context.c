@@ -219,6 +219,19 @@ cl_command_queue glf_ctx_queue(const glf_ctx *c) { return c->queue; }
 glf_cache_stats glf_ctx_cache_stats(const glf_ctx *c) { return c->stats; }
 const char *glf_ctx_cache_dir(const glf_ctx *c) { return c->cache_dir; }
 
+void glf_ctx_set_allreduce(glf_ctx *c, glf_allreduce_fn fn, void *user)
+{
+    c->allreduce = fn;
+    c->allreduce_user = fn ? user : NULL;
+}
+
+int glf_ctx_has_allreduce(const glf_ctx *c) { return c->allreduce != NULL; }
+
+glf_status glf_ctx_allreduce(glf_ctx *c, float *data, size_t n)
+{
+    return c->allreduce ? c->allreduce(c->allreduce_user, data, n) : GLF_OK;
+}
+
 void glf_ctx_describe(const glf_ctx *c, char *buf, size_t n)
 {
     snprintf(buf, n, "device %d (%d:%d): %s [%s, %s, %s, %u CUs]", c->dev.index,

@@ -3,10 +3,15 @@
  * rusticl) ends the whole process when it meets an LLVM intrinsic it has no
  * SPIR-V form for (llvm.prefetch from __builtin_prefetch: exit status 8
  * from inside clBuildProgram), so a failed probe cannot be caught in the
- * process that asks. Each probe is therefore built in a forked child,
- * bounded in time, its output discarded; the child reports by its exit
- * status. Results are kept per process and on disk beside the program
- * cache, keyed by the probe's source, the device, driver and platform. */
+ * process that asks. Each probe is therefore built in a fresh process: this
+ * executable started again (/proc/self/exe) with GLF_PROBE_CHILD_ naming the
+ * device and the probe, which a constructor of this file runs before main
+ * and leaves with _exit; it reports through a pipe, so a process that ends
+ * any other way (or an executable without this library) counts as "not
+ * accepted". A fork of the asking process would inherit the driver's locks
+ * held by its other threads and could hang. Results are kept per process
+ * and on disk beside the program cache, keyed by the probe's source, the
+ * device, driver and platform. */
 #include "internal.h"
 
 #include <errno.h>
@@ -14,12 +19,15 @@
 #include <nettle/sha2.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #define PROBE_TIMEOUT_S_ 60
 
@@ -52,47 +60,99 @@ static struct known_ known_[32];
 static size_t nknown_;
 static pthread_mutex_t known_lock_ = PTHREAD_MUTEX_INITIALIZER;
 
-/* Build src on the device in a child; 1 if the build succeeded. */
-static int probe_child_(const glf_device_info *d, const char *src)
+#define CHILD_VAR_ "GLF_PROBE_CHILD_" /* "P D I": platform, device, probe */
+#define CHILD_FD_ 3                    /* the child's report: '1' accepted, '0' not */
+
+/* In the child: build probe I on device D of platform P, report, _exit. */
+__attribute__((constructor)) static void probe_child_main_(void)
 {
-    fflush(NULL); /* the child must not flush the parent's buffers again */
-    pid_t pid = fork();
-    if (pid < 0)
-        return 0;
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0) {
-            dup2(null, 1);
-            dup2(null, 2);
+    const char *req = getenv(CHILD_VAR_);
+    int p = -1, d = -1, i = -1;
+    if (!req || sscanf(req, "%d %d %d", &p, &d, &i) != 3)
+        return; /* an ordinary start */
+    char ok = '0';
+    cl_platform_id plats[64];
+    cl_device_id devs[64];
+    cl_uint np = 0, nd = 0;
+    cl_int err;
+    if (i >= 0 && (size_t)i < NPROBES_ && clGetPlatformIDs(64, plats, &np) == CL_SUCCESS &&
+        p >= 0 && (cl_uint)p < np &&
+        clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 64, devs, &nd) == CL_SUCCESS && d >= 0 &&
+        (cl_uint)d < nd) {
+        cl_context c = clCreateContext(NULL, 1, &devs[d], NULL, NULL, &err);
+        if (err == CL_SUCCESS) {
+            const char *src = probes_[i].src;
+            cl_program prog = clCreateProgramWithSource(c, 1, &src, NULL, &err);
+            if (err == CL_SUCCESS &&
+                clBuildProgram(prog, 1, &devs[d], "", NULL, NULL) == CL_SUCCESS)
+                ok = '1';
         }
-        cl_int err;
-        cl_context c = clCreateContext(NULL, 1, &d->id, NULL, NULL, &err);
-        if (err != CL_SUCCESS)
-            _exit(2);
-        cl_program p = clCreateProgramWithSource(c, 1, &src, NULL, &err);
-        if (err != CL_SUCCESS)
-            _exit(2);
-        err = clBuildProgram(p, 1, &d->id, "", NULL, NULL);
-        _exit(err == CL_SUCCESS ? 0 : 1); /* _exit: no atexit handlers of the parent */
     }
+    ssize_t w = write(CHILD_FD_, &ok, 1);
+    _exit(w == 1 ? 0 : 2); /* _exit: no atexit handlers, no leak check */
+}
+
+/* Build probe i on the device in a fresh process; 1 if it was accepted. */
+static int probe_child_(const glf_device_info *d, int i)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return 0;
+    char req[64];
+    snprintf(req, sizeof req, CHILD_VAR_ "=%d %d %d", d->platform_index, d->device_index, i);
+    size_t ne = 0;
+    while (environ[ne])
+        ne++;
+    char **envp = malloc((ne + 2) * sizeof *envp);
+    if (!envp) {
+        close(fds[0]), close(fds[1]);
+        return 0;
+    }
+    size_t k = 0;
+    for (size_t e = 0; e < ne; e++)
+        if (strncmp(environ[e], CHILD_VAR_ "=", sizeof CHILD_VAR_))
+            envp[k++] = environ[e];
+    envp[k++] = req, envp[k] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], CHILD_FD_);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    char *argv[] = {"glf-probe", NULL};
+    pid_t pid;
+    fflush(NULL);
+    int r = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    free(envp);
+    close(fds[1]);
+    if (r != 0) {
+        close(fds[0]);
+        return 0;
+    }
+    char ok = '0';
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         int st = 0;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        if (r < 0 && errno != EINTR)
-            return 0;
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            break;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - t0.tv_sec > PROBE_TIMEOUT_S_) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
+            close(fds[0]);
             return 0;
         }
         struct timespec nap = {0, 2000000};
         nanosleep(&nap, NULL);
     }
+    if (read(fds[0], &ok, 1) != 1)
+        ok = '0'; /* ended without a report: the driver ended it */
+    close(fds[0]);
+    return ok == '1';
 }
 
 /* <cache>/features-<sha256 of probes, device, driver, platform>.txt */
@@ -167,8 +227,8 @@ glf_features glf_ctx_features(glf_ctx *c)
         if (known_[i].dev == c->dev.id)
             f = known_[i].f, found = 1;
     if (!found) {
-        f.prefetch = probe_child_(&c->dev, probes_[0].src);
-        f.nt_store = probe_child_(&c->dev, probes_[1].src);
+        f.prefetch = probe_child_(&c->dev, 0);
+        f.nt_store = probe_child_(&c->dev, 1);
     }
     if (c->cache_dir && !on_disk)
         disk_store_(c->cache_dir, path, &f);

@@ -2,7 +2,8 @@
  * Adam step each, a CSV log line per step, and per epoch an atomic
  * checkpoint plus sample and reconstruction grids. Stopping (SIGINT via
  * opts->stop, or max_steps) checkpoints the exact position, so a resumed
- * run continues bit for bit. */
+ * run continues bit for bit. On several ranks (opts->comm) each runs this
+ * loop on its part of every batch (train_dp.c); rank 0 writes. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "glf/rng.h"
 #include "glf/train.h"
 #include "glf/util.h"
+#include "train/train_internal.h"
 
 #define GRID_SEED_ 20260101ull
 
@@ -104,6 +106,43 @@ static glf_status merge_config_(glf_config *c, const glf_config *o, const glf_da
     return glf_config_validate(c);
 }
 
+/* Rank 0's work at the end of an epoch: the ae-gauss Gaussian, the
+ * checkpoint, the grids. */
+static glf_status end_of_epoch_(glf_net *net, const glf_train_opts *o, const glf_config *cfg,
+                                const glf_dataset *train, const glf_dataset *test,
+                                const char *ckpt, const glf_train_pos *pos, int epoch, FILE *log)
+{
+    fflush(log);
+    if (cfg->mode == GLF_MODE_AE_GAUSS) {
+        /* The baseline's Gaussian: on the whole set at the end, on a
+         * subset for the per-epoch grids. */
+        glf_dataset sub = *train;
+        if (epoch + 1 < cfg->epochs && sub.n > 4096)
+            sub.n = 4096;
+        GLF_TRY(glf_net_fit_gaussian(net, &sub));
+    }
+    GLF_TRY(glf_net_save(net, ckpt, pos, train->manifest_sha256));
+    return o->images_per_epoch ? epoch_images_(net, o, test, epoch) : GLF_OK;
+}
+
+/* The batch B must divide evenly over the ranks, at least 2 images each
+ * (BatchNorm's backward needs 2 values per channel on each rank). */
+static glf_status rank_batch_(int B, int ranks)
+{
+    if (B % ranks != 0)
+        return glf_fail(GLF_ERR_INVALID_ARG, "batch %d does not divide evenly over %d ranks "
+                        "(%d = %d x %d + %d): the batch is the global one, split evenly; "
+                        "expected a multiple of %d such as %d or %d", B, ranks, B, ranks,
+                        B / ranks, B % ranks, ranks,
+                        B / ranks >= 2 ? B / ranks * ranks : 2 * ranks,
+                        B / ranks >= 2 ? (B / ranks + 1) * ranks : 3 * ranks);
+    if (B / ranks < 2)
+        return glf_fail(GLF_ERR_INVALID_ARG, "batch %d over %d ranks gives %d image per rank; "
+                        "expected at least 2 (a batch of %d or more)", B, ranks, B / ranks,
+                        2 * ranks);
+    return GLF_OK;
+}
+
 glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
 {
     glf_dataset train, test;
@@ -116,10 +155,19 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
     glf_config cfg = o->cfg;
     char ckpt[4400], tmp[4400];
     glf_status s;
+    /* Data parallelism: rank of ranks, each on B/ranks images of a batch B. */
+    glf_comm *cm = o->comm && o->comm->size > 1 ? o->comm : NULL;
+    int rank = cm ? cm->rank : 0, ranks = cm ? cm->size : 1, root = rank == 0, agreed = 0;
+    glf_dp_ dp;
+    memset(&dp, 0, sizeof dp);
+    if (cm)
+        cm->failed_together = 0;
 
     memset(&train, 0, sizeof train);
     memset(&test, 0, sizeof test);
-    GLF_TRY(glf_dataset_load(&o->data, "train", &train));
+    int own_test = 0;
+    if ((s = glf_dataset_load(&o->data, "train", &train)))
+        goto done;
     if ((s = glf_dataset_load(&o->data, "test", &test)) != GLF_OK) {
         /* A data set without a test split shows training images instead. */
         glf_clear_error();
@@ -130,14 +178,19 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
         test.n = train.n;
         s = GLF_OK;
     }
-    int own_test = test.images != train.images;
+    own_test = test.images != train.images;
     if (cfg.channels == 0 && (s = merge_config_(&cfg, &o->cfg, &train)))
         goto done;
-    if ((s = mkdir_p_(o->out_dir)))
+    if (root && (s = mkdir_p_(o->out_dir)))
         goto done;
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.glf", o->out_dir);
 
-    int max_batch = cfg.batch > 64 ? cfg.batch : 64;
+    /* The batch of each rank; the network holds it (and the 64 images of
+     * the per-epoch grids). */
+    if (cm && (s = rank_batch_(cfg.batch, ranks)))
+        goto done;
+    int local_batch = cfg.batch / ranks;
+    int max_batch = local_batch > 64 ? local_batch : 64;
     if (o->resume) {
         char hash[65];
         int epochs = cfg.epochs;
@@ -165,10 +218,14 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
                          train.manifest_sha256);
             goto done;
         }
-        if (cfg.batch > max_batch) {
-            s = glf_fail(GLF_ERR_INTERNAL, "batch of the checkpoint exceeds the network's");
+        if (cm && (s = rank_batch_(cfg.batch, ranks)))
+            goto done;
+        if (cfg.batch / ranks > max_batch) {
+            s = glf_fail(GLF_ERR_INVALID_ARG, "%s was trained with batch %d: give --batch %d to "
+                         "resume it", o->resume, cfg.batch, cfg.batch);
             goto done;
         }
+        local_batch = cfg.batch / ranks;
     } else {
         if (cfg.channels != train.channels || cfg.height != train.height ||
             cfg.width != train.width) {
@@ -184,6 +241,9 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
     size_t N = (size_t)cfg.channels * cfg.height * cfg.width;
     if ((s = glf_batcher_create(ctx, &train, cfg.batch, cfg.seed, 1, 1, &bat)))
         goto done;
+    if (cm && ((s = glf_batcher_shard(bat, rank, ranks)) ||
+               (s = glf_net_set_loss_batch(net, cfg.batch)) || (s = glf_dp_init_(&dp, cm, net))))
+        goto done;
     int spe = glf_batcher_steps_per_epoch(bat);
     if (spe < 1) {
         s = glf_fail(GLF_ERR_INVALID_ARG, "data set '%s' has %zu images, fewer than one batch "
@@ -195,7 +255,7 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
         pos.step = 0;
     }
     if ((s = glf_batcher_seek(bat, pos.epoch, pos.step)) ||
-        (s = glf_buf_create(ctx, (size_t)cfg.batch * N * 4, &xb)))
+        (s = glf_buf_create(ctx, (size_t)local_batch * N * 4, &xb)))
         goto done;
     if (cfg.mode == GLF_MODE_VAE_FLOW &&
         !(eps = malloc((size_t)cfg.batch * cfg.latent * sizeof *eps))) {
@@ -203,12 +263,16 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
         goto done;
     }
     snprintf(tmp, sizeof tmp, "%s/log.csv", o->out_dir);
-    log = fopen(tmp, o->resume ? "a" : "w");
-    if (!log) {
+    log = root ? fopen(tmp, o->resume ? "a" : "w") : NULL;
+    if (root && !log) {
         s = glf_fail(GLF_ERR_IO, "%s: cannot open for writing: %s", tmp, strerror(errno));
         goto done;
     }
-    if (!o->resume)
+    /* Every rank set up (or none goes on). */
+    agreed = 1;
+    if ((s = glf_dp_agree_(cm, GLF_OK, "to set up")))
+        goto done;
+    if (root && !o->resume)
         fprintf(log, "epoch,step,t,recon,nll,entropy,total,mean_logdet,mean_abs_z,images_per_s,"
                      "lr_ae,lr_flow\n");
 
@@ -238,11 +302,22 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
              * ran on it; nothing is saved then (the last good checkpoint
              * stays), so that costs nothing. */
             glf_losses l;
-            if ((s = glf_net_step_enqueue(net, glf_dp(xb, 0), cfg.batch, eps)))
-                goto done;
-            glf_status sa = glf_net_adam(net, epoch, pos.t + 1);
-            if ((s = glf_net_step_losses(net, &l)) || (s = sa))
-                goto done;
+            int stop = o->stop && *o->stop;
+            double ts = glf_now();
+            if (cm) { /* the step, then one sum of gradients, losses and stop flags */
+                const float *my_eps = eps ? eps + (size_t)rank * local_batch * cfg.latent : NULL;
+                if ((s = glf_dp_step_(&dp, net, glf_dp(xb, 0), local_batch, my_eps, stop, &l,
+                                      &stop, &pr)) ||
+                    (s = glf_net_adam(net, epoch, pos.t + 1)))
+                    goto done;
+                pr.step_s = glf_now() - ts;
+            } else {
+                if ((s = glf_net_step_enqueue(net, glf_dp(xb, 0), cfg.batch, eps)))
+                    goto done;
+                glf_status sa = glf_net_adam(net, epoch, pos.t + 1);
+                if ((s = glf_net_step_losses(net, &l)) || (s = sa))
+                    goto done;
+            }
             const char *bad = bad_term_(&l);
             if (bad) {
                 s = glf_fail(GLF_ERR_NUMERIC,
@@ -265,16 +340,21 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
             pr.eta_s = (double)(total_steps - ((long)epoch * spe + step + 1)) * el /
                        (double)steps_run;
             pr.losses = l;
-            fprintf(log, "%d,%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.1f,%.6g,%.6g\n", epoch + 1,
-                    step, pos.t, l.recon, l.nll, l.entropy, l.total, l.mean_logdet, l.mean_abs_z,
-                    pr.images_per_s, glf_steplr(cfg.lr_ae, epoch, cfg.lr_step_epochs, cfg.lr_gamma),
-                    glf_steplr(cfg.lr_flow, epoch, cfg.lr_step_epochs, cfg.lr_gamma));
+            if (log)
+                fprintf(log, "%d,%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.1f,%.6g,%.6g\n",
+                        epoch + 1, step, pos.t, l.recon, l.nll, l.entropy, l.total,
+                        l.mean_logdet, l.mean_abs_z, pr.images_per_s,
+                        glf_steplr(cfg.lr_ae, epoch, cfg.lr_step_epochs, cfg.lr_gamma),
+                        glf_steplr(cfg.lr_flow, epoch, cfg.lr_step_epochs, cfg.lr_gamma));
             if (o->progress)
                 o->progress(o->user, &pr, 0);
-            int stop = o->stop && *o->stop;
+            if (!cm)
+                stop = o->stop && *o->stop;
             if (stop || (o->max_steps > 0 && pos.t >= o->max_steps)) {
-                fflush(log);
-                if ((s = glf_net_save(net, ckpt, &pos, train.manifest_sha256)))
+                if (log)
+                    fflush(log);
+                s = root ? glf_net_save(net, ckpt, &pos, train.manifest_sha256) : GLF_OK;
+                if ((s = glf_dp_agree_(cm, s, "to write the checkpoint")))
                     goto done;
                 s = stop ? glf_fail(GLF_ERR_INTERRUPTED,
                                     "stopped at epoch %d step %d; checkpoint %s (resume with "
@@ -285,24 +365,16 @@ glf_status glf_train(glf_ctx *ctx, const glf_train_opts *o)
         }
         pos.epoch = epoch + 1;
         pos.step = 0;
-        fflush(log);
-        if (cfg.mode == GLF_MODE_AE_GAUSS) {
-            /* The baseline's Gaussian: on the whole set at the end, on a
-             * subset for the per-epoch grids. */
-            glf_dataset sub = train;
-            if (epoch + 1 < cfg.epochs && sub.n > 4096)
-                sub.n = 4096;
-            if ((s = glf_net_fit_gaussian(net, &sub)))
-                goto done;
-        }
-        if ((s = glf_net_save(net, ckpt, &pos, train.manifest_sha256)))
-            goto done;
-        if (o->images_per_epoch && (s = epoch_images_(net, o, &test, epoch)))
+        s = root ? end_of_epoch_(net, o, &cfg, &train, &test, ckpt, &pos, epoch, log) : GLF_OK;
+        if ((s = glf_dp_agree_(cm, s, "at the end of the epoch (checkpoint, grids)")))
             goto done;
         if (o->progress)
             o->progress(o->user, &pr, 1);
     }
 done:
+    if (cm && !agreed) /* failed before the set-up's agreement: the others learn it there */
+        s = glf_dp_agree_(cm, s, "to set up");
+    glf_dp_free_(&dp);
     if (log)
         fclose(log);
     free(eps);

@@ -23,6 +23,7 @@ const char *glf_status_str(glf_status s)
     case GLF_ERR_INTERRUPTED: return "GLF_ERR_INTERRUPTED";
     case GLF_ERR_MISMATCH: return "GLF_ERR_MISMATCH";
     case GLF_ERR_INTERNAL: return "GLF_ERR_INTERNAL";
+    case GLF_ERR_COMM: return "GLF_ERR_COMM";
     }
     return "GLF_ERR_UNKNOWN";
 }

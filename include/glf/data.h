@@ -133,7 +133,15 @@ glf_status glf_batcher_create(glf_ctx *ctx, const glf_dataset *d, int batch,
                               unsigned long long seed, int drop_last, int shuffle,
                               glf_batcher **out);
 int glf_batcher_steps_per_epoch(const glf_batcher *b);
-/* Images in batch `step` (B, or fewer for the last one without drop_last). */
+/* Data parallelism: from now on yield part `part` (0-based) of `parts` of
+ * every batch, the images [part*B/parts, (part+1)*B/parts) of the batch a
+ * single batcher draws, so the parts of all processes together are its
+ * batches whatever `parts` is. B must divide evenly by parts, and the
+ * batcher must drop the last partial batch. Repositions at epoch 0, step
+ * 0 (glf_batcher_seek afterwards to start elsewhere). */
+glf_status glf_batcher_shard(glf_batcher *b, int part, int parts);
+/* Images in batch `step` (B, or fewer for the last one without drop_last;
+ * B/parts of them when sharded). */
 int glf_batcher_batch_images(const glf_batcher *b, int step);
 /* Position at (epoch, step) (exact resume); next() then yields that batch. */
 glf_status glf_batcher_seek(glf_batcher *b, int epoch, int step);

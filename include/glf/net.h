@@ -74,6 +74,14 @@ glf_status glf_net_forward_backward(glf_net *net, glf_dptr x, int B, const float
 glf_status glf_net_step_enqueue(glf_net *net, glf_dptr x, int B, const float *eps);
 glf_status glf_net_step_losses(glf_net *net, glf_losses *out);
 
+/* Data parallelism: normalise the losses of the following steps by
+ * `batch` images instead of each step's own B (0, the default: by B). A
+ * process holding B of a global batch of `batch` images then computes its
+ * share of the global losses and gradients: summed over the processes
+ * they are the global batch's. Every field of glf_losses is then a share
+ * too (mean_logdet and mean_abs_z included). batch >= 0. */
+glf_status glf_net_set_loss_batch(glf_net *net, int batch);
+
 /* Adam on the trained groups with StepLR learning rates; t >= 1. */
 glf_status glf_net_adam(glf_net *net, int epoch, long t);
 

@@ -24,7 +24,12 @@ extern "C" {
  * r = (1-m)*r + m*batch (running var uses the UNBIASED variance, n/(n-1), n = B*L).
  * y (B, C, L) must not overlap x (it holds C*L floats of partial sums before
  * the result); n = B*L must be >= 2 (PyTorch refuses one value per channel).
- * gamma, beta (C); save_mean, save_invstd (C); running_mean, running_var (C). */
+ * gamma, beta (C); save_mean, save_invstd (C); running_mean, running_var (C).
+ * With the context's allreduce hook set (glf_ctx_set_allreduce), the batch
+ * is this process's part of a global one: the per-channel sums and count,
+ * then the sums of squares about the global mean, are summed across
+ * processes, so mean, variance and the running update (with the global n)
+ * are the global batch's. */
 glf_status glf_batchnorm_forward_train(glf_ctx *ctx, glf_dptr y, glf_dptr save_mean,
                                        glf_dptr save_invstd, glf_dptr running_mean,
                                        glf_dptr running_var, glf_dptr x, glf_dptr gamma,
@@ -44,7 +49,10 @@ glf_status glf_batchnorm_forward_eval(glf_ctx *ctx, glf_dptr y, glf_dptr running
 /* Backward of the train-mode forward; x is the forward input (B, C, L).
  * dx (B, C, L) is always overwritten and must not overlap dy or x (it holds
  * 2*C*L floats of partial sums first). dgamma, dbeta (C): accumulate 0
- * overwrites, 1 adds; either may have buf NULL (not wanted). */
+ * overwrites, 1 adds; either may have buf NULL (not wanted). With the
+ * allreduce hook, dx uses the per-channel sums over every process's batch
+ * (summed through the hook with the count), while dgamma and dbeta stay
+ * this process's share, to be summed with the other parameter gradients. */
 glf_status glf_batchnorm_backward(glf_ctx *ctx, glf_dptr dx, glf_dptr dgamma, glf_dptr dbeta,
                                   glf_dptr dy, glf_dptr x, glf_dptr save_mean, glf_dptr save_invstd,
                                   glf_dptr gamma, int B, int C, int L, int accumulate);

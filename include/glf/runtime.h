@@ -160,6 +160,26 @@ int glf_nt_output(glf_ctx *ctx, size_t n);
 /* One line naming the device, e.g. for start-up messages. */
 void glf_ctx_describe(const glf_ctx *ctx, char *buf, size_t n);
 
+/* ---- reductions across processes (data parallelism) ------------------- */
+
+/* Sums n host floats in place across all processes of a data-parallel
+ * run, in a fixed order (the result is the same bits on every process and
+ * does not depend on message timing); every process calls it with the same
+ * n at the same point. Returns GLF_OK or the communicator's failure. */
+typedef glf_status (*glf_allreduce_fn)(void *user, float *data, size_t n);
+
+/* With fn set, BatchNorm's train-mode ops compute their statistics over
+ * the union of every process's batch: the forward sums its per-channel
+ * sums and count through fn, then its per-channel sums of squares about
+ * the global mean; the backward its two per-channel sums (see
+ * glf_batchnorm_forward_train). fn NULL (the default) turns that off, so
+ * a process can run those ops alone (sampling, evaluation). */
+void glf_ctx_set_allreduce(glf_ctx *ctx, glf_allreduce_fn fn, void *user);
+/* Whether a hook is set; and the call through it (GLF_OK, data unchanged,
+ * without one). */
+int glf_ctx_has_allreduce(const glf_ctx *ctx);
+glf_status glf_ctx_allreduce(glf_ctx *ctx, float *data, size_t n);
+
 /* ---- programs and kernels ---------------------------------------------- */
 
 /* Source of an embedded kernel file by base name ("gemm" for cl/gemm.cl).

@@ -21,7 +21,8 @@ typedef enum glf_status {
     GLF_ERR_NUMERIC,       /* NaN/Inf or another numerical failure */
     GLF_ERR_INTERRUPTED,   /* stopped by the user (SIGINT) */
     GLF_ERR_MISMATCH,      /* two things that must agree do not (shapes, hashes, configs) */
-    GLF_ERR_INTERNAL       /* a bug: an invariant of libglf itself was broken */
+    GLF_ERR_INTERNAL,      /* a bug: an invariant of libglf itself was broken */
+    GLF_ERR_COMM           /* processes of a data-parallel run failed to communicate in time */
 } glf_status;
 
 /* Short constant name of a status, e.g. "GLF_ERR_IO". Never NULL. */

@@ -26,8 +26,34 @@ typedef struct glf_progress {
     int step, steps_per_epoch; /* 0-based step within the epoch */
     long t;                    /* optimizer steps done */
     double images_per_s, eta_s, elapsed_s;
-    glf_losses losses;
+    glf_losses losses;         /* of the global batch */
+    /* Data parallelism (a comm of size > 1), the step just done on this rank: */
+    double step_s;      /* wall time, from taking the batch to Adam queued */
+    double sync_s;      /* summing the gradients: device-host copies and the collective */
+    double sync_copy_s; /*   of which the copies between device and host */
+    double bn_sync_s;   /* BatchNorm's statistics summed across ranks (collectives only) */
+    double sync_floats; /* floats summed across ranks (gradients, losses, statistics) */
 } glf_progress;
+
+/* Data parallelism: glf_train on each of `size` processes ("ranks"), each
+ * with its own context. Rank r trains on part r of every batch of the
+ * single-process data order (cfg.batch stays the global batch and must
+ * divide by size); gradients, losses and the stop flag are summed through
+ * `sum` once per step, and BatchNorm's statistics through it too (set on
+ * the context as its allreduce hook during the step) unless bn_local.
+ * Rank 0 writes the log, the checkpoints and the images; every rank calls
+ * the progress callback with the global losses. */
+typedef struct glf_comm {
+    int rank, size;
+    glf_allreduce_fn sum; /* fixed-order in-place sum over the ranks, the same bits on each */
+    void *user;
+    int bn_local; /* BatchNorm statistics of each rank's part instead of the global batch */
+    /* Out: when glf_train fails, the number of ranks that had failed at a
+     * point where all of them compare notes (then every rank returns an
+     * error and none waits for another); 0 when the failure left the
+     * others waiting, so that the caller must stop the job (glf_dist_abort). */
+    int failed_together;
+} glf_comm;
 
 /* Called after every step (end_of_epoch = 0) and after every epoch's
  * checkpoint and images are written (end_of_epoch = 1). */
@@ -43,6 +69,7 @@ typedef struct glf_train_opts {
     volatile sig_atomic_t *stop; /* set (e.g. by SIGINT): finish the step, checkpoint, return */
     glf_progress_fn progress;
     void *user;
+    glf_comm *comm; /* NULL: one process */
 } glf_train_opts;
 
 /* Trains as configured. Writes OUT/log.csv (one line per step),
