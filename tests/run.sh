@@ -12,6 +12,8 @@
 #   -R REGEX       only the tests whose name matches (ctest -R)
 # MPI is required (GLF_MPI=ON), so the data-parallel tests always run;
 # GLF_MPI=AUTO or OFF in the environment builds without it.
+# GLF_TEST_POCL_CACHE_FROM=DIR (another build's test-cache folder): start
+# every test from that build's PoCL cache instead of cold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=build
@@ -27,13 +29,14 @@ while [ $# -gt 0 ]; do
     -R)
         [ $# -ge 2 ] || { echo "tests/run.sh: -R needs a regular expression" >&2; exit 2; }
         regex="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "tests/run.sh: unknown option '$1' (see tests/run.sh --help)" >&2; exit 2 ;;
     *) dir="$1"; shift ;;
     esac
 done
 cmake -S . -B "$dir" -DGLF_WERROR=ON -DGLF_SANITIZE="${GLF_SANITIZE:-OFF}" \
-      -DGLF_MPI="${GLF_MPI:-ON}" >/dev/null
+      -DGLF_MPI="${GLF_MPI:-ON}" -DGLF_TEST_POCL_CACHE_FROM="${GLF_TEST_POCL_CACHE_FROM:-}" \
+      >/dev/null
 cmake --build "$dir" -j"$(nproc)"
 if [ -n "${GLF_DEVICE:-}" ]; then
     # Fail at once, naming the devices, when the spec matches none.
