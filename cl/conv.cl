@@ -288,6 +288,35 @@ __kernel void bias_grad_partial(__global float *part, int part_off, __global con
     part[part_off + i] = s;
 }
 
+// The SIMT family's bias gradient in one pass: db[c] (+)= sum over b and l of
+// dy[b, c, l], a work-group of CONV_WG_SUM work-items per channel: work-item
+// t sums k = t, t + CONV_WG_SUM, ... of k = b*L + l in order (neighbours
+// read neighbouring floats of a row), then a fixed tree in local memory.
+#ifndef CONV_WG_SUM
+#define CONV_WG_SUM 64
+#endif
+__kernel __attribute__((reqd_work_group_size(CONV_WG_SUM, 1, 1)))
+void bias_grad_wg(__global float *db, int db_off, __global const float *dy, int dy_off, int B,
+                  int C, int L, int accumulate)
+{
+    __local float t[CONV_WG_SUM];
+    const int c = get_group_id(0), lid = get_local_id(0), n = B * L;
+    float s = 0.0f;
+    if (c < C)
+        for (int k = lid; k < n; k += CONV_WG_SUM) {
+            const int b = k / L, l = k - b * L;
+            s += dy[dy_off + (b * C + c) * L + l];
+        }
+    t[lid] = s;
+    for (int h = CONV_WG_SUM / 2; h > 0; h /= 2) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < h)
+            t[lid] += t[lid + h];
+    }
+    if (lid == 0 && c < C)
+        db[db_off + c] = accumulate ? db[db_off + c] + t[0] : t[0];
+}
+
 // Stage 2: db[c] = (accumulate ? db[c] : 0) + sum_b part[c*B + b] (b ascending).
 __kernel void bias_grad_final(__global float *db, int db_off, __global const float *part,
                               int part_off, int B, int C, int accumulate)

@@ -29,11 +29,22 @@
 #ifndef BN_ENV
 #define BN_ENV 8
 #endif
+// The SIMT kernel family builds these kernels with BN_VW = BN_NV = BN_ENV = 1:
+// one position per work-item, so neighbouring work-items read neighbouring
+// floats of each batch row (coalesced); its per-channel sums over l are
+// work-group reductions (bn_chan_sum_wg). The order of every sum over the
+// batch does not depend on these widths.
+#if BN_VW == 1
+#define floatv float
+#define vloadv(o, p) ((p)[o])
+#define vstorev(v, o, p) ((p)[o] = (v))
+#else
 #define BN_CAT_(a, b) a##b
 #define BN_CAT(a, b) BN_CAT_(a, b)
 #define floatv BN_CAT(float, BN_VW)
 #define vloadv BN_CAT(vload, BN_VW)
 #define vstorev BN_CAT(vstore, BN_VW)
+#endif
 
 // Per-lane copies of a per-channel value for positions j0 .. j0+BN_VW-1.
 // Built as a vector literal where BN_VW is 16: through a private array
@@ -56,6 +67,12 @@ floatv bn_lanes_(__global const float *v, int j0, int L)
 #define BN_VEC_(t)                                                                           \
     ((floatv)((t)[0], (t)[1], (t)[2], (t)[3], (t)[4], (t)[5], (t)[6], (t)[7], (t)[8], (t)[9], \
               (t)[10], (t)[11], (t)[12], (t)[13], (t)[14], (t)[15]))
+#elif BN_VW == 1
+#define BN_VEC_(t) ((t)[0])
+float bn_lanes_(__global const float *v, int j0, int L)
+{
+    return v[j0 / L];
+}
 #else
 #define BN_VEC_(t) vloadv(0, (t))
 floatv bn_lanes_(__global const float *v, int j0, int L)
@@ -100,6 +117,33 @@ __kernel void bn_colsum(__global float *part, int offp, __global const float *x,
             s += xp[b * CL + j];
         part[offp + j] = s;
     }
+}
+
+// The SIMT family's pass 2 of either statistic: out[c] = sum_l part[c*L + l]
+// (to be divided by n in bn_mean / bn_var with L = 1), one work-group of
+// BN_WG work-items per channel: work-item t sums l = t, t + BN_WG, ... in
+// order, then a fixed tree in local memory. The order depends only on L.
+#ifndef BN_WG
+#define BN_WG 64
+#endif
+__kernel __attribute__((reqd_work_group_size(BN_WG, 1, 1)))
+void bn_chan_sum_wg(__global float *out, int offo, __global const float *part, int offp, int C,
+                    int L)
+{
+    __local float t[BN_WG];
+    const int c = get_group_id(0), lid = get_local_id(0);
+    float s = 0.0f;
+    if (c < C)
+        for (int l = lid; l < L; l += BN_WG)
+            s += part[offp + c * L + l];
+    t[lid] = s;
+    for (int h = BN_WG / 2; h > 0; h /= 2) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < h)
+            t[lid] += t[lid + h];
+    }
+    if (lid == 0 && c < C)
+        out[offo + c] = t[0];
 }
 
 // Pass 2 of the mean: mean[c] = (sum_l part[c*L + l]) / n.

@@ -25,7 +25,7 @@
 #define CONV_WG_ 16
 #define COL2IM_ROWS_ 64 /* image rows per work-group of col2im_fixed */
 #define COL2IM_FIXED_MAX_W_ 64 /* rows up to 64 pixels by col2im_fixed (unrolled) */
-#define SIMT_WG_ 64 /* work-group of the SIMT family's element-wise im2col and col2im */
+#define SIMT_WG_ 64 /* work-group of the SIMT family's im2col, col2im and bias gradient */
 
 int glf_conv2d_out(int in, int K, int S, int P)
 {
@@ -332,6 +332,14 @@ static glf_status bias_grad_(glf_ctx *ctx, glf_dptr db, glf_dptr dy, glf_dptr pa
                              size_t L, int accumulate)
 {
     cl_kernel k1, k2;
+    if (glf_ctx_family(ctx) == GLF_FAMILY_SIMT) { /* one work-group reduction per channel */
+        char opt[32];
+        snprintf(opt, sizeof opt, "-DCONV_WG_SUM=%d", SIMT_WG_);
+        GLF_TRY(glf_kernel(ctx, "conv", "bias_grad_wg", opt, &k1));
+        size_t gl = (size_t)C * SIMT_WG_, lo = SIMT_WG_;
+        return GLF_LAUNCH(ctx, k1, 1, &gl, &lo, GLF_DP(db), GLF_DP(dy), GLF_I32(B), GLF_I32(C),
+                          GLF_I32(L), GLF_I32(accumulate != 0));
+    }
     GLF_TRY(kern_(ctx, "bias_grad_partial", &k1));
     GLF_TRY(kern_(ctx, "bias_grad_final", &k2));
     size_t g1 = (size_t)B * C, g2 = (size_t)C, lo = CONV_WG_;

@@ -7,27 +7,33 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
-/* Positions j = c*L + l per work-item (explicit vectors of BN_VW in
- * cl/norm.cl: BN_NV of them in the kernels that reduce over the batch,
- * BN_ENV in the elementwise ones), work-items per work-group, and batch
- * rows per work-item in the elementwise kernels: measured with
- * bench_ops_norm and bench_train. */
-#define GLF_BN_VW 16
-#define GLF_BN_NV 8
-#define GLF_BN_ENV 8
-/* the kernels' build options, from the same numbers as the launch geometry */
-#define BN_STR_(x) #x
-#define BN_STR(x) BN_STR_(x)
-#define GLF_BN_OPTS                                                                           \
-    "-DBN_VW=" BN_STR(GLF_BN_VW) " -DBN_NV=" BN_STR(GLF_BN_NV) " -DBN_ENV=" BN_STR(GLF_BN_ENV)
-#ifndef GLF_BN_LOCAL
-#define GLF_BN_LOCAL 16
-#endif
-#ifndef GLF_BN_ROWS
-#define GLF_BN_ROWS 16
-#endif
+/* The kernels' shape per kernel family. CPU: positions j = c*L + l per
+ * work-item as explicit vectors of BN_VW (BN_NV of them in the kernels that
+ * reduce over the batch, BN_ENV in the elementwise ones), measured with
+ * bench_ops_norm and bench_train. SIMT: one position per work-item (BN_VW =
+ * BN_NV = BN_ENV = 1), work-groups of 64 along the positions, and the
+ * per-channel sums over l as work-group reductions (bn_chan_sum_wg). Both:
+ * work-items per work-group and batch rows per work-item in the elementwise
+ * kernels. */
+typedef struct bn_geo_ {
+    int vw, nv, env, local, rows, simt;
+    char opts[64]; /* the kernels' build options, from the same numbers */
+} bn_geo_;
+
+#define GLF_BN_WG 64 /* BN_WG in cl/norm.cl: bn_chan_sum_wg's work-group */
+
+static bn_geo_ geo_(glf_ctx *ctx)
+{
+    bn_geo_ g = {16, 8, 8, 16, 16, 0, ""};
+    if (glf_ctx_family(ctx) == GLF_FAMILY_SIMT)
+        g = (bn_geo_){1, 1, 1, 64, 16, 1, ""};
+    snprintf(g.opts, sizeof g.opts, "-DBN_VW=%d -DBN_NV=%d -DBN_ENV=%d -DBN_WG=%d", g.vw, g.nv,
+             g.env, GLF_BN_WG);
+    return g;
+}
 
 static int overlaps_(glf_dptr a, size_t na, glf_dptr b, size_t nb)
 {
@@ -53,19 +59,38 @@ static glf_status need_(const char *op, const char *name, glf_dptr p)
 }
 
 /* Work-items of the kernels that reduce over the batch: one per run of
- * GLF_BN_NV vectors of C*L positions. */
-static size_t runs_(int C, int L)
+ * nv vectors of C*L positions. */
+static size_t runs_(const bn_geo_ *g, int C, int L)
 {
-    return ((size_t)C * L + GLF_BN_VW * GLF_BN_NV - 1) / (GLF_BN_VW * GLF_BN_NV);
+    const size_t run = (size_t)g->vw * (size_t)g->nv;
+    return ((size_t)C * L + run - 1) / run;
 }
 
 /* Launch geometry of the (j, batch chunk) kernels. */
-static void grid2_(int B, int C, int L, size_t g[2], size_t l[2])
+static void grid2_(const bn_geo_ *geo, int B, int C, int L, size_t g[2], size_t l[2])
 {
-    g[0] = ((size_t)C * L + GLF_BN_VW * GLF_BN_ENV - 1) / (GLF_BN_VW * GLF_BN_ENV);
-    g[1] = (size_t)(B + GLF_BN_ROWS - 1) / GLF_BN_ROWS;
-    l[0] = GLF_BN_LOCAL;
+    const size_t run = (size_t)geo->vw * (size_t)geo->env;
+    g[0] = ((size_t)C * L + run - 1) / run;
+    g[1] = (size_t)(B + geo->rows - 1) / (size_t)geo->rows;
+    l[0] = (size_t)geo->local;
     l[1] = 1;
+}
+
+/* out[c] = sum_l part[c*L + l] (C floats): the SIMT family's work-group
+ * reduction, or bn_mean with n = 1 (a loop over l per channel). */
+static glf_status chan_sums_(glf_ctx *ctx, const bn_geo_ *g, cl_kernel kmean, glf_dptr out,
+                             glf_dptr part, int C, int L)
+{
+    if (g->simt) {
+        cl_kernel k;
+        GLF_TRY(glf_kernel(ctx, "norm", "bn_chan_sum_wg", g->opts, &k));
+        size_t gl = (size_t)C * GLF_BN_WG, lo = GLF_BN_WG;
+        return GLF_LAUNCH(ctx, k, 1, &gl, &lo, GLF_DP(out), GLF_DP(part), GLF_I32(C),
+                          GLF_I32(L));
+    }
+    size_t gc = (size_t)C, lj = (size_t)g->local;
+    return GLF_LAUNCH(ctx, kmean, 1, &gc, &lj, GLF_DP(out), GLF_DP(part), GLF_I32(C), GLF_I32(L),
+                      GLF_I32(1));
 }
 
 /* The context's allreduce over per-channel sums held on the device: `rows`
@@ -147,28 +172,31 @@ glf_status glf_batchnorm_forward_train_act(glf_ctx *ctx, glf_dptr y /* (B, C, L)
                         "%s: y overlaps x (offsets %zu and %zu, %zu "
                         "floats); training mode needs x kept for backward",
                         op, y.off, x.off, nx);
+    const bn_geo_ geo = geo_(ctx);
     cl_kernel kcol, kmean, ksq, kvar, knorm;
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsum", GLF_BN_OPTS, &kcol));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_mean", GLF_BN_OPTS, &kmean));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsq", GLF_BN_OPTS, &ksq));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_var", GLF_BN_OPTS, &kvar));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_norm", GLF_BN_OPTS, &knorm));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsum", geo.opts, &kcol));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_mean", geo.opts, &kmean));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_colsq", geo.opts, &ksq));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_var", geo.opts, &kvar));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_norm", geo.opts, &knorm));
     int CL = C * L, n = B * L, has_run = running_mean.buf != NULL;
-    size_t gj = runs_(C, L);
-    size_t gc = (size_t)C, lj = GLF_BN_LOCAL;
+    size_t gj = runs_(&geo, C, L);
+    size_t gc = (size_t)C, lj = (size_t)geo.local;
     glf_dptr rm = has_run ? running_mean : save_mean, rv = has_run ? running_var : save_invstd;
     /* Per channel: the mean from the column sums, the variance from the
-     * sums of squares about it. Across processes (the hook), each stage's
-     * per-channel sums (bn_mean with n = 1) are summed between the
-     * kernels, and the next kernel takes them as a part of width L = 1. */
-    int sync = glf_ctx_has_allreduce(ctx);
+     * sums of squares about it. Across processes (the hook), and in the
+     * SIMT family (work-group reductions), each stage's per-channel sums
+     * are formed first (chan_sums_), summed between the kernels when
+     * across processes, and the next kernel takes them as a part of width
+     * L = 1; otherwise bn_mean and bn_var sum over l themselves. */
+    int sync = glf_ctx_has_allreduce(ctx), staged = sync || geo.simt;
     glf_dptr sq = y; /* the sums of squares bn_var reads */
     int Lv = L;
     GLF_TRY(GLF_LAUNCH(ctx, kcol, 1, &gj, &lj, GLF_DP(y), GLF_DP(x), GLF_I32(B), GLF_I32(CL)));
-    if (sync) {
-        GLF_TRY(GLF_LAUNCH(ctx, kmean, 1, &gc, &lj, GLF_DP(save_mean), GLF_DP(y), GLF_I32(C),
-                           GLF_I32(L), GLF_I32(1)));
-        GLF_TRY(allreduce_(ctx, op, save_mean, 1, (size_t)C, (size_t)C, n, &n));
+    if (staged) {
+        GLF_TRY(chan_sums_(ctx, &geo, kmean, save_mean, y, C, L));
+        if (sync)
+            GLF_TRY(allreduce_(ctx, op, save_mean, 1, (size_t)C, (size_t)C, n, &n));
         GLF_TRY(GLF_LAUNCH(ctx, kmean, 1, &gc, &lj, GLF_DP(save_mean), GLF_DP(save_mean),
                            GLF_I32(C), GLF_I32(1), GLF_I32(n)));
     } else {
@@ -177,10 +205,10 @@ glf_status glf_batchnorm_forward_train_act(glf_ctx *ctx, glf_dptr y /* (B, C, L)
     }
     GLF_TRY(GLF_LAUNCH(ctx, ksq, 1, &gj, &lj, GLF_DP(y), GLF_DP(x), GLF_DP(save_mean), GLF_I32(B),
                        GLF_I32(C), GLF_I32(L)));
-    if (sync) {
-        GLF_TRY(GLF_LAUNCH(ctx, kmean, 1, &gc, &lj, GLF_DP(save_invstd), GLF_DP(y), GLF_I32(C),
-                           GLF_I32(L), GLF_I32(1)));
-        GLF_TRY(allreduce_(ctx, op, save_invstd, 1, (size_t)C, (size_t)C, 0, NULL));
+    if (staged) {
+        GLF_TRY(chan_sums_(ctx, &geo, kmean, save_invstd, y, C, L));
+        if (sync)
+            GLF_TRY(allreduce_(ctx, op, save_invstd, 1, (size_t)C, (size_t)C, 0, NULL));
         sq = save_invstd;
         Lv = 1;
     }
@@ -188,10 +216,10 @@ glf_status glf_batchnorm_forward_train_act(glf_ctx *ctx, glf_dptr y /* (B, C, L)
                        GLF_DP(save_mean), GLF_DP(sq), GLF_I32(C), GLF_I32(Lv), GLF_I32(n),
                        GLF_I32(has_run), GLF_F32(momentum), GLF_F32(eps)));
     size_t g[2], l[2];
-    grid2_(B, C, L, g, l);
+    grid2_(&geo, B, C, L, g, l);
     return GLF_LAUNCH(ctx, knorm, 2, g, l, GLF_DP(y), GLF_DP(x), GLF_DP(save_mean),
                       GLF_DP(save_invstd), GLF_DP(gamma), GLF_DP(beta), GLF_I32(B), GLF_I32(C),
-                      GLF_I32(L), GLF_I32(GLF_BN_ROWS), GLF_I32(relu != 0));
+                      GLF_I32(L), GLF_I32(geo.rows), GLF_I32(relu != 0));
 }
 
 glf_status glf_batchnorm_forward_eval(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,
@@ -214,13 +242,14 @@ glf_status glf_batchnorm_forward_eval(glf_ctx *ctx, glf_dptr y /* (B, C, L) */,
                         "%s: y (offset %zu) partly overlaps x (offset "
                         "%zu); expected the same tensor or disjoint ones",
                         op, y.off, x.off);
+    const bn_geo_ geo = geo_(ctx);
     cl_kernel k;
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_norm_eval", GLF_BN_OPTS, &k));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_norm_eval", geo.opts, &k));
     size_t g[2], l[2];
-    grid2_(B, C, L, g, l);
+    grid2_(&geo, B, C, L, g, l);
     return GLF_LAUNCH(ctx, k, 2, g, l, GLF_DP(y), GLF_DP(x), GLF_DP(running_mean),
                       GLF_DP(running_var), GLF_DP(gamma), GLF_DP(beta), GLF_I32(B), GLF_I32(C),
-                      GLF_I32(L), GLF_I32(GLF_BN_ROWS), GLF_F32(eps));
+                      GLF_I32(L), GLF_I32(geo.rows), GLF_F32(eps));
 }
 
 glf_status glf_batchnorm_backward(glf_ctx *ctx, glf_dptr dx /* (B, C, L) */,
@@ -249,13 +278,14 @@ glf_status glf_batchnorm_backward(glf_ctx *ctx, glf_dptr dx /* (B, C, L) */,
                         "%s: dx (offset %zu, %zu floats) overlaps dy or "
                         "x; it is used as scratch and must be separate",
                         op, dx.off, nx);
+    const bn_geo_ geo = geo_(ctx);
     cl_kernel kpart, kred, kdx, khome;
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_partial", GLF_BN_OPTS, &kpart));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_reduce", GLF_BN_OPTS, &kred));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_dx", GLF_BN_OPTS, &kdx));
-    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_home", GLF_BN_OPTS, &khome));
-    size_t gj = runs_(C, L);
-    size_t gc = (size_t)C, lj = GLF_BN_LOCAL;
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_partial", geo.opts, &kpart));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_reduce", geo.opts, &kred));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_dx", geo.opts, &kdx));
+    GLF_TRY(glf_kernel(ctx, "norm", "bn_bwd_home", geo.opts, &khome));
+    size_t gj = runs_(&geo, C, L);
+    size_t gc = (size_t)C, lj = (size_t)geo.local;
     int raw = B == 1; /* partials need 2*C*L floats of dx: with one row, read dy, x directly */
     if (!raw)
         GLF_TRY(GLF_LAUNCH(ctx, kpart, 1, &gj, &lj, GLF_DP(dx), GLF_DP(dy), GLF_DP(x),
@@ -277,10 +307,10 @@ glf_status glf_batchnorm_backward(glf_ctx *ctx, glf_dptr dx /* (B, C, L) */,
             GLF_TRY(allreduce_(ctx, op, dx, (size_t)C, 2, (size_t)L, n, &n));
     }
     size_t g[2], l[2];
-    grid2_(B, C, L, g, l);
+    grid2_(&geo, B, C, L, g, l);
     GLF_TRY(GLF_LAUNCH(ctx, kdx, 2, g, l, GLF_DP(dx), GLF_DP(dy), GLF_DP(x), GLF_DP(save_mean),
                        GLF_DP(save_invstd), GLF_DP(gamma), GLF_I32(B), GLF_I32(C), GLF_I32(L),
-                       GLF_I32(GLF_BN_ROWS), GLF_I32(n)));
+                       GLF_I32(geo.rows), GLF_I32(n)));
     return GLF_LAUNCH(ctx, khome, 1, &gc, &lj, GLF_DP(dx), GLF_DP(dy), GLF_DP(x), GLF_DP(save_mean),
                       GLF_DP(save_invstd), GLF_DP(gamma), GLF_I32(B), GLF_I32(C), GLF_I32(L),
                       GLF_I32(n));
