@@ -122,6 +122,16 @@ static void test_errors_named(void **state)
     assert_non_null(strstr(msg, "-DFOO=1"));
     assert_non_null(strstr(msg, "undefined_name"));
     assert_non_null(strstr(msg, glf_ctx_device(ctx)->name));
+    /* A launch the driver refuses (a work-group above the device's maximum)
+     * names the kernel, the sizes and the device. */
+    cl_kernel kf;
+    TU_OK(glf_kernel(ctx, "util", "fill_f32", NULL, &kf));
+    cl_mem buf = tu_buf_nan(ctx, 16);
+    size_t local = glf_ctx_device(ctx)->max_work_group + 1, global = local;
+    tu_expect_status(GLF_LAUNCH(ctx, kf, 1, &global, &local, GLF_MEM(buf), GLF_I32(0),
+                                GLF_I32(16), GLF_F32(1.0f)),
+                     GLF_ERR_OPENCL, "fill_f32", glf_ctx_device(ctx)->name);
+    glf_buf_release(buf);
     assert_string_equal(glf_cl_error_name(CL_OUT_OF_RESOURCES), "CL_OUT_OF_RESOURCES");
     assert_string_equal(glf_status_str(GLF_ERR_IO), "GLF_ERR_IO");
     glf_ctx_destroy(ctx);

@@ -317,8 +317,8 @@ glf_status glf_launch(glf_ctx *c, cl_kernel k, cl_uint dims, const size_t *globa
         if (err != CL_SUCCESS) {
             kernel_name_(k, name, sizeof name);
             return glf_fail(GLF_ERR_OPENCL,
-                            "clSetKernelArg(%s, arg %zu, %zu bytes) failed: %s",
-                            name, i, args[i].size, glf_cl_error_name(err));
+                            "clSetKernelArg(%s, arg %zu, %zu bytes) on '%s' failed: %s",
+                            name, i, args[i].size, c->dev.name, glf_cl_error_name(err));
         }
     }
     for (cl_uint d = 0; d < dims; d++) {
@@ -338,9 +338,11 @@ glf_status glf_launch(glf_ctx *c, cl_kernel k, cl_uint dims, const size_t *globa
     if (err != CL_SUCCESS) {
         kernel_name_(k, name, sizeof name);
         return glf_fail(GLF_ERR_OPENCL,
-                        "clEnqueueNDRangeKernel(%s, global %zu x %zu x %zu, local %zu) "
-                        "failed: %s", name, g[0], dims > 1 ? g[1] : 1, dims > 2 ? g[2] : 1,
-                        local ? local[0] : 0, glf_cl_error_name(err));
+                        "clEnqueueNDRangeKernel(%s, global %zu x %zu x %zu, local %zu x %zu x "
+                        "%zu) on '%s' (%s %s) failed: %s", name, g[0], dims > 1 ? g[1] : 1,
+                        dims > 2 ? g[2] : 1, local ? local[0] : 0,
+                        local && dims > 1 ? local[1] : 1, local && dims > 2 ? local[2] : 1,
+                        c->dev.name, c->dev.platform, c->dev.driver, glf_cl_error_name(err));
     }
     return GLF_OK;
 }
