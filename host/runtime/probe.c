@@ -118,8 +118,9 @@ static int probe_child_(const glf_device_info *d, int i)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], CHILD_FD_);
+    /* the read end first: it may be CHILD_FD_ itself */
     posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], CHILD_FD_);
     char *argv[] = {"glf-probe", NULL};
     pid_t pid;
     fflush(NULL);
